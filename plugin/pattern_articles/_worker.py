@@ -1,0 +1,668 @@
+"""Warm worker: one long-lived interpreter that forks a fresh child for each snippet.
+
+Why a separate script and not ``python -m pattern_articles._worker``: the worker must not
+import ``pattern_articles`` nor anything of a bundle. Every forked child inherits the
+worker's ``sys.modules``; if a bundle module were in there, an edited module would be served
+stale. So this file imports only the standard library, and it runs as a plain script
+(``python _worker.py --serve``), removing its own folder from ``sys.path`` before importing
+anything else.
+
+Why fork at all: a fresh interpreter costs tens of milliseconds before the snippet's first
+line; ``fork()`` of this warm process costs about one. The worker pre-imports the standard
+library modules that snippets commonly use, so children start with them loaded.
+
+The worker is also the *supervisor* of what it forks, because only a process's parent can
+wait for it and only an ancestor can be its subreaper:
+
+* it is a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)`` on Linux): a grandchild that
+  double-forks or calls ``setsid`` is re-parented to the worker instead of init, so after the
+  snippet ends (or times out) the worker walks its descendants in ``/proc`` and kills them all;
+* it enforces the wall-clock timeout and caps stdout/stderr, draining the rest so the child
+  never blocks on a full pipe;
+* it runs one snippet at a time, so every descendant it finds belongs to that snippet.
+
+Protocol with ``runner.py`` (over the worker's stdin/stdout pipes, moved to private fds at
+start): each message is a 4-byte big-endian length, a JSON header, then the raw payloads whose
+lengths the header lists in ``"payloads"``. The worker sends ``hello`` once, then answers each
+``run`` request with one ``result``. EOF on its input means "stop now": it kills whatever is
+running and exits.
+
+The same file also serves ``--exec CONFIG``: the body of a snippet run in a *fresh*
+interpreter, for runs whose environment changes interpreter start-up (``PYTHONHASHSEED``,
+``LANG``…), which a forked child cannot honour.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Modules any interpreter has loaded before running a script (a bundle cannot shadow them).
+_STARTUP_MODULES: frozenset[str] = frozenset(sys.modules)
+_HERE = os.path.dirname(os.path.realpath(__file__))
+if sys.path and sys.path[0] and os.path.realpath(sys.path[0]) == _HERE:
+    # our own folder is the package folder: a module there (``trace.py``) would shadow the
+    # standard library for us and for every child.
+    del sys.path[0]
+
+import builtins  # noqa: E402
+import importlib  # noqa: E402
+import importlib.machinery  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import select  # noqa: E402
+import signal  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+from typing import Any  # noqa: E402
+
+# The worker's own sys.path, which every child starts from (the bundle goes in front).
+_BASE_SYS_PATH: list[str] = list(sys.path)
+# What a fresh interpreter would pick for a piped stdout in this environment.
+_STDIO_ENCODING: str = getattr(sys.stdout, "encoding", None) or "utf-8"
+_STDOUT_ERRORS: str = getattr(sys.stdout, "errors", None) or "strict"
+# Objects a child must keep alive: the worker's sys.stdout & co. wrap fds 0-2, and if they
+# were collected they would close the child's fresh stdout.
+_KEEP: list[object] = []
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_CHUNK = 65536
+
+# Standard-library modules worth having loaded before the fork (the child then pays
+# nothing for them). Only the standard library: never a bundle or third-party module.
+_PREIMPORT = (
+    "abc", "argparse", "asyncio", "base64", "collections", "collections.abc", "contextlib",
+    "copy", "csv", "dataclasses", "datetime", "decimal", "enum", "fractions", "functools",
+    "hashlib", "heapq", "inspect", "itertools", "json", "logging", "math", "operator",
+    "os.path", "pathlib", "pprint", "queue", "random", "re", "secrets", "shlex", "shutil",
+    "socket", "sqlite3", "statistics", "string", "subprocess", "tempfile", "textwrap",
+    "threading", "traceback", "typing", "uuid", "warnings", "weakref", "zlib",
+    "concurrent.futures", "concurrent.futures.thread", "multiprocessing", "unittest.mock",
+)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    """Read exactly ``size`` bytes, or None at end of file."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, remaining)
+        if not chunk:
+            return None
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _recv(fd: int) -> dict[str, Any] | None:
+    head = _read_exact(fd, 4)
+    if head is None:
+        return None
+    (length,) = struct.unpack(">I", head)
+    body = _read_exact(fd, length)
+    if body is None:
+        return None
+    message: dict[str, Any] = json.loads(body.decode("utf-8"))
+    return message
+
+
+def _send(fd: int, header: dict[str, Any], *payloads: bytes) -> None:
+    header = dict(header, payloads=[len(p) for p in payloads])
+    body = json.dumps(header).encode("utf-8")
+    data = b"".join([struct.pack(">I", len(body)), body, *payloads])
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# --------------------------------------------------------------------------- Linux bits
+
+
+def _prctl(option: int, value: int) -> bool:
+    """Call prctl(2) through libc; False where there is no such call (macOS, BSD)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _descendants(root: int) -> list[int]:
+    """Live (non-zombie) descendants of ``root``, found through /proc.
+
+    Prefers ``/proc/<pid>/task/<tid>/children`` (cheap); falls back to reading every
+    ``/proc/<pid>/stat`` when the kernel lacks CONFIG_PROC_CHILDREN.
+    """
+    if not os.path.isdir("/proc"):
+        return []
+    if os.path.exists(f"/proc/{root}/task/{root}/children"):
+        found: list[int] = []
+        todo = [root]
+        while todo:
+            pid = todo.pop()
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                        kids = [int(k) for k in handle.read().split()]
+                except (OSError, ValueError):
+                    continue
+                for kid in kids:
+                    if kid not in found:
+                        found.append(kid)
+                        todo.append(kid)
+        return [pid for pid in found if not _is_zombie(pid)]
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        stat = _stat(int(name))
+        if stat is not None and stat[0] != "Z":
+            parents[int(name)] = stat[1]
+    result: list[int] = []
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - set(result)
+        result.extend(sorted(frontier))
+    return result
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, ppid) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    fields = data.rsplit(b")", 1)[-1].split()
+    try:
+        return fields[0].decode("ascii"), int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is None or stat[0] in ("Z", "X")
+
+
+def _reap(statuses: dict[int, int]) -> None:
+    """Collect every exited child of the worker (the snippet's and adopted orphans)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = status
+
+
+def _sweep(statuses: dict[int, int], group: int | None) -> set[int]:
+    """Kill every descendant of the worker until none is left; return the pids killed.
+
+    Repeats because a process may fork while we kill its parent; the new child is then
+    re-parented to us (we are the subreaper) and found on the next pass.
+    """
+    killed: set[int] = set()
+    first = _descendants(os.getpid())  # before killpg, so the count includes its members
+    for pid in first:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        except OSError:
+            pass
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)  # where there is no /proc, the group is all we have
+        except OSError:
+            pass
+    deadline = time.monotonic() + 5.0
+    while True:
+        _reap(statuses)
+        alive = _descendants(os.getpid())
+        if not alive:
+            break
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        if time.monotonic() > deadline:  # e.g. a process stuck in uninterruptible sleep
+            break
+        time.sleep(0.001)
+    _reap(statuses)
+    return killed
+
+
+# --------------------------------------------------------------------------- the child
+
+
+def _reset_signals(for_exec: bool) -> None:
+    """Give the child the dispositions a freshly started process has."""
+    for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            try:
+                signal.signal(number, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    if for_exec:
+        # what subprocess's restore_signals does: a non-Python program expects defaults
+        for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                signal.signal(number, signal.SIG_DFL)
+    else:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if hasattr(signal, "SIGPIPE"):
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's own default
+
+
+def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int) -> None:
+    """In the forked child: become the snippet. Never returns."""
+    code = 70
+    try:
+        os.setpgid(0, 0)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker dies -> the snippet dies
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, sig_w)
+        os.closerange(sig_w + 1, _max_fd())
+        os.chdir(request["cwd"])
+        if request["mode"] == "exec":
+            _reset_signals(for_exec=True)
+            argv = [str(a) for a in request["argv"]]
+            try:
+                os.execvpe(argv[0], argv, request["env"])
+            except OSError as exc:
+                os.write(sig_w, f"{argv[0]}: {exc.strerror or exc}".encode())
+                code = 127
+        else:
+            _reset_signals(for_exec=False)
+            _become_snippet(request, fresh_interpreter=False)
+            code = _run_main(request["path"], started=lambda: os.close(sig_w))
+    except BaseException as exc:  # the snippet never started: tell the worker why
+        try:
+            os.write(sig_w, f"{type(exc).__name__}: {exc}".encode())
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _max_fd() -> int:
+    try:
+        limit = os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        limit = 1024
+    return limit if limit > 0 else 1024
+
+
+def _become_snippet(request: dict[str, Any], fresh_interpreter: bool) -> None:
+    """Make this interpreter look like ``python <snippet> <args>`` started in the run folder."""
+    sys.dont_write_bytecode = True
+    if not fresh_interpreter:
+        os.environ.clear()
+        os.environ.update(request["env"])
+        if hasattr(time, "tzset"):
+            time.tzset()  # TZ is read once per process; the child may have another one
+        _fresh_stdio()
+    path = request["path"]
+    sys.argv = [path, *request["args"]]
+    base = list(_BASE_SYS_PATH)  # our own folder was removed from it at import
+    extra = [p for p in request.get("pythonpath", []) if p not in base]
+    sys.path[:] = [request["bundle_dir"], *extra, *base]
+    _unshadow(request["bundle_dir"])
+    importlib.invalidate_caches()
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None  # type: ignore[attr-defined]  # re-read TMPDIR
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()  # fork already reseeds; be explicit, sequences must differ per run
+    sys.excepthook = sys.__excepthook__
+
+
+def _unshadow(bundle_dir: str) -> None:
+    """Forget pre-imported modules that a bundle module of the same name shadows.
+
+    In ``python flow.py`` a bundle's ``queue.py`` wins over the standard library's, because
+    nothing imported ``queue`` before the bundle came first on sys.path. Our pre-imports
+    must not change that.
+    """
+    try:
+        entries = os.listdir(bundle_dir)
+    except OSError:
+        return
+    for entry in entries:
+        name = entry[:-3] if entry.endswith(".py") else entry
+        if name in sys.modules and name not in _STARTUP_MODULES:
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]
+
+
+def _fresh_stdio() -> None:
+    """New sys.stdin/stdout/stderr objects over the child's fds 0, 1 and 2."""
+    _KEEP.extend([sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__,
+                  sys.__stderr__])
+    sys.stdin = io.open(0, "r", encoding=_STDIO_ENCODING, closefd=False)  # noqa: UP020
+    sys.stdout = io.open(  # noqa: UP020
+        1, "w", encoding=_STDIO_ENCODING, errors=_STDOUT_ERRORS, closefd=False
+    )
+    sys.stderr = io.open(  # noqa: UP020
+        2, "w", buffering=1, encoding=_STDIO_ENCODING, errors="backslashreplace", closefd=False
+    )
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def _run_main(path: str, started: Any = None) -> int:
+    """Run ``path`` as ``__main__`` the way the interpreter does; return the exit code."""
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__spec__ = None
+    sys.modules["__main__"] = main
+    code = 0
+    in_snippet = False
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        compiled = compile(source, path, "exec", dont_inherit=True)
+        if started is not None:
+            started()
+        in_snippet = True
+        exec(compiled, main.__dict__)
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException as exc:
+        # the interpreter shows no frame of ours: start at the snippet's own module frame
+        tb = exc.__traceback__.tb_next if (in_snippet and exc.__traceback__) else None
+        if started is not None and not in_snippet:
+            started()  # a syntax error is the snippet's failure, not a start failure
+        try:
+            sys.excepthook(type(exc), exc, tb)
+        except BaseException:
+            sys.__excepthook__(type(exc), exc, tb)
+        code = 1
+    return _finalise(code)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    value = exc.code
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    try:
+        print(value, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def _finalise(code: int) -> int:
+    """What interpreter shutdown does: join non-daemon threads, run atexit, flush."""
+    import threading
+
+    try:
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        else:  # pragma: no cover - every CPython has it
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        pass
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            code = code or 120  # what CPython does when the final flush fails
+    return code
+
+
+# --------------------------------------------------------------------------- supervisor
+
+
+class _Capture:
+    """A capped buffer for one pipe: keeps the first ``limit`` bytes, drains the rest."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+        self.open = True
+
+    def read(self) -> None:
+        try:
+            chunk = os.read(self.fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.open = False
+            return
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        if len(chunk) > room:
+            self.truncated = True
+
+
+def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, bytes, bool]:
+    """Fork, supervise and clean up one snippet; returns (header, stdout, stderr, stop)."""
+    timeout = float(request["timeout"])
+    limit = int(request["limit"])
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sig_r, sig_w = os.pipe()  # close-on-exec: EOF means "the snippet started"
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(out_r)
+        os.close(err_r)
+        os.close(sig_r)
+        _child(request, out_w, err_w, sig_w)
+    for fd in (out_w, err_w, sig_w):
+        os.close(fd)
+    try:
+        os.setpgid(pid, pid)  # also from here, so killpg works whoever runs first
+    except OSError:
+        pass
+    statuses: dict[int, int] = {}
+    failure = b""
+    while True:
+        chunk = os.read(sig_r, _CHUNK)
+        if not chunk:
+            break
+        failure += chunk
+    os.close(sig_r)
+    captures = [_Capture(out_r, limit), _Capture(err_r, limit)]
+    for fd in (out_r, err_r):
+        os.set_blocking(fd, False)
+    if failure:
+        _sweep(statuses, pid)
+        for cap in captures:
+            os.close(cap.fd)
+        header = {"op": "result", "start_error": failure.decode("utf-8", "replace")}
+        return header, b"", b"", False
+
+    pidfd = -1
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = -1
+    poller = select.poll()
+    for cap in captures:
+        poller.register(cap.fd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    poller.register(ctl_in, select.POLLIN)
+    deadline = start + timeout
+    timed_out = stop = False
+    status: int | None = None
+    end = start
+    while status is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        wait = remaining if pidfd >= 0 else min(remaining, 0.005)
+        for fd, _event in poller.poll(max(1, int(wait * 1000) + 1)):
+            if fd == ctl_in:
+                stop = True  # the runner closed us (or died): abandon the run
+            elif fd != pidfd:
+                for cap in captures:
+                    if cap.fd == fd and cap.open:
+                        cap.read()
+                        if not cap.open:
+                            poller.unregister(fd)
+        if stop:
+            break
+        try:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, raw = pid, 0
+        if done == pid:
+            status = raw
+            end = time.monotonic()
+    if status is None:
+        end = time.monotonic()
+    killed = _sweep(statuses, pid)
+    if status is None:
+        status = statuses.get(pid)
+    if pidfd >= 0:
+        os.close(pidfd)
+
+    notes: list[str] = []
+    # every writer is dead now, so the pipes reach EOF; the bound only guards against a
+    # process outside our tree that somehow holds them
+    drain_deadline = time.monotonic() + 2.0
+    while any(cap.open for cap in captures):
+        if time.monotonic() > drain_deadline:
+            notes.append("output pipes stayed open after the run; stopped reading")
+            break
+        ready = [fd for fd, _ in poller.poll(50)]
+        for cap in captures:
+            if cap.open and cap.fd in ready:
+                cap.read()
+    for cap in captures:
+        os.close(cap.fd)
+
+    exit_code: int | None = None
+    signal_number: int | None = None
+    if status is not None and not timed_out and not stop:
+        if os.WIFEXITED(status):
+            exit_code = os.WEXITSTATUS(status)
+        elif os.WIFSIGNALED(status):
+            signal_number = os.WTERMSIG(status)
+            exit_code = -signal_number
+    header = {
+        "op": "result",
+        "start_error": None,
+        "exit_code": exit_code,
+        "signal": signal_number,
+        "timed_out": timed_out,
+        "aborted": stop,
+        "duration": end - start,
+        "killed": len(killed | ({pid} if timed_out else set())),
+        "leftover": len(killed - {pid}) if not timed_out else 0,
+        "truncated": [captures[0].truncated, captures[1].truncated],
+        "notes": notes,
+    }
+    return header, bytes(captures[0].data), bytes(captures[1].data), stop
+
+
+def _preimport() -> None:
+    for name in _PREIMPORT:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            continue
+
+
+def _serve(parent: int) -> int:
+    sys.dont_write_bytecode = True
+    ctl_in = os.dup(0)
+    ctl_out = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)  # a stray print must never corrupt the protocol
+    os.close(null)
+    subreaper = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent and os.getppid() != parent:
+        return 0  # the runner died before we could ask to die with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    _preimport()
+    _send(ctl_out, {
+        "op": "hello",
+        "pid": os.getpid(),
+        "version": sys.version,
+        "subreaper": subreaper,
+        "pidfd": hasattr(os, "pidfd_open"),
+    })
+    while True:
+        request = _recv(ctl_in)
+        if request is None or request.get("op") == "stop":
+            break
+        if request.get("op") != "run":
+            _send(ctl_out, {"op": "error", "message": f"unknown request {request.get('op')!r}"})
+            continue
+        header, out, err, stop = _run(request, ctl_in)
+        if stop:
+            break
+        _send(ctl_out, header, out, err)
+    _sweep({}, None)
+    return 0
+
+
+def _exec_main(config: str) -> int:
+    """``--exec``: run one snippet in this (fresh) interpreter; stdio and env are set."""
+    request: dict[str, Any] = json.loads(config)
+    _become_snippet(request, fresh_interpreter=True)
+    code = _run_main(request["path"])
+    os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 3 and argv[1] == "--exec":
+        return _exec_main(argv[2])
+    parent = 0
+    if len(argv) >= 4 and argv[1] == "--serve" and argv[2] == "--parent":
+        parent = int(argv[3])
+    return _serve(parent)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

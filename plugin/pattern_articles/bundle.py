@@ -1,0 +1,284 @@
+"""The pattern bundle: metadata model, loading with line numbers, and cross-checks.
+
+A bundle is a folder (``snippets/<id>/``) with ``bundle.yml`` and runnable example code.
+pydantic gives typed, friendly validation and a JSON Schema for editors; this module adds
+what pydantic cannot know: the YAML line of every value, so each message names
+``bundle.yml:LINE``, and the checks that span fields (a consumer that is not a participant,
+an event nobody produces, a step that names an unknown snippet).
+
+pydantic is imported lazily (it costs ~150 ms) so that the pytest plugin and a warm build
+do not pay for it unless a bundle really has to be validated.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PatternError, Place, Problem
+
+if TYPE_CHECKING:
+    from .model import BundleModel
+
+METADATA_NAMES = ("bundle.yml", "bundle.yaml", "pattern.yml", "pattern.yaml")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Bundle:
+    """A loaded, validated bundle and where each of its values came from."""
+
+    id: str
+    dir: Path
+    metadata_path: Path
+    model: BundleModel
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def place(self, *loc: str | int) -> Place:
+        """The file and line of a value, falling back to its nearest located parent."""
+        key: Loc = tuple(loc)
+        while key and key not in self.lines:
+            key = key[:-1]
+        return Place(self.metadata_path, self.lines.get(key, 1))
+
+    def snippet_path(self, relative: str) -> Path:
+        return self.dir / relative
+
+
+def find_metadata(folder: Path) -> Path | None:
+    for name in METADATA_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def discover(roots: list[Path]) -> Iterator[Path]:
+    """Yield every bundle folder (one holding a metadata file) under the snippet roots."""
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for child in sorted(root.iterdir()):
+            if child.is_dir() and find_metadata(child) is not None:
+                yield child
+
+
+def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
+    import yaml
+
+    yield loc, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            yield (*loc, key), key_node.start_mark.line + 1
+            for sub_loc, line in _line_map(value_node, (*loc, key)):
+                if sub_loc != (*loc, key):
+                    yield sub_loc, line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _line_map(item, (*loc, index))
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Read YAML, returning data and a location→line map; errors name the file and line."""
+    import yaml
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PatternError(f"cannot read metadata: {exc.strerror}", Place(path)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PatternError(
+            "metadata is not UTF-8 text", Place(path, line), hint="save the file as UTF-8"
+        ) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PatternError(
+            f"invalid YAML: {problem}",
+            Place(path, line),
+            hint="check indentation and quoting on this line and the one above",
+        ) from None
+    lines = dict(_line_map(node)) if node is not None else {}
+    return data, lines
+
+
+def load(folder: Path) -> Bundle:
+    """Load and validate the bundle in ``folder``; raise one :class:`PatternError` listing all problems."""
+    metadata = find_metadata(folder)
+    if metadata is None:
+        raise PatternError(
+            f"no bundle metadata in {folder}",
+            Place(folder),
+            hint=f"create {folder / 'bundle.yml'} (run 'pattern-articles new {folder.name}')",
+        )
+    return _load_cached(metadata, metadata.stat().st_mtime_ns, metadata.stat().st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(metadata: Path, _mtime: int, _size: int) -> Bundle:
+    data, lines = read_yaml(metadata)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PatternError(
+            f"metadata must be a mapping of keys to values, not a {type(data).__name__}",
+            Place(metadata, 1),
+            hint="start with 'name: <Pattern name>'",
+        )
+    from pydantic import ValidationError
+
+    from .model import BundleModel
+
+    try:
+        model = BundleModel.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(metadata, lines, err) for err in exc.errors()]
+        raise PatternError(
+            f"{len(problems)} problem(s) in bundle metadata", Place(metadata), problems=problems
+        ) from None
+    bundle = Bundle(
+        id=model.id or metadata.parent.name,
+        dir=metadata.parent,
+        metadata_path=metadata,
+        model=model,
+        lines=lines,
+    )
+    problems = list(cross_check(bundle))
+    if problems:
+        raise PatternError(
+            f"{len(problems)} problem(s) in bundle metadata", Place(metadata), problems=problems
+        )
+    return bundle
+
+
+def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
+    loc: Loc = tuple(err.get("loc", ()))
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err.get("type", "")
+    key: Loc = loc
+    while key and key not in lines:
+        key = key[:-1]
+    line = lines.get(key, 1)
+    if kind == "extra_forbidden":
+        message = f"unknown key '{loc[-1]}' at {where}"
+        hint = "remove it or fix its spelling; 'pattern-articles schema' lists the keys"
+    elif kind == "missing":
+        message = f"missing required key '{loc[-1]}'" + (
+            f" in {'.'.join(str(p) for p in loc[:-1])}" if len(loc) > 1 else ""
+        )
+        hint = "add it; 'pattern-articles schema' describes it"
+    elif (loc and isinstance(loc[-1], bool)) or kind == "invalid_key":
+        where = ".".join(str(p) for p in loc[:-1])
+        message = f"{where}: a key is not a name (YAML read it as true/false or a number)"
+        hint = "YAML reads on/off/yes/no as true/false: quote the key, or use 'reacts_to:' in flow steps"
+    else:
+        message = f"{where}: {err.get('msg', 'invalid value')}"
+        hint = ""
+    return Problem(message, Place(path, line), hint)
+
+
+def cross_check(bundle: Bundle) -> Iterator[Problem]:
+    """Checks across fields that a per-field schema cannot express."""
+    m = bundle.model
+    participants = {p.id for p in m.participants}
+    events = {}
+    for index, event in enumerate(m.events):
+        if event.name in events:
+            yield Problem(
+                f"event '{event.name}' is declared twice",
+                bundle.place("events", index, "name"),
+                "event names must be unique; rename or remove one",
+            )
+        events[event.name] = event
+        if event.producer not in participants:
+            yield Problem(
+                f"event '{event.name}' is produced by '{event.producer}', "
+                "which is not a declared participant",
+                bundle.place("events", index, "producer"),
+                f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
+            )
+        for c_index, consumer in enumerate(event.consumers):
+            if consumer not in participants:
+                yield Problem(
+                    f"event '{event.name}' names consumer '{consumer}', "
+                    "which is not a declared participant",
+                    bundle.place("events", index, "consumers", c_index),
+                    f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
+                )
+    seen_ids: set[str] = set()
+    for index, participant in enumerate(m.participants):
+        if participant.id in seen_ids:
+            yield Problem(
+                f"participant '{participant.id}' is declared twice",
+                bundle.place("participants", index, "id"),
+            )
+        seen_ids.add(participant.id)
+    emitted: set[str] = set()
+    for flow_key, flow in m.all_flows():
+        for s_index, step in enumerate(flow.steps):
+            loc = (*flow_key, "steps", s_index)
+            if step.actor not in participants:
+                yield Problem(
+                    f"flow step actor '{step.actor}' is not a declared participant",
+                    bundle.place(*loc, "actor"),
+                )
+            if step.reacts_to is not None and step.reacts_to not in events:
+                yield Problem(
+                    f"flow step reacts to undeclared event '{step.reacts_to}'",
+                    bundle.place(*loc, "reacts_to"),
+                    "declare it under 'events'",
+                )
+            for e_index, name in enumerate(step.emits):
+                emitted.add(name)
+                if name not in events:
+                    yield Problem(
+                        f"flow step emits undeclared event '{name}'",
+                        bundle.place(*loc, "emits", e_index),
+                        "declare it under 'events' with its producer and consumers",
+                    )
+                elif events[name].producer != step.actor:
+                    yield Problem(
+                        f"'{step.actor}' emits '{name}', but the event's producer is "
+                        f"'{events[name].producer}'",
+                        bundle.place(*loc, "emits", e_index),
+                        "only the producer of an event may emit it",
+                    )
+        for c_index, comp in enumerate(getattr(flow, "compensations", [])):
+            if comp.via_event not in events:
+                yield Problem(
+                    f"compensation names undeclared event '{comp.via_event}'",
+                    bundle.place(*flow_key, "compensations", c_index, "via_event"),
+                )
+    if m.all_flows():
+        for index, event in enumerate(m.events):
+            if event.name not in emitted:
+                yield Problem(
+                    f"event '{event.name}' is declared but no flow step emits it "
+                    "(nobody produces it)",
+                    bundle.place("events", index, "name"),
+                    "add it to a flow step's 'emits' or remove the event",
+                )
+    for loc, ref in m.snippet_refs():
+        path = ref.split("#", 1)[0]
+        if path not in m.snippets and not (bundle.dir / path).is_file():
+            yield Problem(
+                f"'{ref}' names a snippet that does not exist in {bundle.dir.name}/",
+                bundle.place(*loc),
+                "check the file name; paths are relative to the bundle folder",
+            )

@@ -1,0 +1,469 @@
+"""Result cache for snippet runs: one JSON file per key, shared by every adapter.
+
+Why keyed on content and not on mtimes: ``mkdocs build``, ``mkdocs serve``, pytest (also
+under xdist) and the CLI must all agree on whether a result is still valid, across processes
+and checkouts. The key is the sha256 of
+
+* the snippet's bytes, and the bytes of every file inside its bundle it depends on: Python
+  modules it imports, found by reading the AST (``import shop.bus``, ``from shop import bus``,
+  ``from .x import y``, ``importlib.import_module("shop.x")``), transitively, including the
+  packages' ``__init__.py``; data files it names in string literals (``"orders.json"``,
+  ``Path(__file__).parent / "data" / "orders.json"``); and the spec's declared ``inputs``
+  globs;
+* the versions of the installed distributions it imports (``importlib.metadata``), and
+  "not installed" for imports that resolve nowhere, so installing one invalidates;
+* the spec itself (args, env, timeout, needs, language, scenario, inputs) and the absolute
+  snippet path (tracebacks print it);
+* a *context* the runner supplies: the interpreter identity, the output limit, the
+  environment allowlist and the values of the allowlisted variables (see ``runner.py``).
+
+Golden files (``expected/``) are not part of the key: the cached output is compared with the
+current golden on every build, so editing a golden never needs a re-run.
+
+Only passing runs are cached (the runner decides; see ``runner.py``). Entries are written
+atomically (temporary file in the same folder, then ``os.replace``), so a reader never sees a
+half-written entry, even with several processes; an unreadable or malformed entry is treated
+as a miss and overwritten by the next run.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runner import RunSpec
+
+CACHE_FORMAT = 1
+"""Bumped whenever the entry layout or the meaning of the key changes."""
+
+_MAX_DIR_FILES = 500  # a string literal naming a folder adds at most this many files
+_SKIP_DIRS = frozenset({"__pycache__", "expected", ".git", "node_modules", ".venv"})
+_STDLIB = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a snippet depends on: files inside its bundle, and top-level modules outside it."""
+
+    files: tuple[Path, ...]
+    external: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _ModuleFacts:
+    """What one Python file's AST says: the imports it makes and the strings it names."""
+
+    imports: tuple[tuple[str, tuple[str, ...], int], ...]  # (module, names, level)
+    strings: tuple[str, ...]
+
+
+def dependencies(spec: RunSpec) -> list[Path]:
+    """Every file whose change must re-run ``spec`` (for a watcher such as ``mkdocs serve``).
+
+    The snippet itself comes first; the rest are sorted.
+    """
+    return list(analyse(spec).files)
+
+
+def analyse(spec: RunSpec) -> Analysis:
+    """Resolve the snippet's dependencies inside its bundle (see the module docstring)."""
+    return _Analyser(spec.bundle_dir).run(spec)
+
+
+class _Analyser:
+    def __init__(self, bundle: Path) -> None:
+        self.bundle = bundle.resolve()
+
+    def run(self, spec: RunSpec) -> Analysis:
+        snippet = spec.snippet.resolve()
+        found: list[Path] = []
+        seen: set[Path] = set()
+        external: set[str] = set()
+
+        def add(path: Path) -> None:
+            path = path.resolve()
+            if path not in seen and path.is_file() and self._inside(path):
+                seen.add(path)
+                found.append(path)
+
+        seen.add(snippet)
+        if spec.language == "python" and snippet.is_file():
+            todo: list[tuple[Path, str | None]] = [(snippet, None)]  # (file, its package)
+            done: set[Path] = set()
+            while todo:
+                path, package = todo.pop()
+                if path in done:
+                    continue
+                done.add(path)
+                facts = _facts(path)
+                for module, names, level in facts.imports:
+                    for target in self._resolve(module, names, level, package, external):
+                        add(target)
+                        if target.suffix == ".py" and target not in done:
+                            todo.append((target, self._package_of(target)))
+                for text in facts.strings:
+                    for target in self._data_files(text, path.parent):
+                        add(target)
+        for pattern in spec.inputs:
+            for match in sorted(self.bundle.glob(pattern)):
+                if match.is_file():
+                    add(match)
+        files = [snippet, *sorted(p for p in found if p != snippet)]
+        return Analysis(tuple(files), tuple(sorted(external)))
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            path.relative_to(self.bundle)
+        except ValueError:
+            return False
+        return True
+
+    def _package_of(self, module_file: Path) -> str | None:
+        """Dotted package a bundle module belongs to (for relative imports)."""
+        try:
+            parts = list(module_file.relative_to(self.bundle).parts)
+        except ValueError:
+            return None
+        return ".".join(parts[:-1])  # shop/bus.py and shop/__init__.py are both in "shop"
+
+    def _module_files(self, dotted: str) -> list[Path]:
+        """Files executed by importing ``dotted`` from the bundle: each package's
+        ``__init__.py`` on the way, then the module (a ``.py`` file or a package)."""
+        files: list[Path] = []
+        folder = self.bundle
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            package = folder / part
+            if package.is_dir():
+                init = package / "__init__.py"
+                if init.is_file():
+                    files.append(init)
+                folder = package
+                continue
+            module = folder / f"{part}.py"
+            if last and module.is_file():
+                files.append(module)
+            break
+        return files
+
+    def _resolve(
+        self, module: str, names: tuple[str, ...], level: int, package: str | None,
+        external: set[str],
+    ) -> list[Path]:
+        if level:
+            if package is None:
+                return []  # a relative import in a script fails at run time anyway
+            base = package.split(".") if package else []
+            if level - 1 > len(base):
+                return []
+            base = base[: len(base) - (level - 1)]
+            dotted = ".".join([*base, module] if module else base)
+        else:
+            dotted = module
+        if not dotted:
+            return []
+        top = dotted.split(".")[0]
+        if not level and not self._is_local(top):
+            if top not in _STDLIB:
+                external.add(top)
+            return []
+        files = self._module_files(dotted)
+        for name in names:  # ``from pkg import sub`` may import a submodule
+            if name != "*":
+                files.extend(self._module_files(f"{dotted}.{name}")[-1:])
+        return files
+
+    def _is_local(self, top: str) -> bool:
+        return (self.bundle / top).is_dir() or (self.bundle / f"{top}.py").is_file()
+
+    def _data_files(self, text: str, module_dir: Path) -> list[Path]:
+        if not text or text in (".", "..") or len(text) > 255 or "\n" in text or "\0" in text:
+            return []
+        out: list[Path] = []
+        for base in (self.bundle, module_dir):
+            try:
+                candidate = (base / text).resolve()
+            except (OSError, ValueError):
+                continue
+            if not self._inside(candidate) or candidate == self.bundle:
+                continue
+            try:
+                rel = candidate.relative_to(self.bundle)
+            except ValueError:
+                continue
+            if rel.parts and rel.parts[0] in _SKIP_DIRS:
+                continue
+            if candidate.is_file():
+                out.append(candidate)
+            elif candidate.is_dir():
+                count = 0
+                for path in sorted(candidate.rglob("*")):
+                    if _SKIP_DIRS.intersection(path.relative_to(self.bundle).parts):
+                        continue
+                    if path.is_file():
+                        out.append(path)
+                        count += 1
+                        if count >= _MAX_DIR_FILES:
+                            break
+        return out
+
+
+_FACTS_LOCK = threading.Lock()
+_FACTS: dict[str, _ModuleFacts] = {}
+
+
+def _facts(path: Path) -> _ModuleFacts:
+    """Imports and string literals of one file, memoised by content (not by mtime)."""
+    try:
+        source = path.read_bytes()
+    except OSError:
+        return _ModuleFacts((), ())
+    digest = hashlib.sha256(source).hexdigest()
+    with _FACTS_LOCK:
+        cached = _FACTS.get(digest)
+    if cached is not None:
+        return cached
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except (SyntaxError, ValueError):
+        facts = _ModuleFacts((), ())  # the run will show the error; the hash still counts
+    else:
+        facts = _collect(tree)
+    with _FACTS_LOCK:
+        if len(_FACTS) > 4096:
+            _FACTS.clear()
+        _FACTS[digest] = facts
+    return facts
+
+
+def _collect(tree: ast.AST) -> _ModuleFacts:
+    imports: list[tuple[str, tuple[str, ...], int]] = []
+    strings: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports.extend((alias.name, (), 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names = tuple(alias.name for alias in node.names)
+            imports.append((node.module or "", names, node.level))
+        elif isinstance(node, ast.Call):
+            target = _dynamic_import(node)
+            if target:
+                imports.append((target, (), 0))
+            joined = _joined_call(node)
+            if joined:
+                strings.append(joined)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            joined = _joined_div(node)
+            if joined:
+                strings.append(joined)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.append(node.value)
+    return _ModuleFacts(tuple(imports), tuple(dict.fromkeys(strings)))
+
+
+def _dynamic_import(node: ast.Call) -> str:
+    """``importlib.import_module("x.y")`` / ``__import__("x")`` with a literal name."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(
+        func, ast.Name) else ""
+    if name in ("import_module", "__import__") and node.args:
+        first = node.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if not first.value.startswith("."):
+                return first.value
+    return ""
+
+
+def _joined_call(node: ast.Call) -> str:
+    """``os.path.join(anything, "data", "orders.json")`` -> ``data/orders.json``."""
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "join" and node.args:
+        tail: list[str] = []
+        for arg in reversed(node.args):
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                tail.insert(0, arg.value)
+            else:
+                break
+        if len(tail) > 1:
+            return "/".join(tail)
+    return ""
+
+
+def _joined_div(node: ast.BinOp) -> str:
+    """``base / "data" / "orders.json"`` -> ``data/orders.json`` (the literal suffix)."""
+    tail: list[str] = []
+    current: ast.expr = node
+    while isinstance(current, ast.BinOp) and isinstance(current.op, ast.Div):
+        right = current.right
+        if isinstance(right, ast.Constant) and isinstance(right.value, str):
+            tail.insert(0, right.value)
+            current = current.left
+        else:
+            break
+    else:
+        if isinstance(current, ast.Constant) and isinstance(current.value, str):
+            tail.insert(0, current.value)
+    return "/".join(tail) if len(tail) > 1 else ""
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+class _Distributions:
+    """Installed versions of the distributions providing top-level modules (memoised:
+    ``packages_distributions()`` scans every installed distribution)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._map: Mapping[str, list[str]] | None = None
+        self._versions: dict[str, object] = {}
+
+    def versions(self, modules: Iterable[str]) -> dict[str, object]:
+        return {name: self._version_of(name) for name in sorted(set(modules))}
+
+    def _version_of(self, module: str) -> object:
+        with self._lock:
+            if module in self._versions:
+                return self._versions[module]
+            if self._map is None:
+                try:
+                    self._map = importlib.metadata.packages_distributions()
+                except Exception:
+                    self._map = {}
+            dists = sorted(set(self._map.get(module, [])))
+            value: object
+            if dists:
+                found: dict[str, str] = {}
+                for dist in dists:
+                    try:
+                        found[dist] = importlib.metadata.version(dist)
+                    except importlib.metadata.PackageNotFoundError:
+                        found[dist] = "?"
+                value = found
+            else:
+                try:
+                    spec = importlib.util.find_spec(module)
+                except (ImportError, ValueError):
+                    spec = None
+                if spec is None:
+                    value = None  # not installed: installing it must invalidate
+                else:
+                    origin = spec.origin or ""
+                    value = {"unpackaged": origin, "mtime": _mtime(origin)}
+            self._versions[module] = value
+            return value
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+class Cache:
+    """A folder of JSON entries, one per key (see the module docstring)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._distributions = _Distributions()
+
+    def key(self, spec: RunSpec, context: Mapping[str, object] | None = None) -> str:
+        """The sha256 naming ``spec``'s entry; changes whenever its output could."""
+        analysis = analyse(spec)
+        bundle = spec.bundle_dir.resolve()
+        files = []
+        for path in analysis.files:
+            try:
+                name = path.relative_to(bundle).as_posix()
+            except ValueError:
+                name = str(path)
+            files.append((name, file_digest(path)))
+        material: dict[str, Any] = {
+            "format": CACHE_FORMAT,
+            "snippet": str(spec.snippet),
+            "bundle": str(spec.bundle_dir),
+            "spec": {
+                "scenario": spec.scenario,
+                "args": list(spec.args),
+                "env": [list(item) for item in spec.env],
+                "timeout": spec.timeout,
+                "needs": list(spec.needs),
+                "language": spec.language,
+                "inputs": list(spec.inputs),
+            },
+            "files": files,
+            "packages": self._distributions.versions(analysis.external),
+            "context": dict(context or {}),
+        }
+        blob = json.dumps(material, sort_keys=True, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+    def path_for(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The stored result for ``key``, or None when missing, unreadable or malformed."""
+        try:
+            text = self.path_for(key).read_text(encoding="utf-8")
+            entry = json.loads(text)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT:
+            return None
+        if entry.get("key") != key or not isinstance(entry.get("result"), dict):
+            return None
+        result: dict[str, Any] = entry["result"]
+        return result
+
+    def store(self, key: str, result: Mapping[str, object], label: str = "") -> None:
+        """Write an entry atomically; a failure to write only costs a future re-run."""
+        entry = {"format": CACHE_FORMAT, "key": key, "spec": label, "result": dict(result)}
+        data = json.dumps(entry, ensure_ascii=False, indent=1).encode("utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.folder)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, self.path_for(key))
+        except OSError:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+    def clear(self) -> int:
+        """Delete every entry (``pattern-articles check --fresh`` does not need this; a
+        user reclaiming disk does). Returns how many were removed."""
+        removed = 0
+        try:
+            entries = list(self.folder.glob("*.json"))
+        except OSError:
+            return 0
+        for path in entries:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+        return removed

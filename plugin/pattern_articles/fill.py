@@ -1,0 +1,473 @@
+"""Fill an article: render empty sections from templates, fill the title and description.
+
+The rules, in one place:
+
+* a section is filled only when its body is empty or holds only TODO markers;
+* a heading maps to a bundle section through the alias table (``settings.sections``);
+* bundle content with no heading is appended after the last section (``settings.append``);
+* a heading naming another pattern is reported and, unless ``fix_headings`` is off, shown
+  with the right name — the only change ever made to authored text, and only in the output;
+* ``pattern-snippet`` fences anywhere in the prose are replaced by the snippet and its output;
+* a TODO left over afterwards is a warning, so strict builds fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import checks
+from .article import Article, has_todo, todo_lines
+from .errors import PatternError, Place, Problem
+from .settings import Settings
+from .snippets import excerpt, split_ref
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from .bundle import Bundle
+    from .model import Flow, SnippetRef
+    from .runner import RunSpec
+    from .verify import Outcome
+
+#: Given a spec, return its judged outcome (blocking until the run is done).
+OutcomeFor = Callable[["RunSpec"], "Outcome"]
+
+DIRECTIVE_INFO = "pattern-snippet"
+_DIRECTIVE_OPTION = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
+
+
+@dataclass
+class Rendered:
+    """The completed Markdown, the metadata updates and what was noticed on the way."""
+
+    markdown: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    filled: list[str] = field(default_factory=list)  # section keys filled
+    specs: list[RunSpec] = field(default_factory=list)  # runs the page shows
+
+
+@dataclass
+class SiteLinks:
+    """Where other patterns' articles live, so related patterns link only when they exist."""
+
+    pages: Mapping[str, str] = field(default_factory=dict)  # bundle id -> relative URL/path
+
+
+def environment(settings: Settings) -> Environment:
+    """Jinja2 environment: the site's template folder first, then the shipped templates."""
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+
+    loaders: list[Any] = []
+    if settings.templates_dir is not None:
+        loaders.append(FileSystemLoader(str(settings.absolute(settings.templates_dir))))
+    loaders.append(PackageLoader("pattern_articles", "templates"))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # we produce Markdown; code and output go in fences
+    )
+    env.filters["indent_block"] = indent_block
+    return env
+
+
+def indent_block(text: str, width: int = 4) -> str:
+    pad = " " * width
+    return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
+
+
+def fence(text: str, lang: str = "", attrs: str = "") -> str:
+    """A code fence long enough that the content can never close it early."""
+    longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", text)), default=2)
+    ticks = "`" * max(3, longest + 1)
+    head = f"{ticks}{lang}" + (f" {attrs}" if attrs else "")
+    return f"{head}\n{text.rstrip()}\n{ticks}"
+
+
+class Filler:
+    """Renders one article against one bundle."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bundle: Bundle,
+        outcome_for: OutcomeFor | None = None,
+        links: SiteLinks | None = None,
+        env: Environment | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bundle = bundle
+        self.outcome_for = outcome_for
+        self.links = links or SiteLinks()
+        self.env = env or environment(settings)
+        self.problems: list[Problem] = []
+        self.specs: list[RunSpec] = []
+        self.article: Article | None = None
+        m = bundle.model
+        self.own = [m.name, *m.aliases]
+        others = set(checks.KNOWN_PATTERNS)
+        others.update(r.name or r.pattern.replace("-", " ").title() for r in m.related)
+        if m.definition and m.definition.contrast_with:
+            others.add(m.definition.contrast_with.replace("-", " ").title())
+        self.others = sorted(others)
+
+    # -- the whole article -------------------------------------------------------------
+    def fill(self, article: Article, meta: Mapping[str, Any] | None = None) -> Rendered:
+        """Fill ``article``; ``meta`` is the front matter when the caller parsed it apart."""
+        self.article = article
+        meta = dict(meta if meta is not None else article.front_matter)
+        aliases = self.settings.aliases()
+        fills: dict[int, str] = {}
+        headings: dict[int, str] = {}
+        covered: set[str] = set()
+        filled: list[str] = []
+        levels = [s.level for s in article.sections if s.level > 1]
+        base_level = min(levels) if levels else 2
+        for index, section in enumerate(article.sections):
+            title = section.title
+            slip = checks.heading_slip(title, self.own, self.others)
+            place = article.place(section.start)
+            if slip is not None:
+                if self.settings.fix_headings:
+                    headings[index] = "#" * section.level + " " + slip.fixed + article.newline
+                    self.problems.append(Problem(
+                        f"heading '{title}' names {slip.other} in the {self.bundle.name} article; "
+                        f"shown as '{slip.fixed}'",
+                        place,
+                        "correct the heading in the source to silence this",
+                        level="info",
+                    ))
+                else:
+                    self.problems.append(Problem(
+                        f"heading '{title}' names {slip.other} in the {self.bundle.name} article",
+                        place,
+                        f"did you mean '{slip.fixed}'?",
+                    ))
+                title = slip.fixed
+            key = checks.match_section(title, self.own, aliases)
+            if key is not None:
+                covered.add(key)
+            if not article.is_empty(section):
+                continue
+            if key is None:
+                self.problems.append(Problem(
+                    f"section '{title}' is empty and matches no bundle content",
+                    place,
+                    "write it, or map its heading to a bundle section with the 'sections' setting",
+                ))
+                continue
+            text = self.section(key, section.level)
+            if text.strip():
+                fills[index] = text
+                filled.append(key)
+            else:
+                self.problems.append(Problem(
+                    f"section '{title}' is empty and the bundle has no '{key}' content",
+                    place,
+                    f"add '{key}' to {self.bundle.metadata_path.name} or write the section",
+                ))
+        appended_parts: list[str] = []
+        for key in self.settings.append:
+            if key in covered:
+                continue
+            text = self.section(key, base_level)
+            if text.strip():
+                appended_parts.append("#" * base_level + " " + self.settings.title_for(key) + "\n\n" + text)
+                filled.append(key)
+        replacements = self.directives(article)
+        markdown = article.reassemble(
+            fills=fills,
+            headings=headings,
+            appended="\n".join(appended_parts),
+            replacements=replacements,
+        )
+        updates = self.fill_meta(meta, article)
+        self.leftovers(article, set(fills), updates)
+        return Rendered(markdown, updates, self.problems, filled, self.specs)
+
+    def fill_meta(self, meta: Mapping[str, Any], article: Article) -> dict[str, Any]:
+        m = self.bundle.model
+        updates: dict[str, Any] = {}
+        for key, value in (("title", m.subtitle), ("description", m.description)):
+            current = meta.get(key)
+            if isinstance(current, str) and has_todo(current):
+                if value:
+                    updates[key] = _replace_todo(current, value)
+                else:
+                    line = article.front_matter_lines.get(key, 0)
+                    self.problems.append(Problem(
+                        f"front matter '{key}' still holds a TODO and the bundle has no "
+                        f"'{'subtitle' if key == 'title' else key}'",
+                        Place(article.path, line) if line else Place(article.path),
+                        f"add it to {self.bundle.metadata_path.name}",
+                    ))
+        if "title" not in meta and m.subtitle:
+            pass  # an article without a title keeps MkDocs' own choice
+        return updates
+
+    def leftovers(self, article: Article, filled: set[int], meta: Mapping[str, Any]) -> None:
+        """Any TODO the fill did not consume is a warning (strict builds fail)."""
+        skip: set[int] = set()
+        for index in filled:
+            section = article.sections[index]
+            skip.update(range(section.heading_end, section.body_end))
+        text = "".join(article.lines[article.front_matter_end :])
+        for line, content in todo_lines(text, article.front_matter_end + 1):
+            if line - 1 in skip:
+                continue
+            self.problems.append(Problem(
+                f"TODO left in the article: {content[:80]}",
+                Place(article.path, line + article.line_offset),
+                "write the text, or give the bundle the content to fill it",
+            ))
+
+    # -- sections ----------------------------------------------------------------------
+    def section(self, key: str, level: int) -> str:
+        template_name = f"{key}.md.j2"
+        try:
+            template = self.env.get_template(template_name)
+        except Exception:  # jinja2.TemplateNotFound
+            return ""
+        try:
+            text = template.render(**self.context(level))
+        except PatternError:
+            raise
+        except Exception as exc:  # a broken user template must name itself, not crash
+            raise PatternError(
+                f"template {template_name} failed: {exc}",
+                Place(getattr(template, "filename", template_name) or template_name),
+                hint="fix the template in your templates_dir",
+            ) from None
+        return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+    def context(self, level: int) -> dict[str, Any]:
+        m = self.bundle.model
+        return {
+            "b": m,
+            "bundle": self.bundle,
+            "pattern": m.name,
+            "level": level,
+            "h": lambda n=1: "#" * min(6, level + n),
+            "show": self.show,
+            "flow_diagram": self.flow_diagram,
+            "participant": self.participant_name,
+            "link": self.link,
+            "fence": fence,
+        }
+
+    def participant_name(self, pid: str) -> str:
+        for p in self.bundle.model.participants:
+            if p.id == pid:
+                return p.name
+        return pid
+
+    def link(self, pattern_id: str, name: str = "", url: str = "") -> str:
+        label = name or pattern_id.replace("-", " ").title()
+        target = self.links.pages.get(pattern_id)
+        if target:
+            return f"[{label}]({target})"
+        if url:
+            return f"[{label}]({url})"
+        return label
+
+    # -- snippets ----------------------------------------------------------------------
+    def _spec_for(self, relative: str, scenario: str) -> RunSpec | None:
+        from .verify import specs_for
+
+        for spec in specs_for(self.bundle, self.settings.timeout, extra=[relative]):
+            if spec.snippet == (self.bundle.dir / relative).resolve() and spec.scenario == scenario:
+                return spec
+        return None
+
+    def _scenarios(self, relative: str) -> list[str]:
+        spec = self.bundle.model.snippets.get(relative)
+        return list(spec.scenarios) if spec and spec.scenarios else [""]
+
+    def outcome(self, relative: str, scenario: str) -> Outcome | None:
+        if self.outcome_for is None or not self.settings.run:
+            return None
+        spec = self._spec_for(relative, scenario)
+        if spec is None:
+            raise PatternError(
+                f"snippet '{relative}' has no scenario '{scenario}'",
+                self.bundle.place("snippets", relative),
+                hint=f"declare it under snippets: {relative}: scenarios:",
+            )
+        if spec not in self.specs:
+            self.specs.append(spec)
+        return self.outcome_for(spec)
+
+    def show(self, ref: SnippetRef | Mapping[str, Any] | str, **options: Any) -> str:
+        """Markdown for a snippet: its code, its real output per scenario, its diagram."""
+        if isinstance(ref, str):
+            path, region = split_ref(ref)
+            scenarios = options.get("scenarios") or []
+            show = options.get("show") or ["code", "output"]
+            title = options.get("title", "")
+        elif isinstance(ref, Mapping):
+            path, region = split_ref(str(ref["snippet"]))
+            region = str(ref.get("region") or region)
+            scenarios = list(ref.get("scenarios") or [])
+            show = list(ref.get("show") or ["code", "output"])
+            title = str(ref.get("title") or "")
+        else:
+            path, region = split_ref(ref.snippet)
+            region = ref.region or region
+            scenarios, show, title = list(ref.scenarios), list(ref.show), ref.title
+        file = self.bundle.dir / path
+        if not file.resolve().is_relative_to(self.bundle.dir.resolve()):
+            raise PatternError(f"snippet '{path}' leaves its bundle folder", self.bundle.place("implementation"))
+        if not file.is_file():
+            raise PatternError(
+                f"snippet '{path}' not found in {self.bundle.dir}",
+                self.bundle.place("implementation"),
+                hint="paths are relative to the bundle folder",
+            )
+        scenarios = scenarios or self._scenarios(path)
+        tabs: list[tuple[str, str]] = []
+        display = f"{self.bundle.dir.name}/{path}"
+        if "code" in show:
+            piece = excerpt(file, region)
+            attrs = f'title="{display}"' + (f' linenums="{piece.first_line}"' if region else "")
+            tabs.append((title or (f"{path} · {region}" if region else path), fence(piece.text, "python", attrs)))
+        for scenario in scenarios:
+            outcome = self.outcome(path, scenario)
+            label = _scenario_label(self.bundle, path, scenario)
+            if "output" in show:
+                tabs.append((f"Output{': ' + label if label else ''}", self.output_block(outcome, display, scenario)))
+            if "diagram" in show:
+                tabs.append((f"Diagram{': ' + label if label else ''}", self.trace_diagram(outcome)))
+        if len(tabs) == 1:
+            return tabs[0][1] + "\n"
+        return "\n".join(f'=== "{label}"\n\n{indent_block(body)}\n' for label, body in tabs)
+
+    def output_block(self, outcome: Outcome | None, display: str, scenario: str) -> str:
+        if outcome is None:
+            return '!!! note "Not run"\n    Running snippets is turned off for this build (`run: false`).'
+        where = f"`{display}`" + (f" (scenario `{scenario}`)" if scenario else "")
+        if outcome.status == "passed":
+            return fence(outcome.output, "text")
+        if outcome.status == "skipped":
+            body = outcome.expected
+            note = (f'!!! info "Not run on this machine: {outcome.result.reason}"\n'
+                    f"    Showing the last verified output of {where}, from `{outcome.golden.name}`.")
+            if body is None:
+                return note + "\n    No verified output is stored yet."
+            return note + "\n\n" + fence(body, "text")
+        if outcome.status == "mismatch":
+            return (f'!!! warning "Output changed: {where} no longer prints its verified output"\n\n'
+                    + indent_block(fence(outcome.diff, "diff")) + "\n\n" + fence(outcome.output, "text"))
+        reason = outcome.result.reason or outcome.status
+        details = (outcome.result.stdout + ("\n" if outcome.result.stdout and outcome.result.stderr else "")
+                   + outcome.result.stderr)
+        return (f'!!! failure "{where} {outcome.status}: {_quote(reason)}"\n\n'
+                + indent_block(fence(details.strip() or "(no output)", "text")))
+
+    def trace_diagram(self, outcome: Outcome | None) -> str:
+        from .trace import diagram_from_trace
+
+        if outcome is None or not outcome.result.trace:
+            return '!!! note "No trace"\n    This run recorded no events.'
+        parts = [(p.id, p.name) for p in self.bundle.model.participants]
+        return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
+
+    def flow_diagram(self, flow: Flow, snippet: str = "") -> str:
+        """The flow's diagram drawn from its real run when there is one, else from metadata."""
+        from .trace import diagram_from_flow, diagram_from_trace
+
+        parts = [(p.id, p.name) for p in self.bundle.model.participants]
+        if snippet and flow.scenario:
+            outcome = self.outcome(snippet, flow.scenario)
+            if outcome is not None and outcome.result.trace:
+                return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
+        return fence(diagram_from_flow(flow.steps, parts), "mermaid")
+
+    # -- directives in prose -------------------------------------------------------------
+    def directives(self, article: Article) -> dict[int, tuple[int, str]]:
+        """Find ``pattern-snippet`` fences and render each in place."""
+        from markdown_it import MarkdownIt
+
+        first = article.front_matter_end
+        body = "".join(article.lines[first:]).replace("\r\n", "\n")
+        out: dict[int, tuple[int, str]] = {}
+        for token in MarkdownIt("commonmark").parse(body):
+            if token.type != "fence" or token.info.strip() != DIRECTIVE_INFO or not token.map:
+                continue
+            start, end = token.map[0] + first, token.map[1] + first
+            place = article.place(start)
+            text = token.content.strip()
+            if not text:
+                raise PatternError("empty pattern-snippet block", place,
+                                   hint="write 'file.py#region scenario=name show=code,output'")
+            ref, _, rest = text.partition(" ")
+            options: dict[str, Any] = {}
+            for key, value in _DIRECTIVE_OPTION.findall(rest):
+                value = value.strip('"')
+                if key in ("scenario", "scenarios"):
+                    options["scenarios"] = [v for v in value.split(",") if v]
+                elif key == "show":
+                    options["show"] = [v for v in value.split(",") if v]
+                elif key == "title":
+                    options["title"] = value
+                else:
+                    raise PatternError(f"unknown pattern-snippet option '{key}'", place,
+                                       hint="options are scenario=, show=, title=")
+            bundle_prefix = self.bundle.dir.name + "/"
+            if ref.startswith(bundle_prefix):
+                ref = ref[len(bundle_prefix):]
+            try:
+                out[start] = (end, self.show(ref, **options))
+            except PatternError as exc:
+                raise PatternError(exc.message, place, exc.hint) from None
+        return out
+
+
+def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:
+    spec = bundle.model.snippets.get(path)
+    if spec and scenario in spec.scenarios and spec.scenarios[scenario].title:
+        return spec.scenarios[scenario].title
+    return scenario.replace("-", " ")
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', "'").splitlines()[0] if text else ""
+
+
+def _replace_todo(current: str, value: str) -> str:
+    from .article import TODO_RE
+
+    return TODO_RE.sub(lambda _m: value, current, count=1).strip()
+
+
+def front_matter_replacements(article: Article, updates: Mapping[str, Any]) -> dict[int, str]:
+    """Rewrite ``key: value`` front-matter lines (for Markdown rendered outside MkDocs)."""
+    import json
+
+    out: dict[int, str] = {}
+    for key, value in updates.items():
+        line = article.front_matter_lines.get(key)
+        if line is None:
+            continue
+        index = line - 1
+        out[index] = f"{key}: {json.dumps(value, ensure_ascii=False)}{article.newline}"
+    return out
+
+
+def relative_url(from_page: str, to_page: str) -> str:
+    """A relative link between two Markdown source paths (docs-relative, POSIX)."""
+    import posixpath
+
+    start = posixpath.dirname(from_page)
+    return posixpath.relpath(to_page, start or ".")
+
+
+__all__ = ["Filler", "Rendered", "SiteLinks", "environment", "fence", "front_matter_replacements", "relative_url"]
+
+_ = Path  # re-exported type for templates' users

@@ -1,0 +1,185 @@
+"""The MkDocs adapter: thin on purpose, all logic lives in :mod:`pattern_articles.project`.
+
+Events used:
+
+* ``on_startup`` keeps one plugin instance (and its warm runner) across ``mkdocs serve``
+  rebuilds;
+* ``on_config`` reads the settings from this plugin's block, the same as the CLI and pytest;
+* ``on_files`` hands every snippet run of every article's bundle to the runner, so they run
+  in parallel while pages render;
+* ``on_page_markdown`` fills an article page (title and description go into ``page.meta``
+  so the nav, ``<title>``, the ``h1`` and ``<meta name="description">`` agree);
+* ``on_serve`` watches the snippet folders; ``on_post_build`` logs one summary line.
+
+Problems are logged as ``page.md: file:line: message``; warnings make ``--strict`` fail.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+
+from .errors import PatternError, Place, Problem
+from .project import Project
+from .settings import Settings
+
+log = get_plugin_logger(__name__)
+
+
+class PatternArticlesConfig(base.Config):
+    """Settings of the plugin block in ``mkdocs.yml`` (see docs/guide/configuration.md)."""
+
+    enabled = c.Type(bool, default=True)
+    snippets = c.Type((str, list), default="snippets")
+    article_key = c.Type(str, default="pattern")
+    cache_dir = c.Optional(c.Type(str))
+    cache = c.Type(bool, default=True)
+    fresh = c.Type(bool, default=False)
+    run = c.Type(bool, default=True)
+    timeout = c.Type((int, float), default=30)
+    jobs = c.Type(int, default=0)
+    output_limit = c.Type(int, default=1 << 20)
+    env_allowlist = c.Type(list, default=[])
+    fix_headings = c.Type(bool, default=True)
+    templates_dir = c.Optional(c.Type(str))
+    sections = c.Type(dict, default={})
+    append = c.Optional(c.Type(list))
+    titles = c.Type(dict, default={})
+    services = c.Type(dict, default={})
+    check_trace = c.Type(bool, default=True)
+
+
+def _emit(problem: Problem, page: str = "") -> None:
+    text = problem.format()
+    if page:
+        text = f"{page}: {text}"
+    if problem.level == "info":
+        log.info(text)
+    else:
+        log.warning(text)
+
+
+class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
+    """Completes pattern articles from their bundles at build time."""
+
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.project: Project | None = None
+        self.started = 0.0
+        self.is_serve = False
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        # Defining on_startup makes MkDocs keep this instance across serve rebuilds,
+        # so the warm runner and its in-memory state survive an edit.
+        self.is_serve = command == "serve"
+
+    def on_config(self, config: Any) -> Any:
+        if not self.config.enabled:
+            return config
+        raw = {k: v for k, v in self.config.items() if v is not None and k != "enabled"}
+        if raw.get("cache_dir") is None:
+            raw.pop("cache_dir", None)
+        root = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
+        try:
+            docs = Path(config.docs_dir)
+            settings = Settings.from_mapping(raw, root, docs.relative_to(root) if docs.is_relative_to(root) else docs)
+        except PatternError as exc:
+            raise PluginError(f"pattern-articles: {exc.format()}") from None
+        if self.project is not None and self.project.settings == settings:
+            self.project.reload()  # serve: metadata may have changed; the disk cache stays
+        else:
+            if self.project is not None:
+                self.project.close()
+            self.project = Project(settings)
+        return config
+
+    def on_files(self, files: Any, *, config: Any) -> Any:
+        if self.project is None:
+            return files
+        self.started = time.perf_counter()
+        try:
+            used = {ref.bundle_id for ref in self.project.articles()}
+            bundles = []
+            for bundle_id in sorted(used):
+                try:
+                    bundles.append(self.project.bundle(bundle_id))
+                except PatternError:
+                    continue  # reported on the page that uses it
+            self.project.start(bundles)
+        except PatternError as exc:
+            log.error(exc.format())
+        return files
+
+    def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str | None:
+        if self.project is None:
+            return markdown
+        key = self.project.settings.article_key
+        bundle_id = page.meta.get(key)
+        if not bundle_id:
+            return markdown
+        src = page.file.src_uri
+        path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
+        offset = _front_matter_lines(path, markdown)
+        try:
+            rendered = self.project.fill(
+                markdown,
+                path,
+                str(bundle_id),
+                meta=page.meta,
+                line_offset=offset,
+                links=self.project.links(src),
+                place=Place(path, 1),
+            )
+        except PatternError as exc:
+            log.error(f"{src}: {exc.format()}")
+            return markdown + "\n\n" + _error_admonition(exc)
+        for problem in rendered.problems:
+            _emit(problem, src)
+        page.meta.update(rendered.meta)
+        return rendered.markdown
+
+    def on_serve(self, server: Any, *, config: Any, builder: Any) -> Any:
+        if self.project is not None:
+            for root in self.project.settings.snippet_roots:
+                if root.is_dir():
+                    server.watch(str(root))
+            if self.project.settings.templates_dir is not None:
+                server.watch(str(self.project.settings.absolute(self.project.settings.templates_dir)))
+        return server
+
+    def on_post_build(self, *, config: Any) -> None:
+        if self.project is None or self.project._runner is None:
+            return
+        stats = self.project.runner.stats
+        log.info(
+            f"snippets: ran {stats.ran}, cached {stats.cached}, failed {stats.failed}, "
+            f"skipped {stats.skipped} in {time.perf_counter() - self.started:.2f} s"
+        )
+        if not self.is_serve:
+            self.project.close()
+            self.project = None
+
+    def on_shutdown(self) -> None:
+        if self.project is not None:
+            self.project.close()
+
+
+def _front_matter_lines(path: Path, markdown: str) -> int:
+    """How many lines MkDocs stripped from the top, so messages name real lines."""
+    try:
+        source = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        return 0
+    return max(0, source.count("\n") - markdown.count("\n"))
+
+
+def _error_admonition(exc: PatternError) -> str:
+    body = "\n".join("    " + line for line in exc.format().splitlines())
+    return f'!!! failure "pattern-articles could not complete this article"\n\n    ```text\n{body}\n    ```\n'

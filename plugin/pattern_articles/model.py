@@ -1,0 +1,229 @@
+"""The metadata schema of a pattern bundle (pydantic v2).
+
+Every model forbids unknown keys: a misspelt key is the most common authoring slip and it
+must be an error naming the line, not silently ignored. Field descriptions end up in the
+JSON Schema (``pattern-articles schema``) so editors can complete and explain the YAML.
+Prose fields are Markdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contrast(Strict):
+    aspect: str = Field(description="What is compared, e.g. 'Who knows the flow'.")
+    this: str = Field(description="How this pattern handles it.")
+    other: str = Field(description="How the contrasted pattern handles it.")
+
+
+class Definition(Strict):
+    text: str = Field(description="What the pattern is, in a paragraph or two (Markdown).")
+    analogy: str = Field("", description="An everyday analogy that makes the idea stick.")
+    contrast_with: str = Field("", description="Pattern id the definition contrasts with.")
+    contrast: list[Contrast] = Field(default_factory=list)
+
+
+class Problem(Strict):
+    context: str = Field("", description="The situation; fills an empty Problem section.")
+    forces: list[str] = Field(default_factory=list, description="Pressures a solution must balance.")
+
+
+class Participant(Strict):
+    id: str = Field(description="Short id used in events, flows and traces, e.g. 'order'.")
+    name: str = Field(description="Display name, e.g. 'Order service'.")
+    owns: str = Field("", description="The data this participant owns and nobody else writes.")
+    responsibility: str = Field("", description="What it does, in one sentence.")
+
+
+class Event(Strict):
+    name: str = Field(description="Event name in past tense, e.g. 'OrderPlaced'.")
+    producer: str = Field(description="Participant id that publishes it.")
+    consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
+    kind: Literal["domain", "compensation", "integration", "notification"] = "domain"
+    payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
+    description: str = ""
+
+
+class Step(Strict):
+    actor: str = Field(description="Participant id that acts.")
+    reacts_to: str | None = Field(
+        None, description="Event that triggers the step (none for the first). Not `on`: YAML reads `on` as true."
+    )
+    action: str = Field(description="What the actor does.")
+    emits: list[str] = Field(default_factory=list, description="Events the step publishes.")
+
+
+class Compensation(Strict):
+    participant: str
+    undoes: str = Field(description="The earlier effect this compensating action reverses.")
+    via_event: str = Field(description="The event that triggers or announces the compensation.")
+
+
+class Flow(Strict):
+    title: str = ""
+    description: str = ""
+    scenario: str = Field("", description="Scenario name of the snippet run that shows this flow.")
+    steps: list[Step] = Field(default_factory=list)
+
+
+class FailureFlow(Flow):
+    name: str = Field(description="Short id, e.g. 'payment-declined'.")
+    trigger: str = Field(description="What goes wrong.")
+    compensations: list[Compensation] = Field(default_factory=list)
+
+
+class Flows(Strict):
+    snippet: str = Field("", description="Snippet whose scenarios perform the flows (diagrams, trace checks).")
+    happy_path: Flow | None = None
+    failure_paths: list[FailureFlow] = Field(default_factory=list)
+
+
+class UseCase(Strict):
+    title: str = ""
+    text: str = Field("", description="The business scenario (Markdown).")
+    outcome: str = Field("", description="How the client learns the result (polling, callback, ...).")
+
+
+class SnippetRef(Strict):
+    """Where to show code in the article: ``path`` (relative to the bundle), optional region."""
+
+    snippet: str = Field(description="Path relative to the bundle folder, optionally '#region'.")
+    region: str = ""
+    scenarios: list[str] = Field(default_factory=list, description="Scenario outputs to show as tabs.")
+    show: list[Literal["code", "output", "diagram"]] = Field(default_factory=lambda: ["code", "output"])  # type: ignore[arg-type]
+    title: str = ""
+
+
+class ImplementationStep(Strict):
+    title: str
+    text: str = ""
+    code: list[SnippetRef] = Field(default_factory=list, description="Code to show (as tabs if several).")
+
+
+class Implementation(Strict):
+    intro: str = ""
+    steps: list[ImplementationStep] = Field(default_factory=list)
+
+
+class Benefit(Strict):
+    title: str
+    detail: str
+
+
+class Consideration(Strict):
+    title: str
+    risk: str
+    mitigation: str
+    demonstrated_by: SnippetRef | None = None
+
+
+class Alternative(Strict):
+    pattern: str
+    when: str
+
+
+class Applicability(Strict):
+    use_when: list[str] = Field(default_factory=list)
+    avoid_when: list[str] = Field(default_factory=list)
+    prefer_instead: list[Alternative] = Field(default_factory=list)
+
+
+class Related(Strict):
+    pattern: str = Field(description="Pattern id; linked when the site has its article.")
+    name: str = ""
+    relation: str = Field("", description="alternative, implements, complements, ...")
+    note: str = ""
+    url: str = ""
+
+
+class Reference(Strict):
+    title: str
+    url: str
+    publisher: str = ""
+    note: str = ""
+
+
+class Summary(Strict):
+    text: str = ""
+    takeaways: list[str] = Field(default_factory=list)
+
+
+class Normaliser(Strict):
+    pattern: str = Field(description="Regular expression to mask.")
+    replace: str = ""
+
+
+class Scenario(Strict):
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    title: str = ""
+
+
+class SnippetSpec(Strict):
+    """How to run one snippet file."""
+
+    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+    timeout: float | None = Field(None, gt=0)
+    needs: list[Literal["redis"]] = Field(default_factory=list)
+    normalize: list[str | Normaliser] = Field(default_factory=list)
+    inputs: list[str] = Field(default_factory=list, description="Extra files it reads (globs).")
+    language: str = "python"
+    run: bool = True
+    flow: str = Field("", description="Flow this snippet demonstrates (checked against its trace).")
+
+
+class BundleModel(Strict):
+    id: str = Field("", description="Defaults to the bundle folder's name.")
+    name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
+    aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
+    subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
+    description: str = Field("", description="Fills 'description: <TODO>'.")
+    tags: list[str] = Field(default_factory=list)
+    definition: Definition | None = None
+    problem: Problem | None = None
+    participants: list[Participant] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    flows: Flows = Field(default_factory=lambda: Flows())
+    use_case: UseCase | None = None
+    implementation: Implementation | None = None
+    benefits: list[Benefit] = Field(default_factory=list)
+    considerations: list[Consideration] = Field(default_factory=list)
+    applicability: Applicability | None = None
+    related: list[Related] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    summary: Summary | None = None
+    snippets: dict[str, SnippetSpec] = Field(default_factory=dict, description="How to run each snippet.")
+    normalize: list[str | Normaliser] = Field(default_factory=list, description="Bundle-wide normalisers.")
+
+    def all_flows(self) -> list[tuple[tuple[str | int, ...], Flow]]:
+        out: list[tuple[tuple[str | int, ...], Flow]] = []
+        if self.flows.happy_path is not None:
+            out.append((("flows", "happy_path"), self.flows.happy_path))
+        for index, flow in enumerate(self.flows.failure_paths):
+            out.append((("flows", "failure_paths", index), flow))
+        return out
+
+    def snippet_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        refs: list[tuple[tuple[str | int, ...], str]] = []
+        if self.implementation is not None:
+            for s_index, step in enumerate(self.implementation.steps):
+                for c_index, ref in enumerate(step.code):
+                    refs.append((("implementation", "steps", s_index, "code", c_index, "snippet"), ref.snippet))
+        for index, item in enumerate(self.considerations):
+            if item.demonstrated_by is not None:
+                refs.append((("considerations", index, "demonstrated_by", "snippet"), item.demonstrated_by.snippet))
+        return refs
+
+
+def json_schema() -> dict[str, Any]:
+    schema = BundleModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "pattern-articles bundle"
+    return schema

@@ -1,0 +1,239 @@
+"""A project: settings, its bundles, its articles and one runner — what every adapter needs.
+
+The MkDocs plugin, the pytest plugin and the CLI are thin because they all talk to this
+object: it finds the bundles and the articles that use them, hands every run to the runner
+up front (so snippets run while pages render), judges results against golden files and
+fills articles. Nothing here imports MkDocs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import article as article_mod
+from . import bundle as bundle_mod
+from .errors import PatternError, Place
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .fill import Rendered, SiteLinks
+    from .runner import Runner, RunSpec
+    from .verify import Outcome
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """A page of the site that is an article: it names a bundle in its front matter."""
+
+    path: Path  # absolute
+    docs_path: str  # POSIX path relative to docs_dir
+    bundle_id: str
+    line: int  # line of the linking key
+
+
+class Project:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._bundles: dict[str, Bundle] = {}
+        self._runner: Runner | None = None
+        self._outcomes: dict[RunSpec, Outcome] = {}
+        self._lock = threading.Lock()
+
+    # -- bundles -------------------------------------------------------------------------
+    def bundle_dirs(self) -> list[Path]:
+        return list(bundle_mod.discover(self.settings.snippet_roots))
+
+    def bundle(self, bundle_id: str, place: Place | None = None) -> Bundle:
+        if bundle_id in self._bundles:
+            return self._bundles[bundle_id]
+        for root in self.settings.snippet_roots:
+            folder = root / bundle_id
+            if folder.is_dir() and bundle_mod.find_metadata(folder) is not None:
+                loaded = bundle_mod.load(folder)
+                self._bundles[bundle_id] = loaded
+                return loaded
+        roots = ", ".join(str(r) for r in self.settings.snippet_roots)
+        known = ", ".join(d.name for d in self.bundle_dirs()) or "none"
+        raise PatternError(
+            f"no bundle '{bundle_id}' in the snippet folders ({roots})",
+            place,
+            hint=f"known bundles: {known}; create one with 'pattern-articles new {bundle_id}'",
+        )
+
+    def bundles(self) -> list[Bundle]:
+        """Every bundle, loaded; the first invalid one raises its error."""
+        return [self.bundle(folder.name) for folder in self.bundle_dirs()]
+
+    def reload(self, changed: set[Path] | None = None) -> None:
+        """Forget bundles (metadata may have changed) and outcomes of runs whose inputs changed."""
+        self._bundles.clear()
+        with self._lock:
+            if changed is None:
+                self._outcomes.clear()
+            else:
+                self._outcomes = {
+                    spec: outcome for spec, outcome in self._outcomes.items()
+                    if not any(_under(path, spec.bundle_dir) for path in changed)
+                }
+
+    # -- articles ------------------------------------------------------------------------
+    def articles(self) -> list[ArticleRef]:
+        """Markdown files under docs_dir whose front matter names a bundle."""
+        docs = self.settings.absolute(self.settings.docs_dir)
+        found: list[ArticleRef] = []
+        if not docs.is_dir():
+            return found
+        key = self.settings.article_key
+        for path in sorted(docs.rglob("*.md")):
+            bundle_id, line = _linked_bundle(path, key)
+            if bundle_id:
+                found.append(ArticleRef(path, path.relative_to(docs).as_posix(), bundle_id, line))
+        return found
+
+    def links(self, for_docs_path: str = "") -> SiteLinks:
+        from .fill import SiteLinks, relative_url
+
+        pages: dict[str, str] = {}
+        for ref in self.articles():
+            target = relative_url(for_docs_path, ref.docs_path) if for_docs_path else ref.docs_path
+            pages.setdefault(ref.bundle_id, target)
+        return SiteLinks(pages)
+
+    def users_of(self, spec: RunSpec) -> list[str]:
+        """Articles (docs-relative paths) that show this spec's bundle."""
+        return [a.docs_path for a in self.articles() if self.settings.snippet_roots and
+                any((root / a.bundle_id).resolve() == spec.bundle_dir for root in self.settings.snippet_roots)]
+
+    # -- runs ----------------------------------------------------------------------------
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            from .runner import Runner, RunnerSettings
+
+            s = self.settings
+            allow = tuple(dict.fromkeys([*RunnerSettings().env_allowlist, *s.env_allowlist]))
+            self._runner = Runner(RunnerSettings(
+                timeout=s.timeout,
+                jobs=s.jobs,
+                output_limit=s.output_limit,
+                env_allowlist=allow,
+                cache_dir=s.cache_path,
+                fresh=s.force_fresh,
+                service_urls=dict(s.services),
+            ))
+        return self._runner
+
+    def specs(self, bundles: list[Bundle] | None = None) -> Iterator[tuple[Bundle, RunSpec]]:
+        from .verify import specs_for
+
+        for bundle in bundles if bundles is not None else self.bundles():
+            for spec in specs_for(bundle, self.settings.timeout):
+                yield bundle, spec
+
+    def start(self, bundles: list[Bundle] | None = None) -> int:
+        """Hand every run to the runner at once; they run in the background."""
+        if not self.settings.run:
+            return 0
+        specs = [spec for _, spec in self.specs(bundles) if spec not in self._outcomes]
+        if specs:
+            self.runner.submit(specs)
+        return len(specs)
+
+    def outcome(self, bundle: Bundle, spec: RunSpec) -> Outcome:
+        from .verify import judge
+
+        with self._lock:
+            known = self._outcomes.get(spec)
+        if known is not None:
+            return known
+        result = self.runner.result(spec)
+        judged = judge(bundle, spec, result)
+        with self._lock:
+            self._outcomes[spec] = judged
+        return judged
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    # -- filling -------------------------------------------------------------------------
+    def fill(
+        self,
+        text: str,
+        path: Path | str,
+        bundle_id: str,
+        *,
+        meta: dict[str, Any] | None = None,
+        line_offset: int = 0,
+        links: SiteLinks | None = None,
+        place: Place | None = None,
+    ) -> Rendered:
+        """Fill one article. ``meta`` is given when the caller already split off the front matter."""
+        from .fill import Filler
+
+        bundle = self.bundle(bundle_id, place)
+        parsed = article_mod.parse(text, path, line_offset=line_offset)
+        filler = Filler(
+            self.settings,
+            bundle,
+            outcome_for=(lambda spec: self.outcome(bundle, spec)) if self.settings.run else None,
+            links=links,
+        )
+        return filler.fill(parsed, meta)
+
+    def render_file(self, ref: ArticleRef, links: SiteLinks | None = None) -> Rendered:
+        """Fill a whole source file, front matter included (for ``render``/``eject``)."""
+        from .fill import front_matter_replacements
+
+        text = read_article(ref.path)
+        rendered = self.fill(text, ref.path, ref.bundle_id, links=links or self.links(ref.docs_path))
+        if rendered.meta:
+            parsed = article_mod.parse(text, ref.path)
+            lines = front_matter_replacements(parsed, rendered.meta)
+            body = article_mod.parse(rendered.markdown, ref.path)
+            rendered.markdown = body.reassemble(front_matter_lines=lines)
+        return rendered
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def read_article(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PatternError(f"cannot read article: {exc.strerror}", Place(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PatternError("article is not UTF-8 text", Place(path, line), hint="save it as UTF-8") from None
+
+
+def _linked_bundle(path: Path, key: str) -> tuple[str, int]:
+    """Cheaply read the linking key from the front matter without parsing the whole file."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536).decode("utf-8", errors="replace")
+    except OSError:
+        return "", 0
+    head = head.lstrip("\ufeff")
+    if not head.startswith("---"):
+        return "", 0
+    for number, line in enumerate(head.splitlines()[1:], 2):
+        if line.strip() in ("---", "..."):
+            break
+        if line.startswith(f"{key}:"):
+            value = line.split(":", 1)[1].strip().strip("'\"")
+            return value, number
+    return "", 0

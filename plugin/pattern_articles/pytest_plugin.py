@@ -1,0 +1,201 @@
+"""The pytest adapter: one test item per snippet and scenario. Opt-in.
+
+Turn it on with ``pytest --pattern-articles`` or ``pattern_articles = true`` in the ini
+file; installed but not enabled, it only registers its options, so unrelated test runs are
+unchanged. Items have stable ids (``snippets/choreography/flow.py::flow[payment-declined]``),
+so ``pytest -n auto`` (xdist) distributes them like any other test.
+
+This module is imported by every pytest run, so it imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .project import Project
+    from .runner import RunSpec
+
+_KEY = "pattern_articles_project"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pattern-articles", "verify pattern-article snippets")
+    group.addoption("--pattern-articles", action="store_true", default=None,
+                    help="collect one test per snippet and scenario of every pattern bundle")
+    group.addoption("--pattern-articles-update", action="store_true", default=False,
+                    help="rewrite golden outputs that differ (implies --pattern-articles)")
+    group.addoption("--pattern-articles-config", default=None,
+                    help="mkdocs.yml to read settings from (default: found from the rootdir)")
+    parser.addini("pattern_articles", "collect pattern-article snippet tests", type="bool", default=False)
+
+
+def _enabled(config: pytest.Config) -> bool:
+    if config.getoption("pattern_articles_update"):
+        return True
+    flag = config.getoption("pattern_articles")
+    return bool(flag) if flag is not None else bool(config.getini("pattern_articles"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pattern_snippet: a pattern-articles snippet run")
+
+
+def _project(config: pytest.Config) -> Project | None:
+    stash: dict[str, Any] = config.__dict__.setdefault("_pattern_articles", {})
+    if _KEY not in stash:
+        from . import settings as settings_mod
+        from .errors import PatternError
+        from .project import Project
+
+        given = config.getoption("pattern_articles_config")
+        path = Path(given) if given else settings_mod.find_config(config.rootpath)
+        try:
+            stash[_KEY] = Project(settings_mod.load(path))
+        except PatternError as exc:
+            raise pytest.UsageError(f"pattern-articles: {exc.format()}") from None
+    project: Project | None = stash[_KEY]
+    return project
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    config = parent.config
+    if not _enabled(config) or file_path.suffix == ".md":
+        return None
+    project = _project(config)
+    if project is None:
+        return None
+    for root in project.settings.snippet_roots:
+        try:
+            relative = file_path.resolve().relative_to(root.resolve())
+        except ValueError:
+            continue
+        if len(relative.parts) >= 2:
+            return SnippetFile.from_parent(parent, path=file_path, bundle_id=relative.parts[0])
+    return None
+
+
+class SnippetFile(pytest.File):
+    """A snippet file; yields one item per declared scenario (or one when it has none)."""
+
+    def __init__(self, *, bundle_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bundle_id = bundle_id
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from .errors import PatternError
+        from .verify import specs_for
+
+        project = _project(self.config)
+        assert project is not None
+        try:
+            bundle = project.bundle(self.bundle_id)
+        except PatternError as exc:
+            if self.path.name in ("bundle.yml", "bundle.yaml") or self.path.suffix == ".py":
+                yield BundleError.from_parent(self, name="metadata", error=exc.format())
+            return
+        target = self.path.resolve()
+        for spec in specs_for(bundle, project.settings.timeout):
+            if spec.snippet == target:
+                name = f"{target.stem}[{spec.scenario}]" if spec.scenario else target.stem
+                item = SnippetItem.from_parent(self, name=name, bundle=bundle, spec=spec)
+                item.add_marker("pattern_snippet")
+                if spec.needs:
+                    for need in spec.needs:
+                        item.add_marker(need)
+                yield item
+
+
+class BundleError(pytest.Item):
+    def __init__(self, *, error: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise SnippetFailure(self.error)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return self.error
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"bundle {self.parent.name if self.parent else ''} metadata"
+
+
+class SnippetFailure(Exception):
+    """Raised by a snippet item; its message is the whole report (no traceback of ours)."""
+
+
+class SnippetItem(pytest.Item):
+    def __init__(self, *, bundle: Bundle, spec: RunSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bundle = bundle
+        self.spec = spec
+
+    def runtest(self) -> None:
+        from . import expect
+        from .verify import describe
+
+        project = _project(self.config)
+        assert project is not None
+        outcome = project.outcome(self.bundle, self.spec)
+        if outcome.status == "skipped":
+            pytest.skip(f"{self.spec.id}: {outcome.result.reason}")
+        if outcome.status == "mismatch" and self.config.getoption("pattern_articles_update"):
+            diff = expect.update(outcome.golden, outcome.result.stdout)
+            self.user_properties.append(("updated", str(outcome.golden)))
+            if diff:
+                self.config.stash.setdefault(_UPDATED, []).append(diff)  # type: ignore[arg-type]
+            return
+        messages = []
+        problem = describe(outcome, self.bundle)
+        if problem is not None:
+            messages.append(problem.format())
+        messages.extend(p.format() for p in outcome.problems)
+        if messages:
+            users = project.users_of(self.spec)
+            if users:
+                messages.append("used by: " + ", ".join(users))
+            raise SnippetFailure("\n\n".join(messages))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SnippetFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.spec.snippet, 0, self.spec.id
+
+
+_UPDATED = pytest.StashKey[list[str]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Hand every collected run to the runner at once (not on xdist workers: each runs a share)."""
+    if not _enabled(session.config) or hasattr(session.config, "workerinput"):
+        return
+    project = _project(session.config)
+    if project is None or not project.settings.run:
+        return
+    specs = [item.spec for item in session.items if isinstance(item, SnippetItem)]
+    if specs:
+        project.runner.submit(specs)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    updated = config.stash.get(_UPDATED, [])
+    if updated:
+        terminalreporter.section("pattern-articles: golden outputs updated")
+        for diff in updated:
+            terminalreporter.write_line(diff)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stash = config.__dict__.get("_pattern_articles", {})
+    project = stash.get(_KEY)
+    if project is not None:
+        project.close()

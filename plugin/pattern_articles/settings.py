@@ -1,0 +1,259 @@
+"""One source of settings for the MkDocs plugin, pytest and the CLI.
+
+The settings live in the plugin's block of ``mkdocs.yml``. MkDocs is not needed to read
+them: a YAML loader that accepts MkDocs' custom tags (``!ENV``, ``!relative``,
+``!!python/name:``) reads the file, so the CLI and pytest see exactly what a build sees.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import PatternError, Place
+
+PLUGIN_KEY = "pattern-articles"
+
+DEFAULT_ALIASES: dict[str, list[str]] = {
+    "introduction": ["introduction", "overview"],
+    "problem": ["problem context", "context and problem", "the problem", "problem", "context"],
+    "definition": [
+        "what is {pattern} pattern",
+        "what is the {pattern} pattern",
+        "what is {pattern}",
+        "{pattern} pattern",
+        "definition",
+        "solution",
+        "the solution",
+    ],
+    "use_case": ["use case", "example", "example scenario", "scenario"],
+    "implementation": ["implementation details", "implementation", "how it works", "example code"],
+    "benefits": [
+        "why use {pattern} pattern",
+        "why use the {pattern} pattern",
+        "why use {pattern}",
+        "benefits",
+        "advantages",
+    ],
+    "considerations": [
+        "important considerations",
+        "issues and considerations",
+        "considerations",
+        "trade-offs",
+        "drawbacks",
+    ],
+    "applicability": [
+        "when to use this pattern",
+        "when to use {pattern}",
+        "when to use it",
+        "when to use",
+        "applicability",
+    ],
+    "related": ["related patterns", "related", "see also"],
+    "references": ["references", "further reading", "sources"],
+    "summary": ["summary", "conclusion", "takeaways"],
+}
+
+DEFAULT_TITLES: dict[str, str] = {
+    "applicability": "When to use it",
+    "related": "Related patterns",
+    "references": "References",
+    "summary": "Summary",
+}
+
+DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+
+
+@dataclass
+class Settings:
+    """Everything configurable, with defaults a demanding user would expect."""
+
+    root: Path = field(default_factory=Path.cwd)
+    docs_dir: Path = Path("docs")
+    snippets: list[Path] = field(default_factory=lambda: [Path("snippets")])
+    article_key: str = "pattern"
+    cache_dir: Path | None = Path(".cache/pattern-articles")
+    fresh: bool = False
+    timeout: float = 30.0
+    jobs: int = 0
+    output_limit: int = 1 << 20
+    env_allowlist: list[str] = field(default_factory=lambda: list(DEFAULT_ENV_ALLOWLIST))
+    fix_headings: bool = True
+    templates_dir: Path | None = None
+    sections: dict[str, list[str]] = field(default_factory=dict)
+    append: list[str] = field(default_factory=lambda: ["applicability", "related", "references"])
+    titles: dict[str, str] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+    run: bool = True
+    check_trace: bool = True
+
+    def aliases(self) -> dict[str, list[str]]:
+        merged = {key: list(values) for key, values in DEFAULT_ALIASES.items()}
+        for key, values in self.sections.items():
+            merged[key] = list(values) + [v for v in merged.get(key, []) if v not in values]
+        return merged
+
+    def title_for(self, key: str) -> str:
+        return self.titles.get(key) or DEFAULT_TITLES.get(key, key.replace("_", " ").capitalize())
+
+    def absolute(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    @property
+    def snippet_roots(self) -> list[Path]:
+        return [self.absolute(p) for p in self.snippets]
+
+    @property
+    def cache_path(self) -> Path | None:
+        if self.cache_dir is None or os.environ.get("PATTERN_ARTICLES_NO_CACHE"):
+            return None
+        return self.absolute(self.cache_dir)
+
+    @property
+    def force_fresh(self) -> bool:
+        return self.fresh or os.environ.get("PATTERN_ARTICLES_FRESH", "") not in ("", "0")
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], root: Path, docs_dir: str | Path = "docs",
+                     place: Place | None = None) -> Settings:
+        """Build settings from the plugin block (already parsed), validating keys and types."""
+        known = {f.name: f for f in fields(cls)} | {"cache": None, "enabled": None}
+        settings = cls(root=root, docs_dir=Path(docs_dir))
+        for key, value in (data or {}).items():
+            name = key.replace("-", "_")
+            if name not in known or name == "root":
+                raise PatternError(
+                    f"unknown setting '{key}' for the {PLUGIN_KEY} plugin",
+                    place,
+                    hint="see docs/guide/configuration.md for the settings",
+                )
+            if name == "enabled":
+                continue
+            if name == "cache":
+                if value is False or value is None:
+                    settings.cache_dir = None
+                continue
+            setattr(settings, name, _coerce(name, value, place))
+        return settings
+
+
+def _coerce(name: str, value: Any, place: Place | None) -> Any:
+    def bad(expected: str) -> PatternError:
+        return PatternError(
+            f"setting '{name}' must be {expected}, not {value!r}", place, hint="fix it in mkdocs.yml"
+        )
+
+    if name in ("snippets",):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a folder or a list of folders")
+        return [Path(v) for v in value]
+    if name in ("docs_dir", "templates_dir", "cache_dir"):
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise bad("a path")
+        return Path(value)
+    if name in ("fresh", "fix_headings", "run", "check_trace"):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if name in ("timeout",):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise bad("a positive number of seconds")
+        return float(value)
+    if name in ("jobs", "output_limit"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise bad("a whole number")
+        return value
+    if name in ("env_allowlist", "append"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of names")
+        return value
+    if name in ("sections",):
+        if not isinstance(value, dict):
+            raise bad("a mapping of section keys to lists of heading names")
+        return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in value.items()}
+    if name in ("titles", "services"):
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        return {str(k): str(v) for k, v in value.items()}
+    if name == "article_key":
+        if not isinstance(value, str):
+            raise bad("a front-matter key")
+        return value
+    return value
+
+
+class _TolerantLoader:
+    """Built lazily: a SafeLoader subclass that turns any unknown tag into plain data."""
+
+    loader: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.loader is None:
+            import yaml
+
+            class Loader(yaml.SafeLoader):
+                pass
+
+            def unknown(loader: Any, suffix: str, node: Any) -> Any:
+                if isinstance(node, yaml.ScalarNode):
+                    return loader.construct_scalar(node)
+                if isinstance(node, yaml.SequenceNode):
+                    return loader.construct_sequence(node)
+                return loader.construct_mapping(node)
+
+            Loader.add_multi_constructor("!", unknown)
+            Loader.add_multi_constructor("tag:yaml.org,2002:python/", unknown)
+            cls.loader = Loader
+        return cls.loader
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """Find ``mkdocs.yml`` (or ``.yaml``) in ``start`` or a parent folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in ("mkdocs.yml", "mkdocs.yaml"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def load(config_file: Path | None = None) -> Settings:
+    """Read the plugin block from ``mkdocs.yml``; without a config file, use the defaults."""
+    import yaml
+
+    path = config_file or find_config()
+    if path is None:
+        return Settings(root=Path.cwd())
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = yaml.load(text, Loader=_TolerantLoader.get()) or {}
+    except OSError as exc:
+        raise PatternError(f"cannot read {path}: {exc.strerror}", Place(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PatternError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            Place(path, mark.line + 1 if mark else 0),
+        ) from None
+    if not isinstance(data, dict):
+        raise PatternError("mkdocs.yml must be a mapping", Place(path, 1))
+    block: dict[str, Any] = {}
+    for entry in data.get("plugins") or []:
+        if isinstance(entry, dict) and PLUGIN_KEY in entry:
+            block = entry[PLUGIN_KEY] or {}
+    line = _line_of(text, PLUGIN_KEY)
+    return Settings.from_mapping(block, path.parent, data.get("docs_dir", "docs"), Place(path, line))
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return 0

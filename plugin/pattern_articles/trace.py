@@ -1,0 +1,196 @@
+"""Event traces: diagrams drawn from what really happened, and checks against the metadata.
+
+The example code writes one JSON object per line to the file named by
+``PATTERN_ARTICLES_TRACE`` (see docs/guide/traces.md)::
+
+    {"op": "publish", "service": "order", "event": "OrderPlaced", "event_id": "e1",
+     "correlation_id": "order-1001", "caused_by": null, "pid": 4242}
+
+``op`` is ``publish``, ``consume``, ``duplicate``, ``redeliver`` or ``crash``. This module
+turns such a trace into a Mermaid sequence diagram and compares it with the flows the
+bundle declares, so an article can never describe a flow its code no longer performs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Place, Problem
+
+TraceEvent = Mapping[str, Any]
+
+BROKER = "broker"
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    label: str
+    dashed: bool = False
+
+
+def _mermaid_id(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name) or "x"
+
+
+def _label(text: str) -> str:
+    # Mermaid treats ';' and '#' specially in messages; keep labels plain.
+    return text.replace(";", ",").replace("#", "")
+
+
+def diagram_from_trace(
+    trace: Sequence[TraceEvent],
+    participants: Sequence[tuple[str, str]],
+    *,
+    broker: str = "Event broker",
+    title: str = "",
+) -> str:
+    """A Mermaid ``sequenceDiagram`` of a run: every publish goes to the broker, every consume
+    comes from it, duplicates and crashes are notes. ``participants`` are (id, display name)
+    in the order to draw them; services seen in the trace but not declared are added."""
+    names = dict(participants)
+    seen = [p for p in (e.get("service") for e in trace) if isinstance(p, str)]
+    order = [pid for pid, _ in participants if pid in seen]
+    order += [pid for pid in dict.fromkeys(seen) if pid not in names]
+    correlations = list(dict.fromkeys(str(e.get("correlation_id", "")) for e in trace))
+    several = len([c for c in correlations if c]) > 1
+    lines = ["sequenceDiagram"]
+    if title:
+        lines.append(f"    title {_label(title)}")
+    first, rest = (order[:1], order[1:])
+    for pid in first:
+        lines.append(f"    participant {_mermaid_id(pid)} as {_label(names.get(pid, pid))}")
+    lines.append(f"    participant {BROKER} as {_label(broker)}")
+    for pid in rest:
+        lines.append(f"    participant {_mermaid_id(pid)} as {_label(names.get(pid, pid))}")
+    for entry in trace:
+        op = entry.get("op")
+        service = _mermaid_id(str(entry.get("service", "?")))
+        event = _label(str(entry.get("event", "?")))
+        suffix = f" ({entry.get('correlation_id')})" if several and entry.get("correlation_id") else ""
+        if op == "publish":
+            lines.append(f"    {service}->>{BROKER}: {event}{suffix}")
+        elif op == "consume":
+            lines.append(f"    {BROKER}->>{service}: {event}{suffix}")
+        elif op == "redeliver":
+            lines.append(f"    {BROKER}-->>{service}: {event} (redelivered){suffix}")
+        elif op == "duplicate":
+            lines.append(f"    {BROKER}-->>{service}: {event} (again)")
+            lines.append(f"    Note over {service}: already processed: ignored")
+        elif op == "crash":
+            lines.append(f"    Note over {service}: crashed while handling {event}")
+    return "\n".join(lines)
+
+
+def diagram_from_flow(
+    steps: Sequence[Any], participants: Sequence[tuple[str, str]], *, broker: str = "Event broker"
+) -> str:
+    """The declared flow as a diagram (used when no trace is available)."""
+    fake: list[dict[str, Any]] = []
+    for step in steps:
+        if step.reacts_to:
+            fake.append({"op": "consume", "service": step.actor, "event": step.reacts_to})
+        for name in step.emits:
+            fake.append({"op": "publish", "service": step.actor, "event": name})
+    return diagram_from_trace(fake, participants, broker=broker)
+
+
+@dataclass(frozen=True)
+class FlowCheck:
+    """What to compare: the declared flow steps and the events' declared consumers."""
+
+    steps: Sequence[Any]
+    consumers: Mapping[str, Sequence[str]]
+    flow_place: Place
+    step_places: Sequence[Place]
+    event_places: Mapping[str, Place]
+    snippet: str
+
+
+def check_trace(trace: Sequence[TraceEvent], check: FlowCheck) -> list[Problem]:
+    """Compare a run's trace with its declared flow; each mismatch names the metadata line."""
+    problems: list[Problem] = []
+    published = [e for e in trace if e.get("op") == "publish"]
+    consumed = [e for e in trace if e.get("op") == "consume"]
+    names_published = {str(e.get("event")) for e in published}
+    declared_emits: dict[str, int] = {}
+    for index, step in enumerate(check.steps):
+        for name in step.emits:
+            declared_emits.setdefault(name, index)
+    where = f"(run of {check.snippet})"
+    for name, index in declared_emits.items():
+        if name not in names_published:
+            problems.append(Problem(
+                f"declared event '{name}' was never emitted {where}",
+                check.step_places[index],
+                "the code no longer does what the flow says: fix the code or the flow",
+            ))
+    for name in sorted(names_published - set(declared_emits)):
+        problems.append(Problem(
+            f"event '{name}' was emitted but the flow does not declare it {where}",
+            check.flow_place,
+            "add a step that emits it, or stop emitting it",
+        ))
+    consumers_seen: dict[str, set[str]] = {}
+    for entry in consumed:
+        consumers_seen.setdefault(str(entry.get("event")), set()).add(str(entry.get("service")))
+    for name in declared_emits:
+        if name not in names_published:
+            continue
+        for consumer in check.consumers.get(name, ()):
+            if consumer not in consumers_seen.get(name, set()):
+                problems.append(Problem(
+                    f"'{consumer}' is declared to consume '{name}' but never reacted to it {where}",
+                    check.event_places.get(name, check.flow_place),
+                    "subscribe the consumer, or remove it from the event's consumers",
+                ))
+    # causal order: a step "on X emits Y" means Y's publish was caused by an X.
+    by_id = {str(e.get("event_id")): e for e in published if e.get("event_id")}
+    for index, step in enumerate(check.steps):
+        for name in step.emits:
+            for entry in (e for e in published if e.get("event") == name):
+                cause = by_id.get(str(entry.get("caused_by"))) if entry.get("caused_by") else None
+                cause_name = cause.get("event") if cause else None
+                if step.reacts_to is None and cause_name is not None:
+                    continue  # a start step may also be re-triggered; not an ordering error
+                if step.reacts_to is not None and cause_name != step.reacts_to:
+                    observed = f"'{cause_name}'" if cause_name else "nothing"
+                    problems.append(Problem(
+                        f"'{name}' should follow '{step.reacts_to}' but was caused by {observed} {where}",
+                        check.step_places[index],
+                        "the causal order differs from the declared flow",
+                    ))
+                    break
+    return problems
+
+
+def event_cycles(edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Cycles in an event graph (X -> Y when handling X emits Y): an event storm waiting to happen."""
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+        graph.setdefault(b, [])
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt):], nxt]
+                if sorted(cycle[:-1]) not in [sorted(c[:-1]) for c in cycles]:
+                    cycles.append(cycle)
+            elif state.get(nxt) is None:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            visit(node)
+    return cycles

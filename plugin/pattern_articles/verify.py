@@ -1,0 +1,190 @@
+"""From a bundle to run specs, and from a run result to a verdict.
+
+This is the seam between the metadata (what should run, under which scenarios, compared
+with which golden file) and the runner (how it runs). Every adapter asks the same
+questions — which specs does this bundle have, did this run pass, what diff, which
+articles use it — so the answers live here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import Place, Problem
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .model import Flow, SnippetSpec
+    from .runner import RunResult, RunSpec
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run judged against its golden file and its declared flow."""
+
+    result: RunResult
+    status: str  # passed | mismatch | failed | timeout | skipped | error
+    golden: Path
+    diff: str = ""
+    expected: str | None = None  # the golden's text (shown when the run was skipped)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("passed", "skipped")
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout
+
+
+def golden_path(bundle_dir: Path, snippet: Path, scenario: str) -> Path:
+    """``expected/<stem>.txt`` or ``expected/<stem>.<scenario>.txt`` inside the bundle."""
+    stem = snippet.stem
+    name = f"{stem}.{scenario}.txt" if scenario else f"{stem}.txt"
+    return bundle_dir / "expected" / name
+
+
+@dataclass
+class BundleSpecs:
+    """The run specs of one bundle, with the metadata needed to judge them."""
+
+    bundle: Bundle
+    specs: list[RunSpec] = field(default_factory=list)
+    snippet_specs: dict[str, SnippetSpec] = field(default_factory=dict)
+
+
+def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[str] | None = None) -> list[RunSpec]:
+    """Every (snippet, scenario) pair the bundle declares, plus snippets only referenced."""
+    from .model import SnippetSpec
+    from .runner import RunSpec
+
+    declared = dict(bundle.model.snippets)
+    for _, ref in bundle.model.snippet_refs():
+        path = ref.split("#", 1)[0]
+        declared.setdefault(path, SnippetSpec())
+    for path in extra or []:
+        declared.setdefault(path, SnippetSpec())
+    specs: list[RunSpec] = []
+    for relative, spec in declared.items():
+        if not spec.run:
+            continue
+        snippet = (bundle.dir / relative).resolve()
+        common = {
+            "snippet": snippet,
+            "bundle_dir": bundle.dir.resolve(),
+            "timeout": spec.timeout if spec.timeout is not None else default_timeout,
+            "needs": tuple(spec.needs),
+            "language": spec.language,
+            "inputs": tuple(spec.inputs),
+        }
+        if spec.scenarios:
+            for name, scenario in spec.scenarios.items():
+                specs.append(RunSpec(
+                    scenario=name,
+                    args=tuple(scenario.args),
+                    env=tuple(sorted(scenario.env.items())),
+                    **common,  # type: ignore[arg-type]
+                ))
+        else:
+            specs.append(RunSpec(**common))  # type: ignore[arg-type]
+    return specs
+
+
+def relative_name(bundle: Bundle, spec: RunSpec) -> str:
+    try:
+        return spec.snippet.relative_to(bundle.dir.resolve()).as_posix()
+    except ValueError:
+        return spec.snippet.name
+
+
+def normalisers_for(bundle: Bundle, spec: RunSpec) -> list[object]:
+    snippet = bundle.model.snippets.get(relative_name(bundle, spec))
+    local = list(snippet.normalize) if snippet else []
+    items = list(bundle.model.normalize) + local
+    return [n if isinstance(n, str) else {"pattern": n.pattern, "replace": n.replace} for n in items]
+
+
+def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow] | None:
+    snippet = bundle.model.snippets.get(relative_name(bundle, spec))
+    wanted = snippet.flow if snippet and snippet.flow else ""
+    for loc, flow in bundle.model.all_flows():
+        name = getattr(flow, "name", "happy-path")
+        if wanted and (wanted == name or wanted == flow.scenario):
+            return loc, flow
+        if not wanted and spec.scenario and flow.scenario == spec.scenario:
+            return loc, flow
+    return None
+
+
+def judge(bundle: Bundle, spec: RunSpec, result: RunResult) -> Outcome:
+    """Compare a run with its golden file and (when it has a trace) its declared flow."""
+    from . import expect
+
+    golden = golden_path(bundle.dir, spec.snippet, spec.scenario)
+    expected = golden.read_text(encoding="utf-8") if golden.is_file() else None
+    if result.status == "skipped":
+        return Outcome(result, "skipped", golden, expected=expected)
+    if result.status != "passed":
+        return Outcome(result, result.status, golden, expected=expected)
+    mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec))
+    problems: list[Problem] = []
+    found = flow_for(bundle, spec)
+    if found is not None and result.trace:
+        from .trace import FlowCheck, check_trace
+
+        loc, flow = found
+        events = {e.name: e for e in bundle.model.events}
+        consumers = {n: list(e.consumers) for n, e in events.items()}
+        # in a failure path a consumer may legitimately never see an event the run
+        # stopped before; only the happy path demands every declared consumer react.
+        if loc != ("flows", "happy_path"):
+            consumers = {}
+        check = FlowCheck(
+            steps=flow.steps,
+            consumers=consumers,
+            flow_place=bundle.place(*loc),
+            step_places=[bundle.place(*loc, "steps", i) for i in range(len(flow.steps))],
+            event_places={
+                e.name: bundle.place("events", i, "consumers") for i, e in enumerate(bundle.model.events)
+            },
+            snippet=f"{spec.id}",
+        )
+        problems = check_trace(result.trace, check)
+    if mismatch is not None:
+        return Outcome(result, "mismatch", golden, diff=mismatch.diff, expected=expected,
+                       problems=tuple(problems))
+    return Outcome(result, "passed", golden, expected=expected, problems=tuple(problems))
+
+
+def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
+    """The one warning a failed outcome produces, naming the snippet's file and line."""
+    spec = outcome.result.spec
+    name = spec.id
+    place = Place(spec.snippet, _error_line(outcome) or 1)
+    if outcome.status == "mismatch":
+        return Problem(
+            f"output of {name} differs from {outcome.golden.name}",
+            place,
+            "if the new output is right, run 'pattern-articles check --update'",
+            detail=outcome.diff,
+        )
+    if outcome.status in ("failed", "timeout", "error"):
+        tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
+        return Problem(f"{name} {outcome.status}: {outcome.result.reason}", place,
+                       "run it on its own to see the whole error", detail=tail)
+    return None
+
+
+def _error_line(outcome: Outcome) -> int:
+    """The last line of the snippet mentioned in its traceback, so the message points there."""
+    import re
+
+    target = str(outcome.result.spec.snippet)
+    line = 0
+    for match in re.finditer(r'File "([^"]+)", line (\d+)', outcome.result.stderr):
+        if match.group(1) == target or match.group(1).endswith(outcome.result.spec.snippet.name):
+            line = int(match.group(2))
+    return line

@@ -1,0 +1,123 @@
+"""Bundle metadata: each validation message names the YAML file and line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pattern_articles import bundle
+from pattern_articles.errors import PatternError
+from pattern_articles.model import json_schema
+
+GOOD = """\
+name: Demo
+subtitle: A demo
+participants:
+  - {id: a, name: Service A}
+  - {id: b, name: Service B}
+events:
+  - name: Started
+    producer: a
+    consumers: [b]
+  - name: Done
+    producer: b
+flows:
+  happy_path:
+    steps:
+      - {actor: a, action: starts, emits: [Started]}
+      - {actor: b, reacts_to: Started, action: finishes, emits: [Done]}
+"""
+
+
+def make(tmp_path: Path, text: str, name: str = "demo") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "bundle.yml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    folder = make(tmp_path, text)
+    with pytest.raises(PatternError) as info:
+        bundle.load(folder)
+    return info.value.format()
+
+
+def test_good_bundle_loads(tmp_path: Path) -> None:
+    loaded = bundle.load(make(tmp_path, GOOD))
+    assert loaded.id == "demo"
+    assert loaded.name == "Demo"
+    assert loaded.place("events", 1, "producer").line == 11
+
+
+def test_unknown_key_names_the_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD + "subtitel: typo\n")
+    assert "unknown key 'subtitel'" in message
+    assert "bundle.yml:17" in message
+
+
+def test_wrong_type_names_the_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("name: Started", "name: [Started]"))
+    assert "events.0.name" in message
+    assert "bundle.yml:7" in message
+
+
+def test_undeclared_consumer(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("consumers: [b]", "consumers: [b, ghost]"))
+    assert "consumer 'ghost', which is not a declared participant" in message
+    assert "bundle.yml:9" in message
+
+
+def test_event_nobody_produces(tmp_path: Path) -> None:
+    text = GOOD.replace("flows:", "  - name: Orphan\n    producer: a\nflows:")
+    message = error_of(tmp_path, text)
+    assert "'Orphan' is declared but no flow step emits it" in message
+    assert "bundle.yml:12" in message
+
+
+def test_producer_not_a_participant(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("producer: b", "producer: nobody"))
+    assert "produced by 'nobody'" in message
+
+
+def test_duplicate_event(tmp_path: Path) -> None:
+    text = GOOD.replace("flows:", "  - name: Done\n    producer: b\nflows:")
+    assert "event 'Done' is declared twice" in error_of(tmp_path, text)
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "name: Demo\nparticipants: [\n  - a\n")
+    assert "invalid YAML" in message
+    assert "bundle.yml:" in message
+    assert "Traceback" not in message
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    assert "must be a mapping" in error_of(tmp_path, "- just\n- a list\n")
+
+
+def test_missing_name(tmp_path: Path) -> None:
+    assert "missing required key 'name'" in error_of(tmp_path, "subtitle: x\n")
+
+
+def test_missing_snippet_reference(tmp_path: Path) -> None:
+    text = GOOD + "implementation:\n  steps:\n    - title: T\n      code: [{snippet: nope.py}]\n"
+    message = error_of(tmp_path, text)
+    assert "'nope.py' names a snippet that does not exist" in message
+    assert "bundle.yml:20" in message
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("consumers: [b]", "consumers: [x]").replace("producer: b", "producer: y")
+    message = error_of(tmp_path, text)
+    assert "consumer 'x'" in message and "produced by 'y'" in message
+
+
+def test_schema_is_json_and_describes_fields() -> None:
+    schema = json_schema()
+    text = json.dumps(schema)
+    assert schema["properties"]["subtitle"]["description"].startswith("Fills")
+    assert "additionalProperties" in text
