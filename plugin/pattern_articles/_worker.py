@@ -46,6 +46,7 @@ if sys.path and sys.path[0] and os.path.realpath(sys.path[0]) == _HERE:
     del sys.path[0]
 
 import builtins  # noqa: E402
+import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import importlib.machinery  # noqa: E402
 import io  # noqa: E402
@@ -226,10 +227,8 @@ def _sweep(statuses: dict[int, int], group: int | None) -> set[int]:
         except OSError:
             pass
     if group is not None:
-        try:
-            os.killpg(group, signal.SIGKILL)  # where there is no /proc, the group is all we have
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # without /proc, the group is all we have
+            os.killpg(group, signal.SIGKILL)
     deadline = time.monotonic() + 5.0
     while True:
         _reap(statuses)
@@ -257,10 +256,8 @@ def _reset_signals(for_exec: bool) -> None:
     for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD"):
         number = getattr(signal, name, None)
         if number is not None:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 signal.signal(number, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
     if for_exec:
         # what subprocess's restore_signals does: a non-Python program expects defaults
         for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
@@ -299,10 +296,8 @@ def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int) -> None:
             _become_snippet(request, fresh_interpreter=False)
             code = _run_main(request["path"], started=lambda: os.close(sig_w))
     except BaseException as exc:  # the snippet never started: tell the worker why
-        try:
+        with contextlib.suppress(OSError):
             os.write(sig_w, f"{type(exc).__name__}: {exc}".encode())
-        except OSError:
-            pass
     os._exit(code)
 
 
@@ -361,14 +356,16 @@ def _fresh_stdio() -> None:
     """New sys.stdin/stdout/stderr objects over the child's fds 0, 1 and 2."""
     _KEEP.extend([sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__,
                   sys.__stderr__])
-    sys.stdin = io.open(0, "r", encoding=_STDIO_ENCODING, closefd=False)  # noqa: UP020
-    sys.stdout = io.open(  # noqa: UP020
+    sys.stdin = io.open(0, "r", encoding=_STDIO_ENCODING, closefd=False)  # noqa: UP020, SIM115
+    sys.stdout = io.open(  # noqa: UP020, SIM115
         1, "w", encoding=_STDIO_ENCODING, errors=_STDOUT_ERRORS, closefd=False
     )
-    sys.stderr = io.open(  # noqa: UP020
+    sys.stderr = io.open(  # noqa: UP020, SIM115
         2, "w", buffering=1, encoding=_STDIO_ENCODING, errors="backslashreplace", closefd=False
     )
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+    sys.__stdin__ = sys.stdin  # type: ignore[misc]
+    sys.__stdout__ = sys.stdout  # type: ignore[misc]
+    sys.__stderr__ = sys.stderr  # type: ignore[misc]
 
 
 def _run_main(path: str, started: Any = None) -> int:
@@ -394,6 +391,7 @@ def _run_main(path: str, started: Any = None) -> int:
     except BaseException as exc:
         # the interpreter shows no frame of ours: start at the snippet's own module frame
         tb = exc.__traceback__.tb_next if (in_snippet and exc.__traceback__) else None
+        exc.__traceback__ = tb  # the default hook prints the exception's own traceback
         if started is not None and not in_snippet:
             started()  # a syntax error is the snippet's failure, not a start failure
         try:
@@ -410,10 +408,8 @@ def _exit_code(exc: SystemExit) -> int:
         return 0
     if isinstance(value, int):
         return value & 0xFF
-    try:
+    with contextlib.suppress(BaseException):
         print(value, file=sys.stderr)
-    except BaseException:
-        pass
     return 1
 
 
@@ -494,10 +490,8 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         _child(request, out_w, err_w, sig_w)
     for fd in (out_w, err_w, sig_w):
         os.close(fd)
-    try:
+    with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also from here, so killpg works whoever runs first
-    except OSError:
-        pass
     statuses: dict[int, int] = {}
     failure = b""
     while True:
@@ -513,8 +507,8 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         _sweep(statuses, pid)
         for cap in captures:
             os.close(cap.fd)
-        header = {"op": "result", "start_error": failure.decode("utf-8", "replace")}
-        return header, b"", b"", False
+        failed = {"op": "result", "start_error": failure.decode("utf-8", "replace")}
+        return failed, b"", b"", False
 
     pidfd = -1
     if hasattr(os, "pidfd_open"):
@@ -587,7 +581,7 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         elif os.WIFSIGNALED(status):
             signal_number = os.WTERMSIG(status)
             exit_code = -signal_number
-    header = {
+    header: dict[str, Any] = {
         "op": "result",
         "start_error": None,
         "exit_code": exit_code,

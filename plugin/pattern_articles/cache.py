@@ -29,6 +29,7 @@ as a miss and overwritten by the next run.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -281,9 +282,9 @@ def _dynamic_import(node: ast.Call) -> str:
         func, ast.Name) else ""
     if name in ("import_module", "__import__") and node.args:
         first = node.args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            if not first.value.startswith("."):
-                return first.value
+        if (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                and not first.value.startswith(".")):
+            return first.value
     return ""
 
 
@@ -447,10 +448,8 @@ class Cache:
                 handle.write(data)
             os.replace(temp, self.path_for(key))
         except OSError:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            except OSError:
-                pass
 
     def clear(self) -> int:
         """Delete every entry (``pattern-articles check --fresh`` does not need this; a

@@ -330,7 +330,11 @@ class Filler:
                 self.bundle.place("implementation"),
                 hint="paths are relative to the bundle folder",
             )
-        scenarios = scenarios or self._scenarios(path)
+        declared = self.bundle.model.snippets.get(path)
+        if declared is not None and not declared.run:
+            scenarios = []  # shown, never run: code only
+        else:
+            scenarios = scenarios or self._scenarios(path)
         tabs: list[tuple[str, str]] = []
         display = f"{self.bundle.dir.name}/{path}"
         if "code" in show:

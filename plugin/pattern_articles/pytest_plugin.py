@@ -122,8 +122,8 @@ class BundleError(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return self.error
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"bundle {self.parent.name if self.parent else ''} metadata"
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
 
 
 class SnippetFailure(Exception):
@@ -167,8 +167,8 @@ class SnippetItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.spec.snippet, 0, self.spec.id
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.spec.snippet, None, self.name
 
 
 _UPDATED = pytest.StashKey[list[str]]()

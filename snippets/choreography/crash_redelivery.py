@@ -44,15 +44,10 @@ def main() -> int:
             charges = [line for line in store.entries("ledger") if line["kind"] == "charge"]
             completed = [e for e in bus.events(ORDER_ID) if e.name == "PaymentCompleted"]
             pending = bus.redis.xpending_range(stream, "payment", "-", "+", 10)
-            owners = ", ".join(
-                f"{p['consumer']} (delivered {p['times_delivered']}x)" for p in pending
-            )
+            owners = ", ".join(f"{p['consumer']} (delivered {p['times_delivered']}x)" for p in pending)
             print(f"  charges recorded: {len(charges)}")
             print(f"  PaymentCompleted events published: {len(completed)}")
-            print(
-                f"  pending in group payment: {len(pending)}"
-                + (f", held by {owners}" if owners else "")
-            )
+            print(f"  pending in group payment: {len(pending)}" + (f", held by {owners}" if owners else ""))
 
         placed = Event(
             name="OrderPlaced",
@@ -68,14 +63,10 @@ def main() -> int:
             },
         )
         bus.publish(placed)
-        print(
-            f"order published OrderPlaced {placed.event_id} (partition {bus.partition(ORDER_ID)})"
-        )
+        print(f"order published OrderPlaced {placed.event_id} (partition {bus.partition(ORDER_ID)})")
 
         # --8<-- [start:crash]
-        first = spawn(
-            "payment", bus.namespace, "--consumer", "payment-1", "--crash-on", "OrderPlaced"
-        )
+        first = spawn("payment", bus.namespace, "--consumer", "payment-1", "--crash-on", "OrderPlaced")
         workers.append(first)
         code = first.wait(timeout=TIMEOUT)
         # --8<-- [end:crash]

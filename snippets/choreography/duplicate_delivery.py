@@ -33,9 +33,7 @@ def main() -> int:
         if line["order_id"] == order_id and line["kind"] == "charge"
     ]
     stock = services["inventory"].store.get("stock", "widget") or {"available": 0}
-    print(
-        f"charges for {order_id}: {len(charges)} ({money(sum(c['amount_cents'] for c in charges))})"
-    )
+    print(f"charges for {order_id}: {len(charges)} ({money(sum(c['amount_cents'] for c in charges))})")
     print(f"widgets in stock: {stock['available']} of 10 (one reservation of 2)")
     print(f"final state of {order_id}: {order_status(services['order'].store, order_id)}")
     return 0

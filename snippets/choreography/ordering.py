@@ -28,9 +28,7 @@ def main() -> int:
     # What reached the order service from payment, in arrival order, and what a consumer
     # without the version check would have made of it (the last one wins).
     arrived = [e for to, e in bus.deliveries if to == "order" and e.source == "payment"]
-    print(
-        "payment events reached order as: " + ", ".join(f"{e.name} v{e.version}" for e in arrived)
-    )
+    print("payment events reached order as: " + ", ".join(f"{e.name} v{e.version}" for e in arrived))
     naive = {"PaymentCompleted": "charged", "PaymentRefunded": "refunded"}[arrived[-1].name]
     print(f"applied in arrival order, the order would say: payment: {naive}")
     print(f"final state of {order_id}: {order_status(services['order'].store, order_id)}")

@@ -14,7 +14,7 @@ import uuid
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -24,6 +24,7 @@ from shop.store import MemoryStore, RedisStore, Store
 from shop.tracing import trace
 
 Log = Callable[[str], None]
+Entries = list[tuple[str, dict[str, str]]]  # (entry id, fields) as Redis Streams returns them
 
 
 def _quiet(line: str) -> None:
@@ -158,7 +159,7 @@ class RedisStreamsBus:
         consumer: str = "main",
         log: Log = _quiet,
     ) -> None:
-        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5)
         # Each run gets its own key prefix, so runs and tests never see each other's data.
         self.namespace = namespace or f"shop-{uuid.uuid4().hex[:8]}"
         self.streams = [f"{self.namespace}:events:{p}" for p in range(partitions)]
@@ -203,10 +204,7 @@ class RedisStreamsBus:
         while True:
             if self._recover(service, min_idle_ms):
                 continue
-            reply = self.redis.xreadgroup(
-                service.name, self.consumer, dict.fromkeys(self.streams, ">"), count=10, block=100
-            )
-            for stream, entries in reply or []:
+            for stream, entries in self._read(service, self.streams, count=10, block_ms=100):
                 for entry_id, fields in entries:
                     self._handle(service, stream, entry_id, fields)
         # --8<-- [end:consume]
@@ -231,6 +229,15 @@ class RedisStreamsBus:
             time.sleep(min(min_idle_ms, 1000) / 4000)
         return waiting
         # --8<-- [end:redelivery]
+
+    def _read(
+        self, service: Service, streams: list[str], count: int, block_ms: int | None = None
+    ) -> list[tuple[str, Entries]]:
+        """New entries for this service's group: XREADGROUP ... STREAMS s1 s2 > >."""
+        reply = self.redis.xreadgroup(
+            service.name, self.consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms
+        )
+        return cast("list[tuple[str, Entries]]", reply or [])
 
     def _handle(
         self,
@@ -287,10 +294,7 @@ class RedisStreamsBus:
             progress = False
             for stream in self.streams:
                 for service in self._services:
-                    reply = self.redis.xreadgroup(
-                        service.name, self.consumer, {stream: ">"}, count=1
-                    )
-                    for _, entries in reply or []:
+                    for _, entries in self._read(service, [stream], count=1):
                         for entry_id, fields in entries:
                             self._handle(service, stream, entry_id, fields)
                             progress = True
@@ -317,7 +321,7 @@ class RedisStreamsBus:
 
     def events(self, order_id: str) -> list[Event]:
         """Every event about one order, in the order its partition holds them."""
-        entries = self.redis.xrange(self.streams[self.partition(order_id)])
+        entries = cast(Entries, self.redis.xrange(self.streams[self.partition(order_id)]))
         events = [Event.from_fields(fields) for _, fields in entries]
         return [event for event in events if event.correlation_id == order_id]
 

@@ -68,9 +68,7 @@ class Changes:
         """One log line: who received what, what they did, what they published."""
         text = "; ".join(self.notes)
         if self.events:
-            names = [
-                e.name + (" (compensation)" if e.name in COMPENSATIONS else "") for e in self.events
-            ]
+            names = [e.name + (" (compensation)" if e.name in COMPENSATIONS else "") for e in self.events]
             text += " -> " + ", ".join(names)
         return f"{self.service:<10} <- {self.cause.name:<18} {text}"
 
@@ -90,9 +88,7 @@ class Service:
         changes = Changes(self.name, event)
         if self.store.processed(event.event_id):
             # At-least-once delivery: a copy of something already handled. Change nothing.
-            changes.ignore(
-                "duplicate", f"duplicate of {event.event_id}, already processed: ignored"
-            )
+            changes.ignore("duplicate", f"duplicate of {event.event_id}, already processed: ignored")
             return changes
         # --8<-- [end:idempotent-consumer]
         # --8<-- [start:ordering]
@@ -104,8 +100,7 @@ class Service:
         if last is not None and event.version <= last["version"]:
             changes.ignore(
                 "stale",
-                f"v{event.version} from {event.source} is older than v{last['version']}"
-                " already applied: ignored",
+                f"v{event.version} from {event.source} is older than v{last['version']} already applied: ignored",
             )
             return changes
         changes.put("versions", key, {"version": event.version})
@@ -130,6 +125,7 @@ class Order(Service):
         "ShipmentScheduled",
     )
 
+    # --8<-- [start:outcome]
     def handle(self, event: Event, changes: Changes) -> None:
         if event.name == "PlaceOrder":
             self.create(event, changes)
@@ -153,6 +149,7 @@ class Order(Service):
         elif event.name == "OutOfStock":
             self.cancel(order, "out of stock", changes)
         changes.put("orders", event.correlation_id, order)
+        # --8<-- [end:outcome]
 
     # --8<-- [start:order]
     def create(self, event: Event, changes: Changes) -> None:
@@ -169,11 +166,10 @@ class Order(Service):
         }
         changes.put("orders", event.correlation_id, order)
         changes.note(f"created {event.correlation_id} as PENDING, {money(amount)}")
-        changes.emit(
-            "OrderPlaced", 1, customer=customer, sku=sku, quantity=quantity, amount_cents=amount
-        )
+        changes.emit("OrderPlaced", 1, customer=customer, sku=sku, quantity=quantity, amount_cents=amount)
         # --8<-- [end:order]
 
+    # --8<-- [start:cancel]
     def cancel(self, order: Record, reason: str, changes: Changes) -> None:
         """Both Payment and Inventory may say no; the second "no" changes nothing."""
         if order["status"] == "CANCELLED":
@@ -181,6 +177,7 @@ class Order(Service):
             return
         order.update(status="CANCELLED", reason=reason)
         changes.note(f"CANCELLED: {reason}")
+        # --8<-- [end:cancel]
 
 
 class Payment(Service):
@@ -211,9 +208,7 @@ class Payment(Service):
         if reason is not None:
             changes.put("payments", event.correlation_id, {**payment, "status": "declined"})
             changes.note(f"declined {money(amount)} for {customer}: {reason}")
-            changes.emit(
-                "PaymentDeclined", 1, customer=customer, amount_cents=amount, reason=reason
-            )
+            changes.emit("PaymentDeclined", 1, customer=customer, amount_cents=amount, reason=reason)
             return
         # Not naturally idempotent: a second charge would add a second ledger line.
         ledger_line = {"order_id": event.correlation_id, "kind": "charge", "amount_cents": amount}

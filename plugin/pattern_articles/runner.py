@@ -1,0 +1,954 @@
+"""Run snippets: isolated, bounded, cached, in parallel; never a traceback at the user.
+
+How a Python snippet runs, and why:
+
+* **Warm workers, one fork per snippet.** A fresh interpreter costs tens of milliseconds
+  before the first line; forking a warm one costs about one. Each of ``jobs`` worker
+  processes (``_worker.py``) is a plain interpreter that pre-imported common standard-library
+  modules and *nothing else* - never a bundle module - and forks one child per snippet. The
+  child imports the bundle fresh, so an edited module is never served stale.
+* **Isolation.** The child gets its own process group, a fresh temporary folder as working
+  folder (also ``HOME`` and ``TMPDIR``; removed afterwards), stdin from ``/dev/null``, an
+  environment reduced to an allowlist (plus the scenario's variables, the services'
+  ``REDIS_URL``, ``PATTERN_ARTICLES_TRACE``), the bundle folder first on ``sys.path`` and
+  bytecode writing off, so nothing is written into ``snippets/``.
+* **Nothing survives a run.** The worker is a child subreaper (Linux ``prctl``): whatever
+  the snippet started, even with ``setsid`` or a double fork, stays its descendant, and after
+  the snippet ends or times out the worker kills every descendant it finds in ``/proc``. A
+  daemon left behind by a snippet that exited normally is killed too, with a note.
+* **Bounded.** A wall-clock timeout (default 30 s, per spec override) and a cap on stdout and
+  stderr (1 MiB each by default) with a visible ``[output truncated after 1 MiB]``; the rest
+  is drained so the child never blocks. Bytes that are not UTF-8 are replaced, not fatal.
+* **Fresh interpreter when it matters.** A scenario whose environment changes interpreter
+  start-up (``PYTHONHASHSEED``, ``PYTHONUTF8``, ``LANG``...) cannot be honoured by a fork,
+  so that run execs a fresh interpreter, under the same supervision.
+
+Other languages run through the same worker (fork + exec, same supervision) with a command
+per language, e.g. ``languages={"bash": ["bash", "{path}"]}``; ``{path}`` is the snippet,
+``{bundle}`` its bundle folder, and the spec's args are appended.
+
+Caching (``cache.py``): only *passing* runs are cached. A failure, timeout, skip or error is
+re-run next time, because that is what someone fixing it wants, and because a skip caused
+by a missing ``redis-server`` must not outlive installing it. ``fresh=True`` or
+``PATTERN_ARTICLES_FRESH=1`` ignores stored entries (and refreshes them).
+
+Concurrency: ``submit`` returns at once. One thread looks specs up in the cache (hits are
+ready immediately, never queued behind running snippets); ``jobs`` threads, each owning one
+worker, run the misses. ``result(spec)`` moves a spec that is still waiting to the front.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import services
+from .cache import Cache, dependencies
+from .errors import PatternError
+
+DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = (
+    "PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT",
+)
+"""Parent variables a snippet sees. ``HOME`` and ``TMPDIR`` always point into the run's
+temporary folder; ``SECRET_TOKEN`` and friends stay out unless listed."""
+
+TRACE_VARIABLE = "PATTERN_ARTICLES_TRACE"
+FRESH_VARIABLE = "PATTERN_ARTICLES_FRESH"
+WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+
+# Variables read at interpreter start-up; a forked child cannot honour a change to them.
+_STARTUP_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
+_FORKABLE_PYTHON_VARIABLES = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+_TRACE_LIMIT = 64 << 20
+_HELLO_TIMEOUT = 60.0
+_RESULT_GRACE = 20.0  # beyond the timeout: killing, reaping and draining take a moment
+
+
+def default_languages() -> dict[str, list[str]]:
+    return {
+        "python": [sys.executable, "{path}"],
+        "bash": ["bash", "{path}"],
+        "sh": ["sh", "{path}"],
+        "node": ["node", "{path}"],
+    }
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of one snippet under one scenario (hashable: it is also a dictionary key)."""
+
+    snippet: Path
+    bundle_dir: Path
+    scenario: str = ""
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: float | None = None
+    needs: tuple[str, ...] = ()
+    language: str = "python"
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Stable id, e.g. ``snippets/choreography/flow.py::flow[payment-declined]``."""
+        try:
+            path = self.snippet.relative_to(self.bundle_dir.parent.parent).as_posix()
+        except ValueError:
+            path = self.snippet.as_posix()
+        scenario = f"[{self.scenario}]" if self.scenario else ""
+        return f"{path}::{self.snippet.stem}{scenario}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What happened. ``status`` is passed | failed | timeout | skipped | error."""
+
+    spec: RunSpec
+    status: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    truncated: bool
+    trace: tuple[dict[str, object], ...]
+    cached: bool
+    reason: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class RunnerSettings:
+    """How snippets run. Everything that can change an output is part of the cache key."""
+
+    timeout: float = 30.0
+    jobs: int = 0  # 0 = os.cpu_count()
+    output_limit: int = 1 << 20
+    env_allowlist: tuple[str, ...] = DEFAULT_ENV_ALLOWLIST
+    cache_dir: Path | None = None  # None = no cache
+    fresh: bool = False
+    languages: dict[str, list[str]] = field(default_factory=default_languages)
+    service_urls: dict[str, str] = field(default_factory=dict)
+    fork: bool = True  # False: every Python snippet in a fresh interpreter (slower; a debug aid)
+
+
+@dataclass
+class RunnerStats:
+    """Counts for the one summary line per build. ``failed`` includes timeouts and errors;
+    ``seconds`` is wall-clock time with at least one snippet outstanding."""
+
+    ran: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"ran {self.ran}, cached {self.cached}, failed {self.failed}, "
+                f"skipped {self.skipped} in {self.seconds:.1f} s")
+
+
+class _Job:
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.key: str | None = None
+        self.done = threading.Event()
+        self.result: RunResult | None = None
+
+
+class _Queue:
+    """A FIFO that can move an item to the front and be closed."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[_Job] = collections.deque()
+        self._cv = threading.Condition()
+        self._closed = False
+
+    def put(self, job: _Job) -> bool:
+        """Queue ``job``; False when the queue is closed (the caller must finish it)."""
+        with self._cv:
+            if self._closed:
+                return False
+            self._items.append(job)
+            self._cv.notify()
+            return True
+
+    def get(self) -> _Job | None:
+        with self._cv:
+            while not self._items and not self._closed:
+                self._cv.wait()
+            return self._items.popleft() if self._items else None
+
+    def promote(self, job: _Job) -> None:
+        with self._cv:
+            try:
+                self._items.remove(job)
+            except ValueError:
+                return
+            self._items.appendleft(job)
+
+    def close(self) -> list[_Job]:
+        with self._cv:
+            self._closed = True
+            left = list(self._items)
+            self._items.clear()
+            self._cv.notify_all()
+            return left
+
+
+class WorkerDied(Exception):
+    """The worker process stopped answering or exited."""
+
+
+class _Worker:
+    """The runner's handle on one ``_worker.py`` process (see that module)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        argv = [WORKER_SCRIPT.as_posix() if a == "{path}" else a for a in command]
+        if WORKER_SCRIPT.as_posix() not in argv:
+            argv.append(WORKER_SCRIPT.as_posix())
+        argv += ["--serve", "--parent", str(os.getpid())]
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                env=env,
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,  # Ctrl-C in a terminal is the runner's to handle
+            )
+        except OSError as exc:
+            self._log.close()
+            raise WorkerDied(f"could not start the Python worker ({argv[0]}): "
+                             f"{exc.strerror or exc}") from exc
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in = self.process.stdin.fileno()
+        self._out = self.process.stdout.fileno()
+        # stop() may come from another thread; without this lock a write could hit a closed
+        # (and already reused) fd number
+        self._write_lock = threading.Lock()
+        self._stopped = False
+        hello, _ = self._receive(_HELLO_TIMEOUT)
+        if hello.get("op") != "hello":
+            self.kill()
+            raise WorkerDied(f"unexpected greeting from the worker: {hello!r}")
+        self.info = hello
+
+    def run(self, request: dict[str, Any], wait: float) -> tuple[dict[str, Any], list[bytes]]:
+        body = json.dumps(request).encode("utf-8")
+        try:
+            with self._write_lock:
+                if self._stopped:
+                    raise BrokenPipeError("the worker was stopped")
+                _write_all(self._in, struct.pack(">I", len(body)) + body)
+        except OSError as exc:
+            raise WorkerDied(self._death(f"could not send the request: {exc}")) from exc
+        return self._receive(wait)
+
+    def _receive(self, wait: float) -> tuple[dict[str, Any], list[bytes]]:
+        deadline = time.monotonic() + wait
+        head = self._read(4, deadline)
+        (length,) = struct.unpack(">I", head)
+        header: dict[str, Any] = json.loads(self._read(length, deadline).decode("utf-8"))
+        payloads = [self._read(int(n), deadline) for n in header.get("payloads", [])]
+        return header, payloads
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        parts: list[bytes] = []
+        remaining = size
+        poller = select.poll()
+        poller.register(self._out, select.POLLIN)
+        while remaining:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerDied("the worker stopped responding (killed it)")
+            if not poller.poll(int(left * 1000) + 1):
+                continue
+            try:
+                chunk = os.read(self._out, min(remaining, 1 << 20))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise WorkerDied(self._death("the worker exited unexpectedly"))
+            parts.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(parts)
+
+    def _death(self, what: str) -> str:
+        try:
+            code = self.process.wait(2.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.returncode
+        tail = ""
+        try:
+            self._log.seek(0)
+            text = self._log.read()[-2000:].decode("utf-8", "replace").strip()
+            tail = text.splitlines()[-1] if text else ""
+        except (OSError, ValueError):
+            pass
+        detail = f" (exit code {code})" if code is not None else ""
+        return f"{what}{detail}" + (f": {tail}" if tail else "")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Close the worker's input: it kills whatever runs, then exits."""
+        with self._write_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            try:
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
+            except OSError:
+                pass
+
+    def wait_stopped(self, timeout: float = 5.0) -> None:
+        """Wait for the exit (killing after ``timeout``) and release pipes and log."""
+        self.stop()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        with contextlib.suppress(OSError):
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        self._log.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5.0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _size(limit: int) -> str:
+    if limit >= 1 << 20 and limit % (1 << 20) == 0:
+        return f"{limit >> 20} MiB"
+    if limit >= 1 << 10 and limit % (1 << 10) == 0:
+        return f"{limit >> 10} KiB"
+    return f"{limit} bytes"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}es"
+
+
+def _decode(data: bytes, truncated: bool, limit: int) -> str:
+    text = data.decode("utf-8", errors="replace")
+    if truncated:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += f"[output truncated after {_size(limit)}]\n"
+    return text
+
+
+def parse_trace(text: str) -> tuple[tuple[dict[str, object], ...], int]:
+    """JSON objects, one per line; returns them and how many lines were malformed."""
+    events: list[dict[str, object]] = []
+    bad = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(value, dict):
+            events.append(value)
+        else:
+            bad += 1
+    return tuple(events), bad
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a run folder even where the snippet made things read-only."""
+
+    def retry(func: Any, target: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+            func(target)
+
+    shutil.rmtree(path, onerror=retry)
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Runner:
+    """Runs :class:`RunSpec` s; thread-safe; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, settings: RunnerSettings | None = None) -> None:
+        self.settings = settings or RunnerSettings()
+        s = self.settings
+        self._jobs_count = s.jobs if s.jobs and s.jobs > 0 else (os.cpu_count() or 1)
+        self._allowlist = tuple(dict.fromkeys(s.env_allowlist))
+        # snapshot now: workers started later must see what runs started earlier saw
+        self._base_env = {k: os.environ[k] for k in self._allowlist if k in os.environ}
+        self._fresh = s.fresh or os.environ.get(FRESH_VARIABLE, "") not in ("", "0", "false")
+        self._cache = Cache(s.cache_dir) if s.cache_dir is not None else None
+        self._languages = {k: list(v) for k, v in s.languages.items()}
+        self._languages.setdefault("python", [sys.executable, "{path}"])
+        self._home = Path(tempfile.mkdtemp(prefix="pattern-articles-home-"))
+        self._lock = threading.Lock()
+        self._jobs: dict[RunSpec, _Job] = {}
+        self._lookups = _Queue()
+        self._runs = _Queue()
+        self._threads: list[threading.Thread] = []
+        self._workers: set[_Worker] = set()
+        self._closed = False
+        self._stats = RunnerStats()
+        self._outstanding = 0
+        self._busy_since = 0.0
+        self.workers_started = 0  # how many worker processes this runner started
+        atexit.register(self.close)  # temp folders and workers go even if close is forgotten
+
+    # ------------------------------------------------------------------ public API
+
+    def submit(self, specs: Iterable[RunSpec]) -> None:
+        """Queue specs and return at once; results come from :meth:`result`."""
+        fresh: list[_Job] = []
+        with self._lock:
+            for spec in specs:
+                if spec in self._jobs:
+                    continue
+                job = _Job(spec)
+                self._jobs[spec] = job
+                if self._outstanding == 0:
+                    self._busy_since = time.monotonic()
+                self._outstanding += 1
+                if self._closed:
+                    self._finish_locked(job, self._error(spec, "the runner is closed"))
+                    continue
+                fresh.append(job)
+            if fresh:
+                self._start_threads_locked()
+        for job in fresh:
+            if not self._lookups.put(job):
+                self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
+
+    def result(self, spec: RunSpec) -> RunResult:
+        """The result of ``spec``, running it first if nobody submitted it; blocks."""
+        self.submit([spec])
+        with self._lock:
+            job = self._jobs[spec]
+        if not job.done.is_set():
+            self._lookups.promote(job)
+            self._runs.promote(job)
+            job.done.wait()
+        assert job.result is not None
+        return job.result
+
+    def run_all(self, specs: Iterable[RunSpec]) -> list[RunResult]:
+        """Run every spec (in parallel) and return the results in the same order."""
+        wanted = list(specs)
+        self.submit(wanted)
+        return [self.result(spec) for spec in wanted]
+
+    def dependencies(self, spec: RunSpec) -> list[Path]:
+        """Files whose change re-runs ``spec`` (for ``mkdocs serve`` to watch)."""
+        try:
+            return dependencies(spec)
+        except Exception:  # a watcher must not crash on a half-saved file
+            return [spec.snippet]
+
+    def forget(self, specs: Iterable[RunSpec] | None = None) -> None:
+        """Drop finished results so the next submit looks them up again (a new build in
+        ``mkdocs serve``: unchanged snippets come back from the cache, changed ones re-run)."""
+        with self._lock:
+            targets = list(self._jobs) if specs is None else list(specs)
+            for spec in targets:
+                job = self._jobs.get(spec)
+                if job is not None and job.done.is_set():
+                    del self._jobs[spec]
+
+    @property
+    def stats(self) -> RunnerStats:
+        with self._lock:
+            snapshot = replace(self._stats)
+            if self._outstanding:
+                snapshot.seconds += time.monotonic() - self._busy_since
+            return snapshot
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._stats = RunnerStats()
+            if self._outstanding:
+                self._busy_since = time.monotonic()
+
+    def close(self) -> None:
+        """Stop: queued snippets end as errors, running ones are killed, workers exit."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = list(self._threads)
+        for job in self._lookups.close() + self._runs.close():
+            self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.stop()
+        for thread in threads:
+            thread.join()
+        _rmtree(self._home)
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ threads
+
+    def _start_threads_locked(self) -> None:
+        if self._threads:
+            return
+        lookup = threading.Thread(target=self._lookup_loop, name="pattern-articles-lookup",
+                                  daemon=True)
+        self._threads.append(lookup)
+        for index in range(self._jobs_count):
+            self._threads.append(threading.Thread(
+                target=self._run_loop, name=f"pattern-articles-run-{index}", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def _lookup_loop(self) -> None:
+        while True:
+            job = self._lookups.get()
+            if job is None:
+                return
+            try:
+                hit = self._lookup(job)
+            except Exception as exc:  # a bug of ours: an error result, never a traceback
+                self._finish(job, self._internal(job.spec, exc))
+                continue
+            if hit is not None:
+                self._finish(job, hit)
+            elif not self._runs.put(job):
+                self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
+
+    def _lookup(self, job: _Job) -> RunResult | None:
+        if self._cache is None or self._problem(job.spec):
+            return None
+        try:
+            job.key = self._cache.key(job.spec, self._context(job.spec))
+        except (OSError, ValueError, RecursionError):
+            return None  # e.g. a dependency unreadable right now: run it, do not cache it
+        if self._fresh:
+            return None
+        entry = self._cache.load(job.key)
+        if entry is None:
+            return None
+        try:
+            return self._from_entry(job.spec, entry)
+        except (KeyError, TypeError, ValueError):
+            return None  # malformed entry: run again, the new result overwrites it
+
+    def _run_loop(self) -> None:
+        worker: _Worker | None = None
+        try:
+            while True:
+                job = self._runs.get()
+                if job is None:
+                    return
+                try:
+                    result, worker = self._execute(job, worker)
+                except Exception as exc:
+                    result = self._internal(job.spec, exc)
+                self._finish(job, result)
+        finally:
+            if worker is not None:
+                worker.stop()
+                self._drop(worker)
+
+    def _finish(self, job: _Job, result: RunResult) -> None:
+        with self._lock:
+            self._finish_locked(job, result)
+
+    def _finish_locked(self, job: _Job, result: RunResult) -> None:
+        if job.done.is_set():
+            return
+        job.result = result
+        stats = self._stats
+        if result.cached:
+            stats.cached += 1
+        elif result.status in ("passed", "failed", "timeout"):
+            stats.ran += 1
+        if result.status in ("failed", "timeout", "error"):
+            stats.failed += 1
+        elif result.status == "skipped":
+            stats.skipped += 1
+        if self._outstanding > 0:
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                stats.seconds += time.monotonic() - self._busy_since
+        job.done.set()
+
+    # ------------------------------------------------------------------ one run
+
+    def _problem(self, spec: RunSpec) -> str:
+        """Why ``spec`` cannot run at all ("" when it can)."""
+        if not hasattr(os, "fork"):
+            return "running snippets needs a POSIX system (fork); this platform has none"
+        if not spec.snippet.is_absolute() or not spec.bundle_dir.is_absolute():
+            return f"snippet and bundle paths must be absolute: {spec.snippet}"
+        if not spec.snippet.is_file():
+            return f"snippet file not found: {spec.snippet}"
+        if not spec.bundle_dir.is_dir():
+            return f"bundle folder not found: {spec.bundle_dir}"
+        if spec.language not in self._languages:
+            known = ", ".join(sorted(self._languages))
+            return f"no command for language {spec.language!r} (configured: {known})"
+        timeout = self._timeout(spec)
+        if not timeout > 0:
+            return f"the timeout must be positive, not {timeout}"
+        return ""
+
+    def _timeout(self, spec: RunSpec) -> float:
+        return float(spec.timeout if spec.timeout is not None else self.settings.timeout)
+
+    def _context(self, spec: RunSpec) -> dict[str, object]:
+        """Runner facts that can change an output (part of the cache key)."""
+        command = self._languages[spec.language]
+        context: dict[str, object] = {
+            "command": command,
+            "interpreter": _interpreter_identity(command),
+            "output_limit": self.settings.output_limit,
+            "allowlist": sorted(self._allowlist),
+            # PATH is left out on purpose: it differs between an activated venv and a
+            # direct call of its mkdocs/pytest, and rarely changes what a snippet prints
+            "env": {k: v for k, v in sorted(self._base_env.items()) if k != "PATH"},
+            "timeout": self._timeout(spec),
+        }
+        if spec.needs:
+            context["services"] = {
+                name: services.configured_url(name, self.settings.service_urls) or "private"
+                for name in spec.needs
+            }
+        return context
+
+    def _execute(self, job: _Job, worker: _Worker | None) -> tuple[RunResult, _Worker | None]:
+        spec = job.spec
+        problem = self._problem(spec)
+        if problem:
+            return self._error(spec, problem), worker
+        try:
+            with services.provide(spec.needs, self.settings.service_urls) as service_env:
+                result, worker = self._in_folder(spec, service_env, worker)
+        except services.ServiceUnavailable as exc:
+            notes = (exc.hint,) if exc.hint else ()
+            return self._make(spec, "skipped", reason=exc.reason, notes=notes), worker
+        except services.ServiceError as exc:
+            return self._error(spec, str(exc)), worker
+        except PatternError as exc:
+            return self._error(spec, exc.format()), worker
+        if result.status == "passed" and self._cache is not None and job.key is not None:
+            # store only if the inputs did not change while it ran (an editor saving a file
+            # mid-run must not file the new output under the old content)
+            try:
+                unchanged = self._cache.key(spec, self._context(spec)) == job.key
+            except (OSError, ValueError, RecursionError):
+                unchanged = False
+            if unchanged:
+                self._cache.store(job.key, self._to_entry(result), spec.id)
+        return result, worker
+
+    def _in_folder(
+        self, spec: RunSpec, service_env: Mapping[str, str], worker: _Worker | None,
+    ) -> tuple[RunResult, _Worker | None]:
+        root = Path(tempfile.mkdtemp(prefix="pattern-articles-run-"))
+        try:
+            work, home, tmp = root / "work", root / "home", root / "tmp"
+            for folder in (work, home, tmp):
+                folder.mkdir()
+            trace = root / "trace.jsonl"
+            env = dict(self._base_env)
+            env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+            env.update(service_env)
+            env.update(dict(spec.env))
+            env[TRACE_VARIABLE] = str(trace)
+            request = self._request(spec, env, work)
+            if worker is not None and not worker.alive():
+                self._drop(worker)
+                worker = None
+            if worker is None:
+                try:
+                    worker = self._new_worker()
+                except WorkerDied as exc:
+                    return self._error(spec, str(exc)), None
+            timeout = self._timeout(spec)
+            try:
+                header, payloads = worker.run(request, timeout + _RESULT_GRACE)
+            except WorkerDied as exc:
+                self._drop(worker)
+                worker = None
+                reason = str(exc)
+                if self._closed:
+                    reason = "the runner was closed while it ran"
+                return self._error(spec, reason), worker
+            return self._interpret(spec, header, payloads, trace, timeout), worker
+        finally:
+            _rmtree(root)
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.kill()
+        worker.wait_stopped()
+        with self._lock:
+            self._workers.discard(worker)
+
+    def _new_worker(self) -> _Worker:
+        env = dict(self._base_env)
+        env.update(HOME=str(self._home), PYTHONDONTWRITEBYTECODE="1")
+        worker = _Worker(self._languages["python"], env)
+        with self._lock:
+            self._workers.add(worker)
+            self.workers_started += 1
+            closed = self._closed
+        if closed:  # close() raced with us: do not leave this one running
+            worker.stop()
+        return worker
+
+    def _request(self, spec: RunSpec, env: dict[str, str], work: Path) -> dict[str, Any]:
+        path = str(spec.snippet)
+        bundle = str(spec.bundle_dir)
+        request: dict[str, Any] = {
+            "op": "run",
+            "cwd": str(work),
+            "env": env,
+            "timeout": self._timeout(spec),
+            "limit": self.settings.output_limit,
+            "path": path,
+            "args": list(spec.args),
+            "bundle_dir": bundle,
+            "pythonpath": [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p],
+        }
+        command = self._languages[spec.language]
+        if spec.language == "python":
+            if self.settings.fork and not self._needs_fresh_interpreter(spec):
+                request["mode"] = "fork"
+                return request
+            config = {k: request[k] for k in ("path", "args", "bundle_dir", "pythonpath")}
+            argv = [WORKER_SCRIPT.as_posix() if a == "{path}" else a for a in command]
+            argv += ["--exec", json.dumps(config)]
+        else:
+            argv = [a.replace("{path}", path).replace("{bundle}", bundle) for a in command]
+            if "{path}" not in command:
+                argv.append(path)
+            argv += list(spec.args)
+        request["mode"] = "exec"
+        request["argv"] = argv
+        return request
+
+    def _needs_fresh_interpreter(self, spec: RunSpec) -> bool:
+        for name, value in spec.env:
+            if name.startswith("PYTHON") and name not in _FORKABLE_PYTHON_VARIABLES:
+                return True
+            if name in _STARTUP_VARIABLES and self._base_env.get(name) != value:
+                return True
+        return False
+
+    def _interpret(
+        self, spec: RunSpec, header: dict[str, Any], payloads: list[bytes], trace_file: Path,
+        timeout: float,
+    ) -> RunResult:
+        if header.get("op") != "result":
+            return self._error(spec, f"the worker answered {header.get('op')!r}")
+        if header.get("start_error"):
+            return self._error(spec, f"could not start: {header['start_error']}")
+        limit = self.settings.output_limit
+        out_cut, err_cut = (bool(x) for x in header.get("truncated", [False, False]))
+        stdout = _decode(payloads[0] if payloads else b"", out_cut, limit)
+        stderr = _decode(payloads[1] if len(payloads) > 1 else b"", err_cut, limit)
+        notes = [str(n) for n in header.get("notes", [])]
+        if out_cut:
+            notes.append(f"stdout truncated after {_size(limit)}")
+        if err_cut:
+            notes.append(f"stderr truncated after {_size(limit)}")
+        leftover = int(header.get("leftover") or 0)
+        if leftover:
+            notes.append(f"killed {_plural(leftover, 'process')} still running after the "
+                         "snippet exited")
+        events, trace_notes = self._read_trace(trace_file)
+        notes.extend(trace_notes)
+        exit_code = header.get("exit_code")
+        duration = float(header.get("duration") or 0.0)
+        if header.get("aborted"):
+            status, reason = "error", "the runner was closed while it ran"
+        elif header.get("timed_out"):
+            killed = int(header.get("killed") or 0)
+            status = "timeout"
+            reason = f"timed out after {timeout:g} s; killed {_plural(killed, 'process')}"
+        elif exit_code == 0:
+            status, reason = "passed", ""
+        else:
+            status, reason = "failed", _failure_reason(exit_code, header.get("signal"), stderr)
+        return RunResult(
+            spec=spec, status=status, exit_code=exit_code if isinstance(exit_code, int) else None,
+            stdout=stdout, stderr=stderr, duration=duration, truncated=out_cut or err_cut,
+            trace=events, cached=False, reason=reason, notes=tuple(notes),
+        )
+
+    def _read_trace(self, path: Path) -> tuple[tuple[dict[str, object], ...], list[str]]:
+        notes: list[str] = []
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(_TRACE_LIMIT + 1)
+        except FileNotFoundError:
+            return (), notes
+        except OSError as exc:
+            return (), [f"could not read the trace: {exc.strerror or exc}"]
+        if len(data) > _TRACE_LIMIT:
+            data = data[:_TRACE_LIMIT]
+            notes.append(f"trace truncated after {_size(_TRACE_LIMIT)}")
+        events, bad = parse_trace(data.decode("utf-8", errors="replace"))
+        if bad:
+            notes.append(f"ignored {bad} malformed trace line{'s' if bad != 1 else ''}")
+        return events, notes
+
+    # ------------------------------------------------------------------ results
+
+    def _make(self, spec: RunSpec, status: str, reason: str = "",
+              notes: tuple[str, ...] = ()) -> RunResult:
+        return RunResult(spec=spec, status=status, exit_code=None, stdout="", stderr="",
+                         duration=0.0, truncated=False, trace=(), cached=False, reason=reason,
+                         notes=notes)
+
+    def _error(self, spec: RunSpec, reason: str) -> RunResult:
+        return self._make(spec, "error", reason)
+
+    def _internal(self, spec: RunSpec, exc: BaseException) -> RunResult:
+        """A bug of ours, shown as a clear error rather than a traceback."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        return self._make(
+            spec, "error", f"internal error in the runner: {type(exc).__name__}: {exc}",
+            notes=(f"please report this{where}",),
+        )
+
+    @staticmethod
+    def _to_entry(result: RunResult) -> dict[str, object]:
+        return {
+            "status": result.status,
+            "exit_code": result.exit_code,
+            "stdout": result.stdout,
+            "stderr": result.stderr,
+            "duration": result.duration,
+            "truncated": result.truncated,
+            "trace": list(result.trace),
+            "reason": result.reason,
+            "notes": list(result.notes),
+        }
+
+    @staticmethod
+    def _from_entry(spec: RunSpec, entry: Mapping[str, Any]) -> RunResult:
+        status = entry["status"]
+        if status != "passed":
+            raise ValueError("only passing runs are cached")
+        trace = entry["trace"]
+        if not isinstance(trace, list) or not all(isinstance(e, dict) for e in trace):
+            raise ValueError("bad trace")
+        exit_code = entry["exit_code"]
+        for name in ("stdout", "stderr", "reason"):
+            if not isinstance(entry[name], str):
+                raise TypeError(name)
+        return RunResult(
+            spec=spec, status=status, exit_code=int(exit_code),
+            stdout=entry["stdout"], stderr=entry["stderr"], duration=float(entry["duration"]),
+            truncated=bool(entry["truncated"]), trace=tuple(trace), cached=True,
+            reason=entry["reason"], notes=tuple(str(n) for n in entry["notes"]),
+        )
+
+
+def _failure_reason(exit_code: object, signal_number: object, stderr: str) -> str:
+    if isinstance(signal_number, int) and signal_number:
+        try:
+            name = signal.Signals(signal_number).name
+        except ValueError:
+            name = f"signal {signal_number}"
+        return f"killed by {name}"
+    reason = f"exit code {exit_code}"
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    if lines and "Traceback (most recent call last):" in stderr and not lines[-1][0].isspace():
+        reason += f" ({lines[-1].strip()[:200]})"  # e.g. "ZeroDivisionError: division by zero"
+    return reason
+
+
+_IDENTITY_LOCK = threading.Lock()
+_IDENTITIES: dict[tuple[str, ...], object] = {}
+
+
+def _interpreter_identity(command: list[str]) -> object:
+    """Which interpreter a command runs, without starting it (a cache hit starts nothing):
+    our own ``sys.version`` when it is our executable, else the file's size and mtime."""
+    key = tuple(command)
+    with _IDENTITY_LOCK:
+        if key in _IDENTITIES:
+            return _IDENTITIES[key]
+    program = command[0] if command else ""
+    found = shutil.which(program) or program
+    try:
+        same = os.path.realpath(found) == os.path.realpath(sys.executable)
+    except OSError:
+        same = False
+    identity: object
+    if same:
+        identity = {"python": sys.version, "implementation": sys.implementation.name}
+    else:
+        try:
+            info = os.stat(found)
+            identity = {"program": os.path.realpath(found), "size": info.st_size,
+                        "mtime": info.st_mtime_ns}
+        except OSError:
+            identity = {"program": program, "missing": True}
+    with _IDENTITY_LOCK:
+        _IDENTITIES[key] = identity
+    return identity
+
+
+@contextlib.contextmanager
+def running(settings: RunnerSettings | None = None) -> Iterator[Runner]:
+    """``with running(settings) as runner:`` - a Runner that is always closed."""
+    runner = Runner(settings)
+    try:
+        yield runner
+    finally:
+        runner.close()

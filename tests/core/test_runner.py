@@ -1,0 +1,527 @@
+"""The runner with real processes: isolation, timeouts, leftovers, caps, parallelism.
+
+Every test runs real snippets in real forked children; process checks read /proc, so the
+process-leak tests need Linux (they say so when skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pattern_articles.runner import Runner, RunnerSettings, RunResult, RunSpec
+
+LINUX = sys.platform.startswith("linux")
+needs_proc = pytest.mark.skipif(not LINUX, reason="checks for leftover processes read /proc")
+
+Write = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    folder = tmp_path / "project" / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def write(bundle: Path) -> Write:
+    def _write(name: str, text: str) -> Path:
+        path = bundle / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def make_runner() -> Iterator[Callable[..., Runner]]:
+    made: list[Runner] = []
+
+    def _make(**options: object) -> Runner:
+        runner = Runner(RunnerSettings(**options))  # type: ignore[arg-type]
+        made.append(runner)
+        return runner
+
+    yield _make
+    for runner in made:
+        runner.close()
+
+
+def spec(path: Path, bundle: Path, **options: object) -> RunSpec:
+    return RunSpec(snippet=path, bundle_dir=bundle, **options)  # type: ignore[arg-type]
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def read_pids(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_passing_snippet_output_and_metadata(bundle: Path, write: Write,
+                                             make_runner: Callable[..., Runner]) -> None:
+    path = write("hello.py", """
+        import sys
+        print("hello", sys.argv[1:])
+        print("to stderr", file=sys.stderr)
+    """)
+    result = make_runner().result(spec(path, bundle, scenario="loud", args=("a", "b c")))
+    assert result.status == "passed", result
+    assert result.exit_code == 0
+    assert result.stdout == "hello ['a', 'b c']\n"
+    assert result.stderr == "to stderr\n"
+    assert result.reason == ""
+    assert not result.cached and not result.truncated
+    assert result.spec.id == "snippets/demo/hello.py::hello[loud]"
+    assert spec(path, bundle).id == "snippets/demo/hello.py::hello"
+
+
+def test_exception_is_a_failure_with_the_snippets_traceback(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("boom.py", """
+        def explode():
+            return 1 / 0
+        explode()
+    """)
+    result = make_runner().result(spec(path, bundle))
+    assert result.status == "failed"
+    assert result.exit_code == 1
+    assert "ZeroDivisionError: division by zero" in result.reason
+    assert f'File "{path}", line 3, in explode' in result.stderr
+    assert "_worker.py" not in result.stderr  # no frame of ours in the author's traceback
+
+
+def test_exit_codes_and_syntax_errors(bundle: Path, write: Write,
+                                      make_runner: Callable[..., Runner]) -> None:
+    three = write("three.py", "import sys\nsys.exit(3)\n")
+    message = write("message.py", "raise SystemExit('bad input')\n")
+    syntax = write("syntax.py", "def (:\n")
+    runner = make_runner()
+    r3, rm, rs = runner.run_all([spec(three, bundle), spec(message, bundle), spec(syntax, bundle)])
+    assert (r3.status, r3.exit_code, r3.reason) == ("failed", 3, "exit code 3")
+    assert (rm.status, rm.exit_code) == ("failed", 1) and rm.stderr == "bad input\n"
+    assert rs.status == "failed" and "SyntaxError" in rs.stderr and "Traceback" not in rs.stderr
+
+
+def test_bundle_is_importable_and_nothing_is_written_into_it(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    write("shop/__init__.py", "")
+    write("shop/bus.py", "from .events import NAME\ndef hello():\n    return 'bus:' + NAME\n")
+    write("shop/events.py", "NAME = 'OrderPlaced'\n")
+    top = write("flow.py", "import sys\nfrom shop.bus import hello\nprint(hello(), sys.path[0])\n")
+    nested = write("deeper/nested.py", "from shop import bus\nprint(bus.hello())\n")
+    before = sorted(p.relative_to(bundle) for p in bundle.rglob("*"))
+    results = make_runner().run_all([spec(top, bundle), spec(nested, bundle)])
+    assert [r.status for r in results] == ["passed", "passed"], results
+    assert results[0].stdout == f"bus:OrderPlaced {bundle}\n"
+    assert results[1].stdout == "bus:OrderPlaced\n"
+    assert sorted(p.relative_to(bundle) for p in bundle.rglob("*")) == before
+    assert not list(bundle.rglob("__pycache__"))
+
+
+def test_working_folder_home_and_tmp_are_private_and_removed(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("where.py", """
+        import os, sys, tempfile
+        open("made-here.txt", "w").write("x")
+        print(os.getcwd())
+        print(os.environ["HOME"])
+        print(tempfile.gettempdir())
+        print(repr(sys.stdin.read()))
+    """)
+    result = make_runner().result(spec(path, bundle))
+    assert result.status == "passed", result
+    cwd, home, tmp, stdin = result.stdout.splitlines()
+    assert stdin == "''"  # stdin is /dev/null
+    for folder in (cwd, home, tmp):
+        assert "pattern-articles-run-" in folder
+        assert not Path(folder).exists()  # removed after the run
+    assert not (bundle / "made-here.txt").exists()
+
+
+def test_environment_is_reduced_to_the_allowlist(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SECRET_TOKEN", "hunter2")
+    path = write("env.py", """
+        import os
+        print(os.environ.get("SECRET_TOKEN"))
+        print(os.environ.get("SCENARIO_VAR"))
+        print(b"hunter2" in open("/proc/self/environ", "rb").read()
+              if os.path.exists("/proc/self/environ") else False)
+    """)
+    hidden = make_runner().result(spec(path, bundle, env=(("SCENARIO_VAR", "declared"),)))
+    assert hidden.stdout == "None\ndeclared\nFalse\n", hidden
+    shown = make_runner(env_allowlist=("PATH", "SECRET_TOKEN")).result(spec(path, bundle))
+    assert shown.stdout.splitlines()[0] == "hunter2"
+
+
+def test_non_utf8_output_is_replaced_not_fatal(bundle: Path, write: Write,
+                                              make_runner: Callable[..., Runner]) -> None:
+    path = write("bytes.py", """
+        import sys
+        sys.stdout.buffer.write(b"ok \\xff\\xfe end\\n")
+        sys.stderr.buffer.write(b"\\xc3(\\n")
+    """)
+    result = make_runner().result(spec(path, bundle))
+    assert result.status == "passed"
+    assert result.stdout == "ok \ufffd\ufffd end\n"
+    assert result.stderr == "\ufffd(\n"
+
+
+def test_fresh_modules_each_run_no_stale_imports(bundle: Path, write: Write,
+                                                 make_runner: Callable[..., Runner]) -> None:
+    write("shop.py", "VALUE = 1\n")
+    path = write("show.py", "import shop\nprint(shop.VALUE)\n")
+    runner = make_runner(jobs=1)  # the same warm worker serves both runs
+    first = runner.result(spec(path, bundle))
+    write("shop.py", "VALUE = 2\n")
+    runner.forget()
+    second = runner.result(spec(path, bundle))
+    assert (first.stdout, second.stdout) == ("1\n", "2\n")
+    assert runner.workers_started == 1
+
+
+def test_bundle_module_shadows_a_preimported_stdlib_module(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    # the worker pre-imports "queue"; as in `python flow.py`, the bundle's queue.py must win
+    write("queue.py", "WHO = 'bundle queue'\n")
+    path = write("q.py", "import queue\nprint(queue.WHO)\n")
+    assert make_runner().result(spec(path, bundle)).stdout == "bundle queue\n"
+
+
+def test_random_state_differs_between_forked_runs(bundle: Path, write: Write,
+                                                  make_runner: Callable[..., Runner]) -> None:
+    path = write("rand.py", "import random\nprint(random.getrandbits(64))\n")
+    runner = make_runner(jobs=1)
+    first = runner.result(spec(path, bundle, scenario="a"))
+    second = runner.result(spec(path, bundle, scenario="b"))
+    assert first.stdout != second.stdout
+
+
+def test_interpreter_shutdown_runs_threads_and_atexit(bundle: Path, write: Write,
+                                                      make_runner: Callable[..., Runner]) -> None:
+    path = write("pool.py", """
+        import atexit
+        from concurrent.futures import ThreadPoolExecutor
+        atexit.register(lambda: print("atexit ran"))
+        pool = ThreadPoolExecutor(2)  # never shut down: interpreter exit must still end it
+        print(pool.submit(lambda: 40 + 2).result())
+    """)
+    result = make_runner(timeout=20).result(spec(path, bundle))
+    assert (result.status, result.stdout) == ("passed", "42\natexit ran\n")
+
+
+def test_startup_variables_get_a_fresh_interpreter(bundle: Path, write: Write,
+                                                   make_runner: Callable[..., Runner]) -> None:
+    path = write("seed.py", "import sys\nprint(sys.flags.hash_randomization, sys.path[0])\n")
+    result = make_runner().result(spec(path, bundle, env=(("PYTHONHASHSEED", "0"),)))
+    assert result.status == "passed", result
+    assert result.stdout == f"0 {bundle}\n"
+    assert not list(bundle.rglob("__pycache__"))
+
+
+def test_fork_disabled_runs_fresh_interpreters(bundle: Path, write: Write,
+                                               make_runner: Callable[..., Runner]) -> None:
+    write("shop.py", "NAME = 'shop'\n")
+    path = write("f.py", "import shop, sys\nprint(shop.NAME, sys.argv[1:])\n")
+    result = make_runner(fork=False).result(spec(path, bundle, args=("x",)))
+    assert (result.status, result.stdout) == ("passed", "shop ['x']\n")
+
+
+def test_trace_lines_are_parsed_and_malformed_ones_counted(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("traced.py", """
+        import json, os
+        target = os.environ["PATTERN_ARTICLES_TRACE"]
+        assert not target.startswith(os.getcwd() + os.sep + "snippets")
+        with open(target, "a") as f:
+            f.write(json.dumps({"op": "publish", "event": "OrderPlaced"}) + "\\n")
+            f.write("not json\\n")
+            f.write("[1, 2]\\n")
+            f.write(json.dumps({"op": "consume", "event": "OrderPlaced"}) + "\\n")
+    """)
+    result = make_runner().result(spec(path, bundle))
+    assert [e["op"] for e in result.trace] == ["publish", "consume"]
+    assert "ignored 2 malformed trace lines" in result.notes
+
+
+def test_other_languages_run_through_a_command(bundle: Path, write: Write,
+                                               make_runner: Callable[..., Runner]) -> None:
+    path = write("greet.sh", 'echo "hello $1 from $(basename "$PWD")"\necho oops >&2\nexit 4\n')
+    result = make_runner().result(spec(path, bundle, language="sh", args=("you",)))
+    assert result.status == "failed" and result.exit_code == 4
+    assert result.stdout == "hello you from work\n" and result.stderr == "oops\n"
+
+
+def test_problems_become_error_results_not_exceptions(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("ok.py", "print(1)\n")
+    runner = make_runner(languages={"python": [sys.executable, "{path}"],
+                                    "nowhere": ["/no/such/program-xyz", "{path}"]})
+    missing, language, program, timeout = runner.run_all([
+        spec(bundle / "missing.py", bundle),
+        spec(path, bundle, language="cobol"),
+        spec(path, bundle, language="nowhere"),
+        spec(path, bundle, timeout=0.0),
+    ])
+    assert (missing.status, missing.reason) == ("error", f"snippet file not found: {bundle / 'missing.py'}")
+    assert language.status == "error" and "no command for language 'cobol'" in language.reason
+    assert program.status == "error" and program.reason.startswith("could not start:")
+    assert "/no/such/program-xyz" in program.reason
+    assert timeout.status == "error" and "timeout must be positive" in timeout.reason
+
+
+def test_a_broken_python_command_is_an_error_result(bundle: Path, write: Write,
+                                                     make_runner: Callable[..., Runner]) -> None:
+    path = write("ok.py", "print(1)\n")
+    runner = make_runner(languages={"python": ["/no/such/python-xyz", "{path}"]})
+    result = runner.result(spec(path, bundle))
+    assert result.status == "error"
+    assert "could not start the Python worker" in result.reason
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+@needs_proc
+def test_infinite_loop_times_out_and_leaves_no_process(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path,
+) -> None:
+    pids = tmp_path / "pids"
+    path = write("spin.py", """
+        import os, subprocess, sys
+        kids = [
+            subprocess.Popen(["sleep", "300"]),
+            subprocess.Popen(["sleep", "301"], start_new_session=True),
+        ]
+        with open(os.environ["PIDFILE"], "w") as f:
+            f.write(" ".join(str(p) for p in [os.getpid()] + [k.pid for k in kids]))
+        while True:
+            pass
+    """)
+    started = time.monotonic()
+    result = make_runner().result(spec(path, bundle, timeout=1.0, env=(("PIDFILE", str(pids)),)))
+    elapsed = time.monotonic() - started
+    assert result.status == "timeout"
+    assert result.exit_code is None
+    assert result.reason == "timed out after 1 s; killed 3 processes"
+    assert elapsed < 1.0 + 2.0
+    found = read_pids(pids)
+    assert len(found) == 3
+    assert [pid for pid in found if alive(pid)] == []
+
+
+@needs_proc
+def test_children_and_setsid_daemons_do_not_outlive_a_passing_snippet(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path,
+) -> None:
+    pids = tmp_path / "pids"
+    path = write("daemon.py", """
+        import os, subprocess, sys, time
+        plain = subprocess.Popen(["sleep", "300"])
+        escaped = subprocess.Popen(["sleep", "301"], start_new_session=True)
+        # a classic double-forked daemon: its parent exits, it calls setsid
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.write(w, str(os.getpid()).encode())
+                time.sleep(302)
+            os._exit(0)
+        daemon = int(os.read(r, 32))
+        with open(os.environ["PIDFILE"], "w") as f:
+            f.write(f"{plain.pid} {escaped.pid} {daemon}")
+        print("done")
+    """)
+    result = make_runner().result(spec(path, bundle, env=(("PIDFILE", str(pids)),)))
+    assert (result.status, result.stdout) == ("passed", "done\n")
+    assert "killed 3 processes still running after the snippet exited" in result.notes
+    found = read_pids(pids)
+    assert len(found) == 3
+    assert [pid for pid in found if alive(pid)] == []
+
+
+@needs_proc
+def test_a_waited_for_child_is_not_reported(bundle: Path, write: Write,
+                                            make_runner: Callable[..., Runner]) -> None:
+    path = write("tidy.py", "import subprocess\nsubprocess.run(['true'], check=True)\nprint('ok')\n")
+    result = make_runner().result(spec(path, bundle))
+    assert (result.status, result.notes) == ("passed", ())
+
+
+def test_ten_megabytes_of_output_are_capped_with_a_note(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("flood.py", """
+        import sys
+        chunk = "x" * 1023 + "\\n"
+        for _ in range(10 * 1024):
+            sys.stdout.write(chunk)
+        sys.stderr.write("e" * (3 << 20))
+        print("still running after the flood", file=sys.stderr)
+    """)
+    result = make_runner().result(spec(path, bundle, timeout=60))
+    assert result.status == "passed"  # the child never blocked on a full pipe
+    assert result.truncated
+    assert result.stdout.endswith("\n[output truncated after 1 MiB]\n")
+    assert len(result.stdout.encode()) < (1 << 20) + 100
+    assert result.stderr.endswith("[output truncated after 1 MiB]\n")
+    assert "stdout truncated after 1 MiB" in result.notes
+
+
+def test_output_limit_is_configurable(bundle: Path, write: Write,
+                                      make_runner: Callable[..., Runner]) -> None:
+    path = write("some.py", "print('y' * 5000)\n")
+    result = make_runner(output_limit=1000).result(spec(path, bundle))
+    assert result.stdout == "y" * 1000 + "\n[output truncated after 1000 bytes]\n"
+
+
+def test_per_spec_timeout_overrides_the_default(bundle: Path, write: Write,
+                                                make_runner: Callable[..., Runner]) -> None:
+    path = write("nap.py", "import time\ntime.sleep(1.5)\nprint('woke')\n")
+    runner = make_runner(timeout=0.5)
+    short, long = runner.run_all([spec(path, bundle), spec(path, bundle, timeout=20.0)])
+    assert short.status == "timeout" and "timed out after 0.5 s" in short.reason
+    assert (long.status, long.stdout) == ("passed", "woke\n")
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_independent_snippets_run_in_parallel(bundle: Path, write: Write,
+                                              make_runner: Callable[..., Runner],
+                                              tmp_path: Path) -> None:
+    # each waits for the other's flag file: both pass only if they run at the same time
+    rendezvous = """
+        import os, sys, time
+        me, other = sys.argv[1], sys.argv[2]
+        folder = os.environ["FLAGS"]
+        open(os.path.join(folder, me), "w").close()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(folder, other)):
+            if time.monotonic() > deadline:
+                sys.exit("never met " + other)
+            time.sleep(0.01)
+        print("met", other)
+    """
+    path = write("meet.py", rendezvous)
+    env = (("FLAGS", str(tmp_path)),)
+    runner = make_runner(jobs=2)
+    a, b = runner.run_all([
+        spec(path, bundle, scenario="a", args=("a", "b"), env=env),
+        spec(path, bundle, scenario="b", args=("b", "a"), env=env),
+    ])
+    assert (a.status, b.status) == ("passed", "passed"), (a, b)
+
+
+def test_submit_returns_before_the_snippets_finish(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    path = write("wait.py", """
+        import os, time
+        while not os.path.exists(os.environ["GATE"]):
+            time.sleep(0.01)
+        print("through")
+    """)
+    runner = make_runner(timeout=20)
+    the_spec = spec(path, bundle, env=(("GATE", str(gate)),))
+    runner.submit([the_spec])  # if this waited for the run, it would wait for ever
+    gate.touch()
+    assert runner.result(the_spec).stdout == "through\n"
+
+
+def test_results_from_many_threads(bundle: Path, write: Write,
+                                   make_runner: Callable[..., Runner]) -> None:
+    path = write("n.py", "import sys\nprint(sys.argv[1])\n")
+    specs = [spec(path, bundle, scenario=str(i), args=(str(i),)) for i in range(12)]
+    runner = make_runner(jobs=3)
+    found: dict[int, RunResult] = {}
+
+    def fetch(i: int) -> None:
+        found[i] = runner.result(specs[i])
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [found[i].stdout for i in range(12)] == [f"{i}\n" for i in range(12)]
+    stats = runner.stats
+    assert (stats.ran, stats.cached, stats.failed, stats.skipped) == (12, 0, 0, 0)
+    assert runner.workers_started <= 3
+
+
+def test_stats_count_each_outcome(bundle: Path, write: Write,
+                                  make_runner: Callable[..., Runner]) -> None:
+    ok = write("ok.py", "print(1)\n")
+    bad = write("bad.py", "raise SystemExit(2)\n")
+    runner = make_runner()
+    runner.run_all([spec(ok, bundle), spec(bad, bundle), spec(bundle / "gone.py", bundle)])
+    stats = runner.stats
+    assert (stats.ran, stats.cached, stats.failed, stats.skipped) == (2, 0, 2, 0)
+    assert stats.seconds > 0
+    assert stats.summary().startswith("ran 2, cached 0, failed 2, skipped 0 in ")
+
+
+def test_close_ends_queued_and_running_snippets(bundle: Path, write: Write,
+                                                tmp_path: Path) -> None:
+    path = write("forever.py", "import time\nwhile True:\n    time.sleep(1)\n")
+    runner = Runner(RunnerSettings(jobs=1, timeout=60))
+    specs = [spec(path, bundle, scenario=str(i)) for i in range(3)]
+    runner.submit(specs)
+    time.sleep(0.3)  # let the first one start
+    runner.close()
+    results = [runner.result(s) for s in specs]
+    assert {r.status for r in results} == {"error"}
+    assert all("closed" in r.reason for r in results)
+    after = runner.result(spec(path, bundle, scenario="late"))
+    assert after.status == "error" and "closed" in after.reason
+
+
+def test_context_manager_closes_workers(bundle: Path, write: Write) -> None:
+    path = write("ok.py", "import os\nprint(os.getppid())\n")
+    with Runner(RunnerSettings(jobs=1)) as runner:
+        worker_pid = int(runner.result(spec(path, bundle)).stdout)
+        assert alive(worker_pid) or not LINUX
+    deadline = time.monotonic() + 10
+    while LINUX and alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (LINUX and alive(worker_pid))
+
+
+def test_dependencies_for_a_watcher(bundle: Path, write: Write,
+                                    make_runner: Callable[..., Runner]) -> None:
+    write("shop/__init__.py", "")
+    bus = write("shop/bus.py", "X = 1\n")
+    path = write("flow.py", "from shop.bus import X\n")
+    deps = make_runner().dependencies(spec(path, bundle))
+    assert deps == [path, bundle / "shop" / "__init__.py", bus]
+    assert os.path.isabs(deps[0])

@@ -1,0 +1,125 @@
+"""A real pytest session (pytester) collecting snippet items from a small project."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.e2e
+
+BUNDLE = """\
+name: Demo
+snippets:
+  hello.py:
+    scenarios:
+      en: {args: [en]}
+      fr: {args: [fr]}
+  broken.py: {}
+"""
+
+HELLO = """\
+import sys
+
+GREETING = {"en": "hello", "fr": "bonjour"}
+print(GREETING[sys.argv[1]], "world")
+"""
+
+ARTICLE = """\
+---
+pattern: demo
+title: Demo
+---
+
+## Introduction
+Hand-written.
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    root = pytester.path
+    (root / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - pattern-articles\n")
+    bundle = root / "snippets" / "demo"
+    (bundle / "expected").mkdir(parents=True)
+    (bundle / "bundle.yml").write_text(BUNDLE)
+    (bundle / "hello.py").write_text(HELLO)
+    (bundle / "broken.py").write_text("print('fine')\n")
+    (bundle / "expected" / "hello.en.txt").write_text("hello world\n")
+    (bundle / "expected" / "hello.fr.txt").write_text("bonjour world\n")
+    (bundle / "expected" / "broken.txt").write_text("fine\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "demo.md").write_text(ARTICLE)
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    return pytester
+
+
+def test_plugin_is_opt_in(project: pytest.Pytester) -> None:
+    result = project.runpytest("snippets")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_items_have_stable_ids_and_pass(project: pytest.Pytester) -> None:
+    result = project.runpytest("--pattern-articles", "snippets", "-v")
+    result.stdout.fnmatch_lines([
+        "*snippets/demo/broken.py::broken PASSED*",
+        "*snippets/demo/hello.py::hello[[]en[]] PASSED*",
+        "*snippets/demo/hello.py::hello[[]fr[]] PASSED*",
+    ])
+    assert result.ret == 0
+
+
+def test_ini_option_enables_it(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\npattern_articles = true\naddopts = -p no:cacheprovider\n")
+    result = project.runpytest("snippets")
+    result.assert_outcomes(passed=3)
+
+
+def test_changed_output_fails_with_diff_then_update_fixes_it(project: pytest.Pytester) -> None:
+    hello = project.path / "snippets" / "demo" / "hello.py"
+    hello.write_text(HELLO.replace('"bonjour"', '"salut"'))
+    result = project.runpytest("--pattern-articles", "snippets")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*hello.py:1: output of snippets/demo/hello.py::hello[[]fr[]] differs from hello.fr.txt*",
+        "*-bonjour world*",
+        "*+salut world*",
+        "*used by: demo.md*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    updated = project.runpytest("--pattern-articles-update", "snippets")
+    updated.assert_outcomes(passed=3)
+    golden = project.path / "snippets" / "demo" / "expected" / "hello.fr.txt"
+    assert golden.read_text() == "salut world\n"
+    again = project.runpytest("--pattern-articles", "snippets")
+    again.assert_outcomes(passed=3)
+
+
+def test_crashing_snippet_points_at_its_line(project: pytest.Pytester) -> None:
+    broken = project.path / "snippets" / "demo" / "broken.py"
+    broken.write_text(textwrap.dedent("""\
+        def fail():
+            raise RuntimeError("payment service exploded")
+
+        fail()
+    """))
+    result = project.runpytest("--pattern-articles", "snippets")
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert f"{broken}:2:" in out
+    assert "payment service exploded" in out
+
+
+def test_xdist_runs_snippet_items(project: pytest.Pytester) -> None:
+    result = project.runpytest("--pattern-articles", "snippets", "-n", "2")
+    result.assert_outcomes(passed=3)
+
+
+def test_bad_metadata_is_one_clear_failure(project: pytest.Pytester) -> None:
+    (project.path / "snippets" / "demo" / "bundle.yml").write_text(BUNDLE + "colour: red\n")
+    result = project.runpytest("--pattern-articles", "snippets")
+    out = result.stdout.str()
+    assert "bundle.yml:8: unknown key 'colour'" in out
+    assert result.ret != 0
