@@ -28,6 +28,7 @@ def copy_project(target: Path) -> Path:
 def run_mkdocs(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("PATTERN_ARTICLES_FRESH", None)
+    env["NO_MKDOCS_2_WARNING"] = "1"  # MkDocs' own banner, not a build warning
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "-q", *args],
         cwd=project, capture_output=True, text=True, timeout=timeout, env=env,

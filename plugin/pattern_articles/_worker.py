@@ -125,17 +125,39 @@ def _send(fd: int, header: dict[str, Any], *payloads: bytes) -> None:
 # --------------------------------------------------------------------------- Linux bits
 
 
+_LIBC: Any = None
+
+
+def _libc() -> Any:
+    """libc through ctypes, loaded once in the worker (children then pay nothing)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        except (OSError, ImportError):
+            _LIBC = False
+    return _LIBC
+
+
 def _prctl(option: int, value: int) -> bool:
-    """Call prctl(2) through libc; False where there is no such call (macOS, BSD)."""
-    if not sys.platform.startswith("linux"):
+    """Call prctl(2); False where there is no such call (macOS, BSD)."""
+    libc = _libc()
+    if not sys.platform.startswith("linux") or not libc:
         return False
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def _flush_c_stdio() -> None:
+    """os._exit skips libc's exit-time flush; output a C extension printf'd must not be lost."""
+    libc = _libc()
+    if libc:
+        with contextlib.suppress(OSError, AttributeError):
+            libc.fflush(None)
 
 
 def _descendants(root: int) -> list[int]:
@@ -441,6 +463,7 @@ def _finalise(code: int) -> int:
                 stream.flush()
         except BaseException:
             code = code or 120  # what CPython does when the final flush fails
+    _flush_c_stdio()
     return code
 
 
@@ -482,7 +505,12 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
     err_r, err_w = os.pipe()
     sig_r, sig_w = os.pipe()  # close-on-exec: EOF means "the snippet started"
     start = time.monotonic()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # e.g. EAGAIN: too many processes
+        for fd in (out_r, out_w, err_r, err_w, sig_r, sig_w):
+            os.close(fd)
+        return {"op": "result", "start_error": f"fork failed: {exc.strerror or exc}"}, b"", b"", False
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(out_r)
         os.close(err_r)
@@ -633,7 +661,14 @@ def _serve(parent: int) -> int:
         if request.get("op") != "run":
             _send(ctl_out, {"op": "error", "message": f"unknown request {request.get('op')!r}"})
             continue
-        header, out, err, stop = _run(request, ctl_in)
+        try:
+            header, out, err, stop = _run(request, ctl_in)
+        except Exception as exc:  # a bug of ours: report it, clean up, keep serving
+            _sweep({}, None)
+            header, out, err, stop = (
+                {"op": "result", "start_error": f"worker error: {type(exc).__name__}: {exc}"},
+                b"", b"", False,
+            )
         if stop:
             break
         _send(ctl_out, header, out, err)

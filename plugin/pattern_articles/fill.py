@@ -182,6 +182,7 @@ class Filler:
                 appended_parts.append("#" * base_level + " " + self.settings.title_for(key) + "\n\n" + text)
                 filled.append(key)
         replacements = self.directives(article)
+        self.check_cycles()
         markdown = article.reassemble(
             fills=fills,
             headings=headings,
@@ -191,6 +192,25 @@ class Filler:
         updates = self.fill_meta(meta, article)
         self.leftovers(article, set(fills), updates)
         return Rendered(markdown, updates, self.problems, filled, self.specs)
+
+    def check_cycles(self) -> None:
+        """Declared flows whose events trigger each other in a loop: an event storm risk."""
+        from .trace import event_cycles
+
+        edges = [
+            (step.reacts_to, emitted)
+            for _, flow in self.bundle.model.all_flows()
+            for step in flow.steps
+            if step.reacts_to
+            for emitted in step.emits
+        ]
+        for cycle in event_cycles(edges):
+            self.problems.append(Problem(
+                "declared events form a cycle: " + " -> ".join(cycle),
+                self.bundle.place("flows"),
+                "a cycle lets one event trigger itself forever (an event storm); "
+                "break it with clear ownership or a filter",
+            ))
 
     def fill_meta(self, meta: Mapping[str, Any], article: Article) -> dict[str, Any]:
         m = self.bundle.model
@@ -300,9 +320,31 @@ class Filler:
                 self.bundle.place("snippets", relative),
                 hint=f"declare it under snippets: {relative}: scenarios:",
             )
-        if spec not in self.specs:
+        first_time = spec not in self.specs
+        if first_time:
             self.specs.append(spec)
-        return self.outcome_for(spec)
+        outcome = self.outcome_for(spec)
+        if first_time:
+            self.report_outcome(outcome)
+        return outcome
+
+    def report_outcome(self, outcome: Outcome) -> None:
+        """A failed or mismatched run is a warning (strict fails); a skipped one an info line."""
+        from .verify import describe
+
+        problem = describe(outcome, self.bundle)
+        if problem is not None:
+            self.problems.append(problem)
+        elif outcome.status == "skipped":
+            self.problems.append(Problem(
+                f"{outcome.result.spec.id} not run: {outcome.result.reason}; "
+                f"showing its last verified output ({outcome.golden.name})",
+                Place(outcome.result.spec.snippet),
+                level="info",
+            ))
+        for extra in outcome.problems:
+            if extra not in self.problems:
+                self.problems.append(extra)
 
     def show(self, ref: SnippetRef | Mapping[str, Any] | str, **options: Any) -> str:
         """Markdown for a snippet: its code, its real output per scenario, its diagram."""

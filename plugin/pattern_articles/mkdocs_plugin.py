@@ -104,6 +104,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         if self.project is None:
             return files
         self.started = time.perf_counter()
+        if self.project._runner is not None:
+            self.project.runner.reset_stats()  # one summary line per (re)build
         try:
             used = {ref.bundle_id for ref in self.project.articles()}
             bundles = []
@@ -160,7 +162,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         stats = self.project.runner.stats
         log.info(
             f"snippets: ran {stats.ran}, cached {stats.cached}, failed {stats.failed}, "
-            f"skipped {stats.skipped} in {time.perf_counter() - self.started:.2f} s"
+            f"skipped {stats.skipped}; build {time.perf_counter() - self.started:.2f} s"
         )
         if not self.is_serve:
             self.project.close()

@@ -423,7 +423,7 @@ class Runner:
         self._cache = Cache(s.cache_dir) if s.cache_dir is not None else None
         self._languages = {k: list(v) for k, v in s.languages.items()}
         self._languages.setdefault("python", [sys.executable, "{path}"])
-        self._home = Path(tempfile.mkdtemp(prefix="pattern-articles-home-"))
+        self._home: Path | None = None  # the workers' empty HOME, made with the first one
         self._lock = threading.Lock()
         self._jobs: dict[RunSpec, _Job] = {}
         self._lookups = _Queue()
@@ -525,7 +525,8 @@ class Runner:
             worker.stop()
         for thread in threads:
             thread.join()
-        _rmtree(self._home)
+        if self._home is not None:
+            _rmtree(self._home)
         atexit.unregister(self.close)
 
     def __enter__(self) -> Runner:
@@ -681,6 +682,8 @@ class Runner:
             return self._error(spec, str(exc)), worker
         except PatternError as exc:
             return self._error(spec, exc.format()), worker
+        except OSError as exc:  # e.g. no space left for the run folder
+            return self._error(spec, f"could not prepare the run: {exc}"), worker
         if result.status == "passed" and self._cache is not None and job.key is not None:
             # store only if the inputs did not change while it ran (an editor saving a file
             # mid-run must not file the new output under the old content)
@@ -736,8 +739,12 @@ class Runner:
             self._workers.discard(worker)
 
     def _new_worker(self) -> _Worker:
+        with self._lock:
+            if self._home is None:
+                self._home = Path(tempfile.mkdtemp(prefix="pattern-articles-home-"))
+            home = self._home
         env = dict(self._base_env)
-        env.update(HOME=str(self._home), PYTHONDONTWRITEBYTECODE="1")
+        env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
         worker = _Worker(self._languages["python"], env)
         with self._lock:
             self._workers.add(worker)
