@@ -30,7 +30,8 @@ def run_mkdocs(project: Path, *args: str, timeout: float = 300) -> subprocess.Co
     env.pop("PATTERN_ARTICLES_FRESH", None)
     env["NO_MKDOCS_2_WARNING"] = "1"  # MkDocs' own banner, not a build warning
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-q", *args],
+        # not -q: MkDocs then drops warnings before --strict counts them
+        [sys.executable, "-m", "mkdocs", "build", *args],
         cwd=project, capture_output=True, text=True, timeout=timeout, env=env,
     )
 

@@ -70,6 +70,7 @@ _KEEP: list[object] = []
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _CHUNK = 65536
+_GRACE = 0.2  # seconds descendants get to exit by themselves after the snippet exits
 
 # Standard-library modules worth having loaded before the fork (the child then pays
 # nothing for them). Only the standard library: never a bundle or third-party module.
@@ -578,13 +579,18 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         if done == pid:
             status = raw
             end = time.monotonic()
+    # from here on only the output pipes matter (an exited pidfd would always be "ready")
+    poller.unregister(ctl_in)
+    if pidfd >= 0:
+        poller.unregister(pidfd)
+        os.close(pidfd)
     if status is None:
         end = time.monotonic()
+    elif not stop:
+        _grace(captures, poller, statuses)
     killed = _sweep(statuses, pid)
     if status is None:
         status = statuses.get(pid)
-    if pidfd >= 0:
-        os.close(pidfd)
 
     notes: list[str] = []
     # every writer is dead now, so the pipes reach EOF; the bound only guards against a
@@ -598,6 +604,8 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         for cap in captures:
             if cap.open and cap.fd in ready:
                 cap.read()
+                if not cap.open:
+                    poller.unregister(cap.fd)
     for cap in captures:
         os.close(cap.fd)
 
@@ -623,6 +631,26 @@ def _run(request: dict[str, Any], ctl_in: int) -> tuple[dict[str, Any], bytes, b
         "notes": notes,
     }
     return header, bytes(captures[0].data), bytes(captures[1].data), stop
+
+
+def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> None:
+    """Give helpers a moment to exit on their own once the snippet has exited.
+
+    Some exit right after their parent by design (multiprocessing's resource tracker sees
+    its pipe close); only what is still running after this is a leftover worth a note.
+    Output keeps being read meanwhile, so nobody blocks on a full pipe.
+    """
+    deadline = time.monotonic() + _GRACE
+    while True:
+        _reap(statuses)
+        if not _descendants(os.getpid()) or time.monotonic() >= deadline:
+            return
+        ready = {fd for fd, _ in poller.poll(5)}
+        for cap in captures:
+            if cap.open and cap.fd in ready:
+                cap.read()
+                if not cap.open:
+                    poller.unregister(cap.fd)
 
 
 def _preimport() -> None:

@@ -162,10 +162,11 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     elif paths:
         wanted = {b.id for b in bundles}
         refs = [r for r in refs if r.bundle_id in wanted]
+    seen = {problem.format() for _, problem in problems}
     for ref in refs:
         rendered = project.render_file(ref)
         for problem in rendered.problems:
-            if problem.level == "warning":
+            if problem.level == "warning" and problem.format() not in seen:
                 article_warnings += 1
                 problems.append((ref.docs_path, problem))
     for users, problem in problems:

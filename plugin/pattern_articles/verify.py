@@ -146,7 +146,7 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult) -> Outcome:
             steps=flow.steps,
             consumers=consumers,
             flow_place=bundle.place(*loc),
-            step_places=[bundle.place(*loc, "steps", i) for i in range(len(flow.steps))],
+            step_places=[bundle.place(*loc, "steps", i, "emits") for i in range(len(flow.steps))],
             event_places={
                 e.name: bundle.place("events", i, "consumers") for i, e in enumerate(bundle.model.events)
             },

@@ -77,7 +77,7 @@ def test_missing_golden_is_a_mismatch_with_a_hint(golden: Path) -> None:
     ("tmp-paths", "cache in /tmp/tmpk2j3h4/data and /var/tmp/xyz",
      "cache in /tmp/tmpqqqqqq/data and /var/tmp/abc"),
     ("sort-lines", "inventory reserved\npayment taken\n", "payment taken\ninventory reserved\n"),
-])
+], ids=lambda value: value if value in BUILTIN_NORMALISERS else "")  # stable ids for xdist
 def test_builtin_normalisers_mask_what_varies(golden: Path, name: str, actual: str,
                                               expected: str) -> None:
     golden.write_text(expected)
@@ -92,7 +92,7 @@ def test_builtin_normalisers_mask_what_varies(golden: Path, name: str, actual: s
     ("addresses", "code 0xFF", "code 0xFE"),
     ("tmp-paths", "/home/me/file", "/home/you/file"),
     ("sort-lines", "a\nb", "a\nc"),
-])
+], ids=lambda value: value if value in BUILTIN_NORMALISERS else "")
 def test_builtin_normalisers_keep_real_differences(golden: Path, name: str, actual: str,
                                                    expected: str) -> None:
     golden.write_text(expected)

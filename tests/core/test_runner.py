@@ -525,3 +525,34 @@ def test_dependencies_for_a_watcher(bundle: Path, write: Write,
     deps = make_runner().dependencies(spec(path, bundle))
     assert deps == [path, bundle / "shop" / "__init__.py", bus]
     assert os.path.isabs(deps[0])
+
+
+def test_multiprocessing_spawn_works_and_its_helpers_are_not_leftovers(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    write("shop.py", "def double(x):\n    return 2 * x\n")
+    path = write("pool.py", """
+        import multiprocessing
+        from shop import double
+        if __name__ == "__main__":
+            with multiprocessing.get_context("spawn").Pool(2) as pool:
+                print(pool.map(double, [1, 2, 3]))
+    """)
+    result = make_runner(timeout=60).result(spec(path, bundle))
+    assert (result.status, result.stdout) == ("passed", "[2, 4, 6]\n"), result
+    assert result.notes == ()  # the resource tracker exits by itself: no "killed" note
+
+
+def test_c_level_output_is_flushed(bundle: Path, write: Write,
+                                   make_runner: Callable[..., Runner]) -> None:
+    path = write("c.py", "import ctypes\nctypes.CDLL(None).printf(b'from C\\n')\n")
+    assert make_runner().result(spec(path, bundle)).stdout == "from C\n"
+
+
+def test_death_by_signal_is_reported(bundle: Path, write: Write,
+                                     make_runner: Callable[..., Runner]) -> None:
+    path = write("sig.py", "import os, signal\nprint('before', flush=True)\n"
+                           "os.kill(os.getpid(), signal.SIGTERM)\n")
+    result = make_runner().result(spec(path, bundle))
+    assert (result.status, result.exit_code, result.reason) == ("failed", -15, "killed by SIGTERM")
+    assert result.stdout == "before\n"
