@@ -153,7 +153,7 @@ def _load_cached(metadata: Path, _mtime: int, _size: int) -> Bundle:
             f"{len(problems)} problem(s) in bundle metadata", Place(metadata), problems=problems
         ) from None
     bundle = Bundle(
-        id=model.id or metadata.parent.name,
+        id=metadata.parent.name,  # the folder name is the id: one name, nothing to disagree
         dir=metadata.parent,
         metadata_path=metadata,
         model=model,
@@ -274,6 +274,23 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place("events", index, "name"),
                     "add it to a flow step's 'emits' or remove the event",
                 )
+    if m.flows.snippet and not (bundle.dir / m.flows.snippet).is_file():
+        yield Problem(
+            f"flows.snippet '{m.flows.snippet}' does not exist in {bundle.dir.name}/",
+            bundle.place("flows", "snippet"),
+            "name the script whose scenarios perform the flows",
+        )
+    for relative, spec in m.snippets.items():
+        if not (bundle.dir / relative).is_file():
+            yield Problem(
+                f"snippets: '{relative}' does not exist in {bundle.dir.name}/",
+                bundle.place("snippets", relative),
+                "check the file name; paths are relative to the bundle folder",
+            )
+        for n_index, item in enumerate(spec.normalize):
+            yield from _check_normaliser(bundle, item, ("snippets", relative, "normalize", n_index))
+    for n_index, item in enumerate(m.normalize):
+        yield from _check_normaliser(bundle, item, ("normalize", n_index))
     for loc, ref in m.snippet_refs():
         path = ref.split("#", 1)[0]
         if path not in m.snippets and not (bundle.dir / path).is_file():
@@ -282,3 +299,24 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                 bundle.place(*loc),
                 "check the file name; paths are relative to the bundle folder",
             )
+
+
+def _check_normaliser(bundle: Bundle, item: object, loc: Loc) -> Iterator[Problem]:
+    """Unknown built-in names and invalid regular expressions, caught at load with their line."""
+    import re
+
+    from .expect import BUILTIN_NORMALISERS
+
+    if isinstance(item, str):
+        if item not in BUILTIN_NORMALISERS:
+            yield Problem(
+                f"unknown normaliser '{item}'",
+                bundle.place(*loc),
+                f"built-in normalisers: {', '.join(BUILTIN_NORMALISERS)}; or write {{pattern: ..., replace: ...}}",
+            )
+        return
+    pattern = getattr(item, "pattern", "")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        yield Problem(f"normaliser pattern is not a valid regular expression: {exc}", bundle.place(*loc, "pattern"))

@@ -58,20 +58,29 @@ def _same_case(template: str, word: str) -> str:
     return word
 
 
-def heading_slip(title: str, own: Iterable[str], others: Iterable[str]) -> HeadingSlip | None:
-    """Return the slip when ``title`` names another pattern and not the article's own."""
+def heading_slip(
+    title: str, own: Iterable[str], others: Iterable[str], known: Iterable[str] = KNOWN_PATTERNS
+) -> HeadingSlip | None:
+    """Return the slip when ``title`` names another pattern and not the article's own.
+
+    ``others`` are patterns the bundle itself names (related, contrasted): a bare mention is
+    enough. ``known`` are the built-in names; many are everyday words ("Retry policy",
+    "Using a sidecar"), so they count only when followed by the word *pattern*.
+    """
     own_names = [n for n in own if n]
     if any(_name_re(n).search(title) for n in own_names):
         return None
     own_first = own_names[0] if own_names else ""
-    for other in sorted({o for o in others if o}, key=len, reverse=True):
+    candidates = [(o, _name_re(o)) for o in {o for o in others if o}]
+    candidates += [(k, _name_re(k + " pattern")) for k in known if k]
+    for other, regex in sorted(candidates, key=lambda pair: len(pair[0]), reverse=True):
         if any(other.lower() == n.lower() for n in own_names):
             continue
-        regex = _name_re(other)
         match = regex.search(title)
         if match:
-            fixed = regex.sub(lambda m: _same_case(m.group(0), own_first), title)
-            return HeadingSlip(other=match.group(0), fixed=fixed)
+            name_re = _name_re(other)
+            fixed = name_re.sub(lambda m: _same_case(m.group(0), own_first), title)
+            return HeadingSlip(other=name_re.search(title).group(0), fixed=fixed)  # type: ignore[union-attr]
     return None
 
 

@@ -112,8 +112,7 @@ class Filler:
         self.article: Article | None = None
         m = bundle.model
         self.own = [m.name, *m.aliases]
-        others = set(checks.KNOWN_PATTERNS)
-        others.update(r.name or r.pattern.replace("-", " ").title() for r in m.related)
+        others = {r.name or r.pattern.replace("-", " ").title() for r in m.related}
         if m.definition and m.definition.contrast_with:
             others.add(m.definition.contrast_with.replace("-", " ").title())
         self.others = sorted(others)
@@ -345,6 +344,9 @@ class Filler:
         for extra in outcome.problems:
             if extra not in self.problems:
                 self.problems.append(extra)
+        for note in outcome.result.notes:
+            self.problems.append(Problem(f"{outcome.result.spec.id}: {note}", Place(outcome.result.spec.snippet),
+                                         level="info"))
 
     def show(self, ref: SnippetRef | Mapping[str, Any] | str, **options: Any) -> str:
         """Markdown for a snippet: its code, its real output per scenario, its diagram."""
@@ -382,7 +384,9 @@ class Filler:
         if "code" in show:
             piece = excerpt(file, region)
             attrs = f'title="{display}"' + (f' linenums="{piece.first_line}"' if region else "")
-            tabs.append((title or (f"{path} · {region}" if region else path), fence(piece.text, "python", attrs)))
+            language = declared.language if declared is not None else "python"
+            highlight = {"sh": "bash", "node": "javascript"}.get(language, language)
+            tabs.append((title or (f"{path} · {region}" if region else path), fence(piece.text, highlight, attrs)))
         for scenario in scenarios:
             outcome = self.outcome(path, scenario)
             label = _scenario_label(self.bundle, path, scenario)

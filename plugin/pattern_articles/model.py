@@ -180,7 +180,6 @@ class SnippetSpec(Strict):
 
 
 class BundleModel(Strict):
-    id: str = Field("", description="Defaults to the bundle folder's name.")
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")

@@ -72,6 +72,10 @@ class Project:
     def reload(self, changed: set[Path] | None = None) -> None:
         """Forget bundles (metadata may have changed) and outcomes of runs whose inputs changed."""
         self._bundles.clear()
+        if self._runner is not None:
+            # the runner memoises by spec; a spec's files may have changed. The disk cache,
+            # keyed by content, still answers every run whose inputs did not change.
+            self._runner.forget()
         with self._lock:
             if changed is None:
                 self._outcomes.clear()
@@ -152,7 +156,7 @@ class Project:
         if known is not None:
             return known
         result = self.runner.result(spec)
-        judged = judge(bundle, spec, result)
+        judged = judge(bundle, spec, result, check_trace=self.settings.check_trace)
         with self._lock:
             self._outcomes[spec] = judged
         return judged

@@ -44,6 +44,7 @@ def _enabled(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pattern_snippet: a pattern-articles snippet run")
+    config.addinivalue_line("markers", "redis: a snippet run that needs a redis-server")
 
 
 def _project(config: pytest.Config) -> Project | None:

@@ -419,7 +419,8 @@ class Runner:
         self._allowlist = tuple(dict.fromkeys(s.env_allowlist))
         # snapshot now: workers started later must see what runs started earlier saw
         self._base_env = {k: os.environ[k] for k in self._allowlist if k in os.environ}
-        self._fresh = s.fresh or os.environ.get(FRESH_VARIABLE, "") not in ("", "0", "false")
+        flag = os.environ.get(FRESH_VARIABLE, "").strip().lower()
+        self._fresh = s.fresh or flag not in ("", "0", "false", "no", "off")
         self._cache = Cache(s.cache_dir) if s.cache_dir is not None else None
         self._languages = {k: list(v) for k, v in s.languages.items()}
         self._languages.setdefault("python", [sys.executable, "{path}"])
@@ -440,13 +441,23 @@ class Runner:
     # ------------------------------------------------------------------ public API
 
     def submit(self, specs: Iterable[RunSpec]) -> None:
-        """Queue specs and return at once; results come from :meth:`result`."""
+        """Queue specs and return at once; results come from :meth:`result`.
+
+        A spec already submitted is not run again: its result is kept until :meth:`forget`.
+        """
+        self._submit(specs)
+
+    def _submit(self, specs: Iterable[RunSpec]) -> list[_Job]:
         fresh: list[_Job] = []
+        jobs: list[_Job] = []
         with self._lock:
             for spec in specs:
-                if spec in self._jobs:
+                known = self._jobs.get(spec)
+                if known is not None:
+                    jobs.append(known)
                     continue
                 job = _Job(spec)
+                jobs.append(job)
                 self._jobs[spec] = job
                 if self._outstanding == 0:
                     self._busy_since = time.monotonic()
@@ -460,12 +471,11 @@ class Runner:
         for job in fresh:
             if not self._lookups.put(job):
                 self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
+        return jobs
 
     def result(self, spec: RunSpec) -> RunResult:
         """The result of ``spec``, running it first if nobody submitted it; blocks."""
-        self.submit([spec])
-        with self._lock:
-            job = self._jobs[spec]
+        (job,) = self._submit([spec])
         if not job.done.is_set():
             self._lookups.promote(job)
             self._runs.promote(job)
@@ -721,10 +731,12 @@ class Runner:
             timeout = self._timeout(spec)
             try:
                 header, payloads = worker.run(request, timeout + _RESULT_GRACE)
-            except WorkerDied as exc:
+            except (WorkerDied, ValueError, struct.error) as exc:
+                # a dead worker, or one whose reply made no sense: never reuse it
                 self._drop(worker)
                 worker = None
-                reason = str(exc)
+                reason = str(exc) if isinstance(exc, WorkerDied) else (
+                    f"garbled reply from the worker: {exc}")
                 if self._closed:
                     reason = "the runner was closed while it ran"
                 return self._error(spec, reason), worker

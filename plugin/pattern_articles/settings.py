@@ -107,13 +107,13 @@ class Settings:
 
     @property
     def cache_path(self) -> Path | None:
-        if self.cache_dir is None or os.environ.get("PATTERN_ARTICLES_NO_CACHE"):
+        if self.cache_dir is None or _truthy(os.environ.get("PATTERN_ARTICLES_NO_CACHE", "")):
             return None
         return self.absolute(self.cache_dir)
 
     @property
     def force_fresh(self) -> bool:
-        return self.fresh or os.environ.get("PATTERN_ARTICLES_FRESH", "") not in ("", "0")
+        return self.fresh or _truthy(os.environ.get("PATTERN_ARTICLES_FRESH", ""))
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], root: Path, docs_dir: str | Path = "docs",
@@ -137,6 +137,11 @@ class Settings:
                 continue
             setattr(settings, name, _coerce(name, value, place))
         return settings
+
+
+def _truthy(value: str) -> bool:
+    """Environment switches: empty, 0, false, no and off mean off."""
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _coerce(name: str, value: Any, place: Place | None) -> Any:
@@ -208,6 +213,20 @@ class _TolerantLoader:
                     return loader.construct_sequence(node)
                 return loader.construct_mapping(node)
 
+            def env_tag(loader: Any, node: Any) -> Any:
+                # MkDocs' !ENV: a variable name, or [NAME, NAME2, ..., default]
+                names = (
+                    [loader.construct_scalar(node)]
+                    if isinstance(node, yaml.ScalarNode)
+                    else loader.construct_sequence(node)
+                )
+                *variables, default = names if len(names) > 1 else [*names, None]
+                for variable in variables:
+                    if isinstance(variable, str) and variable in os.environ:
+                        return yaml.safe_load(os.environ[variable])
+                return default
+
+            Loader.add_constructor("!ENV", env_tag)
             Loader.add_multi_constructor("!", unknown)
             Loader.add_multi_constructor("tag:yaml.org,2002:python/", unknown)
             cls.loader = Loader

@@ -41,8 +41,16 @@ class Outcome:
 
 
 def golden_path(bundle_dir: Path, snippet: Path, scenario: str) -> Path:
-    """``expected/<stem>.txt`` or ``expected/<stem>.<scenario>.txt`` inside the bundle."""
-    stem = snippet.stem
+    """``expected/<stem>.txt`` or ``expected/<stem>.<scenario>.txt`` inside the bundle.
+
+    A snippet in a sub-folder keeps its folder in the name (``sub/flow.py`` ->
+    ``expected/sub.flow.txt``) so two ``flow.py`` files never share a golden file.
+    """
+    try:
+        relative = snippet.resolve().relative_to(bundle_dir.resolve())
+        stem = ".".join([*relative.parts[:-1], relative.stem])
+    except ValueError:
+        stem = snippet.stem
     name = f"{stem}.{scenario}.txt" if scenario else f"{stem}.txt"
     return bundle_dir / "expected" / name
 
@@ -119,7 +127,7 @@ def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow
     return None
 
 
-def judge(bundle: Bundle, spec: RunSpec, result: RunResult) -> Outcome:
+def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, check_trace: bool = True) -> Outcome:
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
 
@@ -132,7 +140,7 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult) -> Outcome:
     mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec))
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
-    if found is not None and result.trace:
+    if found is not None and result.trace and check_trace:
         from .trace import FlowCheck, check_trace
 
         loc, flow = found
