@@ -129,6 +129,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         mark = {"passed": "ok", "skipped": "skip"}.get(outcome.status, "FAIL")
         if outcome.status == "mismatch" and update:
             diff = expect.update(outcome.golden, outcome.result.stdout)
+            project.forget_outcome(spec)  # the articles below must see the new golden
             print(f"updated {_rel(outcome.golden)}", file=out)
             if diff:
                 print(diff, file=out)

@@ -46,7 +46,7 @@ class Event(Strict):
     name: str = Field(description="Event name in past tense, e.g. 'OrderPlaced'.")
     producer: str = Field(description="Participant id that publishes it.")
     consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
-    kind: Literal["domain", "compensation", "integration", "notification"] = "domain"
+    kind: Literal["domain", "compensation", "command", "integration", "notification"] = "domain"
     payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
     description: str = ""
 

@@ -161,6 +161,11 @@ class Project:
             self._outcomes[spec] = judged
         return judged
 
+    def forget_outcome(self, spec: RunSpec) -> None:
+        """Judge this run again next time (its golden file was just rewritten)."""
+        with self._lock:
+            self._outcomes.pop(spec, None)
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()

@@ -6,7 +6,7 @@ The example code writes one JSON object per line to the file named by
     {"op": "publish", "service": "order", "event": "OrderPlaced", "event_id": "e1",
      "correlation_id": "order-1001", "caused_by": null, "pid": 4242}
 
-``op`` is ``publish``, ``consume``, ``duplicate``, ``redeliver`` or ``crash``. This module
+``op`` is ``publish``, ``consume``, ``duplicate``, ``stale``, ``redeliver`` or ``crash``. This module
 turns such a trace into a Mermaid sequence diagram and compares it with the flows the
 bundle declares, so an article can never describe a flow its code no longer performs.
 """
@@ -80,6 +80,9 @@ def diagram_from_trace(
         elif op == "duplicate":
             lines.append(f"    {BROKER}-->>{service}: {event} (again)")
             lines.append(f"    Note over {service}: already processed: ignored")
+        elif op == "stale":
+            lines.append(f"    {BROKER}-->>{service}: {event} (late)")
+            lines.append(f"    Note over {service}: older than what it already applied: ignored")
         elif op == "crash":
             lines.append(f"    Note over {service}: crashed while handling {event}")
     return "\n".join(lines)

@@ -349,12 +349,14 @@ def test_children_and_setsid_daemons_do_not_outlive_a_passing_snippet(
         escaped = subprocess.Popen(["sleep", "301"], start_new_session=True)
         # a classic double-forked daemon: its parent exits, it calls setsid
         r, w = os.pipe()
-        if os.fork() == 0:
+        middle = os.fork()
+        if middle == 0:
             os.setsid()
             if os.fork() == 0:
                 os.write(w, str(os.getpid()).encode())
                 time.sleep(302)
             os._exit(0)
+        os.waitpid(middle, 0)  # so exactly three are left: the count below is exact
         daemon = int(os.read(r, 32))
         with open(os.environ["PIDFILE"], "w") as f:
             f.write(f"{plain.pid} {escaped.pid} {daemon}")

@@ -133,7 +133,7 @@ def test_an_event_survives_the_trip_through_stream_fields() -> None:
 
     assert all(isinstance(value, str) for value in fields.values())
     assert Event.from_fields(fields) == event
-    assert event.event_id == "order-9/payment/v2"
+    assert event.event_id == "order-9/payment/PaymentRefunded/v2"
 
 
 def test_an_event_is_immutable() -> None:

@@ -180,7 +180,7 @@ def test_a_consumer_killed_mid_flow_is_replaced_and_the_charge_happens_exactly_o
     workers.append(doomed)
 
     place_order(bus, "order-1", SCENARIOS["happy-path"])
-    assert read_line(doomed, TIMEOUT) == "stalled order-1/order/v1"  # read, decided, not committed
+    assert read_line(doomed, TIMEOUT) == "stalled order-1/order/OrderPlaced/v1"  # read, decided, not committed
     os.kill(doomed.pid, signal.SIGKILL)
     assert doomed.wait(timeout=TIMEOUT) == -signal.SIGKILL
 

@@ -59,7 +59,7 @@ def test_a_flow_is_traced_with_exactly_the_documented_keys(
         "op": "publish",
         "service": "client",
         "event": "PlaceOrder",
-        "event_id": "order-5/client/v1",
+        "event_id": "order-5/client/PlaceOrder/v1",
         "correlation_id": "order-5",
         "caused_by": None,
         "pid": records[0]["pid"],

@@ -124,7 +124,7 @@ class InProcessBus:
         self.deliveries.append((service.name, event))
         changes = service.receive(event)
         if changes.ignored:
-            trace("duplicate", service.name, event)
+            trace(changes.ignored, service.name, event)  # "duplicate" or "stale"
         else:
             self.store(service.name).apply(changes)  # the effect and the processed id together
             trace("consume", service.name, event)
@@ -254,7 +254,7 @@ class RedisStreamsBus:
         if redelivered:
             trace("redeliver", service.name, event)
         changes = self._commit(service, event, stream, entry_id)
-        trace("duplicate" if changes.ignored else "consume", service.name, event)
+        trace(changes.ignored or "consume", service.name, event)
         for published in changes.events:
             trace("publish", service.name, published)
         self.log(changes.summary())

@@ -33,9 +33,9 @@ class Event:
     def __post_init__(self) -> None:
         object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
         if not self.event_id:
-            # Derived from (order, source, version), so a publisher that retries publishes
-            # the same id again and consumers can recognise the copy.
-            event_id = f"{self.correlation_id}/{self.source}/v{self.version}"
+            # Derived from (order, source, event, version), so a publisher that retries
+            # publishes the same id again and consumers can recognise the copy.
+            event_id = f"{self.correlation_id}/{self.source}/{self.name}/v{self.version}"
             object.__setattr__(self, "event_id", event_id)
         # --8<-- [end:event]
 

@@ -2,7 +2,7 @@
 
 In a choreography the flow is written down in no single program; it only exists in the
 messages that actually moved. Set PATTERN_ARTICLES_TRACE to a file path and every publish,
-consume, duplicate, redelivery and crash is appended there, one JSON object per line. Several
+consume, duplicate, stale arrival, redelivery and crash is appended there, one JSON object per line. Several
 processes may share the file: each line is one `write` on a descriptor opened with O_APPEND,
 which POSIX keeps whole. Unset, tracing does nothing. Standard library only, on purpose.
 """
@@ -17,7 +17,7 @@ from shop.events import Event
 
 TRACE_ENV = "PATTERN_ARTICLES_TRACE"
 
-Op = Literal["publish", "consume", "duplicate", "redeliver", "crash"]
+Op = Literal["publish", "consume", "duplicate", "stale", "redeliver", "crash"]
 
 
 # --8<-- [start:trace]

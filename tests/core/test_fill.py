@@ -1,0 +1,132 @@
+"""The filling rules, with a small bundle and runs answered by a fake (no processes)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pattern_articles import article, bundle
+from pattern_articles.fill import Filler, SiteLinks
+from pattern_articles.runner import RunResult, RunSpec
+from pattern_articles.settings import Settings
+from pattern_articles.verify import judge
+
+BUNDLE = """\
+name: Demo
+subtitle: Filled Subtitle
+description: Filled description.
+definition:
+  text: Demo is a pattern.
+  contrast_with: other
+  contrast:
+    - {aspect: Speed, this: fast, other: slow}
+problem:
+  context: A context.
+benefits:
+  - {title: Good, detail: It helps.}
+related:
+  - {pattern: other, relation: alternative}
+  - {pattern: elsewhere, url: "https://example.org/elsewhere"}
+references:
+  - {title: A source, url: "https://example.org"}
+snippets:
+  hello.py:
+    scenarios:
+      en: {args: [en], title: English}
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> bundle.Bundle:
+    folder = tmp_path / "snippets" / "demo"
+    (folder / "expected").mkdir(parents=True)
+    (folder / "bundle.yml").write_text(BUNDLE)
+    (folder / "hello.py").write_text("# --8<-- [start:main]\nprint('hello')\n# --8<-- [end:main]\n")
+    (folder / "expected" / "hello.en.txt").write_text("hello\n")
+    return bundle.load(folder)
+
+
+def fake_runs(b: bundle.Bundle, stdout: str = "hello\n", status: str = "passed"):  # type: ignore[no-untyped-def]
+    def outcome_for(spec: RunSpec):  # type: ignore[no-untyped-def]
+        result = RunResult(spec=spec, status=status, exit_code=0 if status == "passed" else 1, stdout=stdout,
+                           stderr="", duration=0.01, truncated=False, trace=(), cached=False,
+                           reason="" if status == "passed" else "exit code 1")
+        return judge(b, spec, result)
+    return outcome_for
+
+
+def fill(b: bundle.Bundle, text: str, **kwargs):  # type: ignore[no-untyped-def]
+    filler = Filler(Settings(root=b.dir.parent.parent), b, outcome_for=fake_runs(b, **kwargs),
+                    links=SiteLinks({"other": "other-pattern.md"}))
+    return filler.fill(article.parse(textwrap.dedent(text), "a.md"))
+
+
+def test_fills_empty_sections_title_and_description(demo: bundle.Bundle) -> None:
+    out = fill(demo, """\
+        ---
+        title: 'Demo Pattern: <TODO>'
+        description: <TODO>
+        ---
+
+        ## What is Other Pattern
+
+        ## Problem Context
+        Mine.
+
+        ## Benefits
+        <TODO>
+        """)
+    assert out.meta == {"title": "Demo Pattern: Filled Subtitle", "description": "Filled description."}
+    assert "## What is Demo Pattern\n\nDemo is a pattern." in out.markdown
+    assert "| **Speed** | fast | slow |" in out.markdown
+    assert "[Other](other-pattern.md)" in out.markdown, "a related pattern with an article is linked"
+    assert "## Problem Context\nMine.\n" in out.markdown, "authored text untouched"
+    assert "- **Good.** It helps." in out.markdown
+    assert [p.level for p in out.problems] == ["info"], out.problems
+
+
+def test_appends_sections_without_heading_in_order(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Intro\nText.\n")
+    md = out.markdown
+    assert md.index("## Related patterns") < md.index("## References")
+    assert "[A source](https://example.org)" in md
+    assert "[Elsewhere](https://example.org/elsewhere)" in md, "no article: external link"
+    assert "**Other** (alternative)" not in md
+
+
+def test_empty_section_without_content_and_leftover_todo_warn(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Mystery Section\n\n## Notes\nSomething TODO later.\n")
+    messages = [(p.level, str(p.place), p.message) for p in out.problems]
+    assert ("warning", "a.md:1", "section 'Mystery Section' is empty and matches no bundle content") in messages
+    assert any(m[0] == "warning" and m[1] == "a.md:4" and "TODO left" in m[2] for m in messages)
+
+
+def test_directive_places_code_and_real_output(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Intro\nText.\n\n```pattern-snippet\nhello.py#main scenario=en\n```\n\nAfter.\n")
+    md = out.markdown
+    assert "pattern-snippet" not in md
+    assert '=== "hello.py · main"' in md
+    assert '=== "Output: English"' in md
+    assert "print('hello')" in md and "    hello\n" in md
+    assert md.rstrip().endswith("After.") or "After." in md
+
+
+def test_failing_run_is_a_warning_and_an_admonition(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Intro\nText.\n\n```pattern-snippet\nhello.py scenario=en\n```\n", status="failed")
+    assert '!!! failure "`demo/hello.py` (scenario `en`) failed: exit code 1"' in out.markdown
+    assert any(p.level == "warning" and "failed" in p.message for p in out.problems)
+
+
+def test_changed_output_shows_the_diff(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Intro\nText.\n\n```pattern-snippet\nhello.py scenario=en\n```\n", stdout="bye\n")
+    assert "-hello" in out.markdown and "+bye" in out.markdown
+    assert any("differs from hello.en.txt" in p.message for p in out.problems)
+
+
+def test_fix_headings_off_makes_the_slip_a_warning(demo: bundle.Bundle) -> None:
+    filler = Filler(Settings(root=demo.dir, fix_headings=False), demo)
+    out = filler.fill(article.parse("## Why use Other Pattern\nText.\n", "a.md"))
+    assert out.markdown.startswith("## Why use Other Pattern")
+    assert [(p.level, p.hint) for p in out.problems] == [("warning", "did you mean 'Why use Demo Pattern'?")]
