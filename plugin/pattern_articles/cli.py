@@ -113,7 +113,7 @@ def _select(project: Project, paths: list[Path]) -> tuple[list[Bundle], list[Pat
 def check(project: Project, paths: list[Path], *, update: bool = False, quiet: bool = False,
           out: TextIO | None = None) -> int:
     from . import expect
-    from .verify import describe
+    from .verify import describe, normalisers_for
 
     out = out or sys.stdout
     started = time.perf_counter()
@@ -128,7 +128,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         outcome: Outcome = project.outcome(bundle, spec)
         mark = {"passed": "ok", "skipped": "skip"}.get(outcome.status, "FAIL")
         if outcome.status == "mismatch" and update:
-            diff = expect.update(outcome.golden, outcome.result.stdout)
+            diff = expect.update(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
             project.forget_outcome(spec)  # the articles below must see the new golden
             print(f"updated {_rel(outcome.golden)}", file=out)
             if diff:

@@ -37,6 +37,21 @@ if TYPE_CHECKING:
 OutcomeFor = Callable[["RunSpec"], "Outcome"]
 
 DIRECTIVE_INFO = "pattern-snippet"
+
+#: The smallest metadata that fills each section, quoted in "section is empty" hints.
+FIELD_EXAMPLES: dict[str, str] = {
+    "introduction": "description: ..., or definition: {text: ...}",
+    "problem": "problem: {context: ..., forces: [...]}",
+    "definition": "definition: {text: ..., analogy: ...}",
+    "use_case": "use_case: {text: ...}, with participants, events and flows",
+    "implementation": "implementation: {intro: ..., steps: [{title: ..., text: ..., code: [{snippet: example.py}]}]}",
+    "benefits": "benefits: [{title: ..., detail: ...}]",
+    "considerations": "considerations: [{title: ..., risk: ..., mitigation: ...}]",
+    "applicability": "applicability: {use_when: [...], avoid_when: [...]}",
+    "related": "related: [{pattern: ..., relation: ...}]",
+    "references": "references: [{title: ..., url: ...}]",
+    "summary": "summary: {text: ..., takeaways: [...]}",
+}
 _DIRECTIVE_OPTION = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
 
 
@@ -49,6 +64,8 @@ class Rendered:
     problems: list[Problem] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)  # section keys filled
     specs: list[RunSpec] = field(default_factory=list)  # runs the page shows
+    sections: dict[int, str] = field(default_factory=dict)  # section index -> generated body (eject)
+    appended: dict[str, str] = field(default_factory=dict)  # section key -> heading + body appended
 
 
 @dataclass
@@ -170,15 +187,18 @@ class Filler:
                 self.problems.append(Problem(
                     f"section '{title}' is empty and the bundle has no '{key}' content",
                     place,
-                    f"add '{key}' to {self.bundle.metadata_path.name} or write the section",
+                    f"add '{key}' to {self.bundle.metadata_path.name} ({FIELD_EXAMPLES.get(key, key + ': ...')}; "
+                    "'pattern-articles schema' lists every key) or write the section",
                 ))
         appended_parts: list[str] = []
+        appended: dict[str, str] = {}
         for key in self.settings.append:
             if key in covered:
                 continue
             text = self.section(key, base_level)
             if text.strip():
                 appended_parts.append("#" * base_level + " " + self.settings.title_for(key) + "\n\n" + text)
+                appended[key] = appended_parts[-1]
                 filled.append(key)
         replacements = self.directives(article)
         self.check_cycles()
@@ -190,7 +210,7 @@ class Filler:
         )
         updates = self.fill_meta(meta, article)
         self.leftovers(article, set(fills), updates)
-        return Rendered(markdown, updates, self.problems, filled, self.specs)
+        return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended)
 
     def check_cycles(self) -> None:
         """Declared flows whose events trigger each other in a loop: an event storm risk."""
@@ -221,11 +241,12 @@ class Filler:
                     updates[key] = _replace_todo(current, value)
                 else:
                     line = article.front_matter_lines.get(key, 0)
+                    field_name = "subtitle" if key == "title" else key
                     self.problems.append(Problem(
-                        f"front matter '{key}' still holds a TODO and the bundle has no "
-                        f"'{'subtitle' if key == 'title' else key}'",
+                        f"front matter '{key}' still holds a TODO and the bundle has no '{field_name}'",
                         Place(article.path, line) if line else Place(article.path),
-                        f"add it to {self.bundle.metadata_path.name}",
+                        f"add '{field_name}: ...' to {self.bundle.metadata_path.name} (it replaces the TODO), "
+                        f"or write the {key} in the front matter",
                     ))
         if "title" not in meta and m.subtitle:
             pass  # an article without a title keeps MkDocs' own choice

@@ -156,7 +156,7 @@ class Project:
         if known is not None:
             return known
         result = self.runner.result(spec)
-        judged = judge(bundle, spec, result, check_trace=self.settings.check_trace)
+        judged = judge(bundle, spec, result, trace_checks=self.settings.check_trace)
         with self._lock:
             self._outcomes[spec] = judged
         return judged

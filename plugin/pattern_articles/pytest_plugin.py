@@ -139,7 +139,7 @@ class SnippetItem(pytest.Item):
 
     def runtest(self) -> None:
         from . import expect
-        from .verify import describe
+        from .verify import describe, normalisers_for
 
         project = _project(self.config)
         assert project is not None
@@ -147,7 +147,7 @@ class SnippetItem(pytest.Item):
         if outcome.status == "skipped":
             pytest.skip(f"{self.spec.id}: {outcome.result.reason}")
         if outcome.status == "mismatch" and self.config.getoption("pattern_articles_update"):
-            diff = expect.update(outcome.golden, outcome.result.stdout)
+            diff = expect.update(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
             self.user_properties.append(("updated", str(outcome.golden)))
             if diff:
                 self.config.stash.setdefault(_UPDATED, []).append(diff)  # type: ignore[arg-type]

@@ -608,8 +608,7 @@ class Runner:
                 self._finish(job, result)
         finally:
             if worker is not None:
-                worker.stop()
-                self._drop(worker)
+                self._drop(worker, graceful=True)
 
     def _finish(self, job: _Job, result: RunResult) -> None:
         with self._lock:
@@ -744,8 +743,11 @@ class Runner:
         finally:
             _rmtree(root)
 
-    def _drop(self, worker: _Worker) -> None:
-        worker.kill()
+    def _drop(self, worker: _Worker, graceful: bool = False) -> None:
+        """Forget a worker. ``graceful``: let it finish killing what it ran (it exits on
+        EOF after its sweep); otherwise it is dead or wedged, so kill it now."""
+        if not graceful:
+            worker.kill()
         worker.wait_stopped()
         with self._lock:
             self._workers.discard(worker)

@@ -119,7 +119,7 @@ class Settings:
     def from_mapping(cls, data: dict[str, Any], root: Path, docs_dir: str | Path = "docs",
                      place: Place | None = None) -> Settings:
         """Build settings from the plugin block (already parsed), validating keys and types."""
-        known = {f.name: f for f in fields(cls)} | {"cache": None, "enabled": None}
+        known = {f.name: f for f in fields(cls)} | {"cache": None, "enabled": None, "mermaid": None}
         settings = cls(root=root, docs_dir=Path(docs_dir))
         for key, value in (data or {}).items():
             name = key.replace("-", "_")
@@ -129,7 +129,7 @@ class Settings:
                     place,
                     hint="see docs/guide/configuration.md for the settings",
                 )
-            if name == "enabled":
+            if name in ("enabled", "mermaid"):  # read by the MkDocs adapter only
                 continue
             if name == "cache":
                 if value is False or value is None:

@@ -127,7 +127,7 @@ def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow
     return None
 
 
-def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, check_trace: bool = True) -> Outcome:
+def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: bool = True) -> Outcome:
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
 
@@ -140,7 +140,7 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, check_trace: bool
     mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec))
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
-    if found is not None and result.trace and check_trace:
+    if found is not None and result.trace and trace_checks:
         from .trace import FlowCheck, check_trace
 
         loc, flow = found

@@ -495,15 +495,29 @@ def test_stats_count_each_outcome(bundle: Path, write: Write,
 
 def test_close_ends_queued_and_running_snippets(bundle: Path, write: Write,
                                                 tmp_path: Path) -> None:
-    path = write("forever.py", "import time\nwhile True:\n    time.sleep(1)\n")
+    pids = tmp_path / "pids"
+    path = write("forever.py", """
+        import os, subprocess, time
+        child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        with open(os.environ["PIDFILE"], "w") as f:
+            f.write(f"{os.getpid()} {child.pid}")
+        while True:
+            time.sleep(1)
+    """)
     runner = Runner(RunnerSettings(jobs=1, timeout=60))
-    specs = [spec(path, bundle, scenario=str(i)) for i in range(3)]
+    specs = [spec(path, bundle, scenario=str(i), env=(("PIDFILE", str(pids)),))
+             for i in range(3)]
     runner.submit(specs)
-    time.sleep(0.3)  # let the first one start
+    deadline = time.monotonic() + 30
+    while not pids.exists() and time.monotonic() < deadline:  # wait for the first to start
+        time.sleep(0.02)
     runner.close()
     results = [runner.result(s) for s in specs]
     assert {r.status for r in results} == {"error"}
     assert all("closed" in r.reason for r in results)
+    if LINUX:
+        found = read_pids(pids)
+        assert len(found) == 2 and [pid for pid in found if alive(pid)] == []
     after = runner.result(spec(path, bundle, scenario="late"))
     assert after.status == "error" and "closed" in after.reason
 

@@ -1,0 +1,467 @@
+"""pattern-articles against its peers and the physical limit, side by side in one run.
+
+Run (from the repository root, with the project's virtualenv)::
+
+    python benchmarks/bench.py            # 2,000 snippets (100 articles x 20), 5 rounds
+    python benchmarks/bench.py --quick    # 200 snippets (10 articles x 20)
+
+It generates synthetic sites in a temporary folder (see ``sitegen.py``): the same pages and
+the same small, realistic Python programs, built four ways. Every comparison is measured in
+alternation, A B A B, ``--rounds`` times (at least five), and reported as medians:
+
+``warm_ratio``     our warm build (nothing changed, cache full) / plain mkdocs-material build
+                   of the same pages with the code and outputs as static highlighted blocks
+``cold_ratio``     our cold build (empty cache) / markdown-exec running the same programs
+                   in-process (no isolation, no timeout, no cache)
+``overhead_ms_per_snippet``  CPU time a cold build costs per snippet beyond the code's own
+                   run time: (CPU of the cold build's process tree - CPU of the warm build's
+                   tree - the programs' own in-process run time) / snippets. CPU, not wall
+                   time, so it is the real cost whatever the core count (wall-clock figure:
+                   ``overhead_wall_ms_per_snippet``)
+``pytest_ratio``   ``pytest`` with the pattern-articles plugin, empty cache (runs and checks
+                   every output against its golden file) / pytest-markdown-docs running the
+                   same programs (no output check)
+``serve_ratio``    a real ``mkdocs serve``: rebuild after one snippet changes among all /
+                   rebuild of the plain site's ``mkdocs serve`` after the same code block
+                   changes in its page; timed from the server's "Building documentation" log
+                   line to its "Reloading browsers" line
+``memory_ratio``   peak memory of the whole process tree (the sum of the RSS of the build and
+                   all its descendants, sampled from /proc every 10 ms) of a cold build /
+                   the plain build
+
+The last line of output is one JSON object with those keys and the raw medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "plugin"))
+
+import sitegen  # noqa: E402
+
+TARGETS = {
+    "warm_ratio": 1.05, "cold_ratio": 1.5, "overhead_ms_per_snippet": 3.0,
+    "pytest_ratio": 1.0, "serve_ratio": 1.1, "memory_ratio": 1.5,
+}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                kids.extend(int(k) for k in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def tree_rss(root: int) -> int:
+    """Sum of the resident set sizes of ``root`` and all its descendants, in bytes."""
+    total = 0
+    todo = [root]
+    seen: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as handle:
+                total += int(handle.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            continue
+        todo.extend(_children(pid))
+    return total
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float  # user + system of the whole tree (every descendant is waited for)
+    peak_rss: int
+    output: str
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800) -> Run:
+    """Run a command to completion: wall time, CPU of its tree, peak RSS of its tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = tempfile.TemporaryFile()
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss(process.pid))
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise SystemExit(f"timed out after {timeout} s: {' '.join(argv)}") from None
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log.seek(0)
+    output = log.read().decode("utf-8", "replace")
+    log.close()
+    if code != 0:
+        tail = "\n".join(output.splitlines()[-30:])
+        raise SystemExit(f"failed (exit {code}) in {cwd}: {' '.join(argv)}\n{tail}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(wall, cpu, peak, output)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Series:
+    runs: list[Run] = field(default_factory=list)
+
+    def add(self, run: Run) -> Run:
+        self.runs.append(run)
+        return run
+
+    @property
+    def wall(self) -> float:
+        return median([r.wall for r in self.runs])
+
+    @property
+    def cpu(self) -> float:
+        return median([r.cpu for r in self.runs])
+
+    @property
+    def peak(self) -> float:
+        return median([float(r.peak_rss) for r in self.runs])
+
+
+# --------------------------------------------------------------------------- the runs
+
+
+class Bench:
+    def __init__(self, sites: sitegen.Sites, rounds: int, quiet: bool) -> None:
+        self.sites = sites
+        self.rounds = rounds
+        self.quiet = quiet
+        self.python = sys.executable
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PATTERN_ARTICLES_")}
+        env["NO_MKDOCS_2_WARNING"] = "1"
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env = env
+        self.cache = sites.ours / ".cache"
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def build(self, site: Path) -> Run:
+        # not -q: the plugin's summary line tells whether the build really was warm/cold
+        return measure([self.python, "-m", "mkdocs", "build", "--strict", "-d", str(site / "site")],
+                       site, self.env)
+
+    def ours(self, expect_ran: int, expect_cached: int) -> Run:
+        run = self.build(self.sites.ours)
+        found = re.search(r"snippets: ran (\d+), cached (\d+), failed (\d+)", run.output)
+        if found is None or (int(found[1]), int(found[2]), int(found[3])) != (expect_ran, expect_cached, 0):
+            raise SystemExit(f"unexpected build summary (wanted ran {expect_ran}, cached {expect_cached}):\n"
+                             + (found[0] if found else run.output[-2000:]))
+        return run
+
+    def clear_cache(self) -> None:
+        shutil.rmtree(self.cache, ignore_errors=True)
+
+    def builds(self) -> dict[str, Series]:
+        n = self.sites.count
+        series = {name: Series() for name in ("plain", "warm", "mdexec", "cold")}
+        self.say("warm-up builds (not measured)")
+        self.build(self.sites.plain)
+        self.build(self.sites.mdexec)
+        self.clear_cache()
+        self.ours(n, 0)
+        self.ours(0, n)
+        for r in range(1, self.rounds + 1):
+            plain = series["plain"].add(self.build(self.sites.plain))
+            warm = series["warm"].add(self.ours(0, n))
+            mdexec = series["mdexec"].add(self.build(self.sites.mdexec))
+            self.clear_cache()
+            cold = series["cold"].add(self.ours(n, 0))
+            self.say(f"round {r}: plain {plain.wall:.2f} s | warm {warm.wall:.2f} s | "
+                     f"markdown-exec {mdexec.wall:.2f} s | cold {cold.wall:.2f} s "
+                     f"(peak {cold.peak_rss / 2**20:.0f} MiB vs plain {plain.peak_rss / 2**20:.0f} MiB)")
+        return series
+
+    def pytests(self) -> dict[str, Series]:
+        n = self.sites.count
+        series = {"pytest_ours": Series(), "pytest_mddocs": Series()}
+
+        def ours() -> Run:
+            self.clear_cache()
+            run = measure([self.python, "-m", "pytest", "-q"], self.sites.ours, self.env)
+            self._passed(run, n)
+            return run
+
+        def mddocs() -> Run:
+            run = measure([self.python, "-m", "pytest", "-q", "--markdown-docs"], self.sites.mddocs, self.env)
+            self._passed(run, n)
+            return run
+
+        self.say("pytest warm-up (not measured)")
+        ours()
+        mddocs()
+        for r in range(1, self.rounds + 1):
+            a = series["pytest_ours"].add(ours())
+            b = series["pytest_mddocs"].add(mddocs())
+            self.say(f"round {r}: pytest --pattern-articles {a.wall:.2f} s | pytest --markdown-docs {b.wall:.2f} s")
+        return series
+
+    @staticmethod
+    def _passed(run: Run, n: int) -> None:
+        found = re.search(r"(\d+) passed", run.output)
+        if found is None or int(found[1]) != n or "failed" in run.output.splitlines()[-1]:
+            raise SystemExit("pytest did not pass every snippet:\n" + run.output[-2000:])
+
+    def serve(self) -> dict[str, list[float]]:
+        """Real ``mkdocs serve`` processes; one edit at a time, alternating between the two."""
+        ours = Server(self.python, self.sites.ours, self.env)
+        plain = Server(self.python, self.sites.plain, self.env)
+        times: dict[str, list[float]] = {"serve_ours": [], "serve_plain": []}
+        pages = sorted((self.sites.plain / "docs" / "patterns").glob("*.md"))
+        try:
+            ours.start()
+            plain.start()
+            # round 0 is a warm-up (the first rebuild imports what the first build did not)
+            for r in range(self.rounds + 1):
+                k = (r * 7919) % self.sites.count
+                snippet = self.sites.snippets[k]
+                a = ours.rebuild(lambda: sitegen.edit_snippet(snippet, r))
+                if "ran 1, cached" not in ours.last_summary:
+                    raise SystemExit(f"serve rebuild did not re-run exactly one snippet: {ours.last_summary!r}")
+                page = pages[k // self.sites.per_article]
+                b = plain.rebuild(lambda: sitegen.edit_plain_page(page, r))
+                if r:
+                    times["serve_ours"].append(a)
+                    times["serve_plain"].append(b)
+                    self.say(f"round {r}: serve rebuild, one snippet changed {a:.2f} s | plain {b:.2f} s")
+        finally:
+            ours.stop()
+            plain.stop()
+        return times
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``mkdocs serve`` process whose log lines are read as they come, with arrival times."""
+
+    def __init__(self, python: str, site: Path, env: dict[str, str]) -> None:
+        self.argv = [python, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{_free_port()}"]
+        self.site = site
+        self.env = env
+        self.lines: list[tuple[float, str]] = []
+        self.cv = threading.Condition()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.last_summary = ""
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, cwd=self.site, env=self.env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        self._wait_for("Serving on", 0, 1800)
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self.cv:
+                self.lines.append((time.perf_counter(), raw.decode("utf-8", "replace").rstrip()))
+                self.cv.notify_all()
+        with self.cv:
+            self.lines.append((time.perf_counter(), "<exited>"))
+            self.cv.notify_all()
+
+    def _wait_for(self, text: str, start: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for index in range(start, len(self.lines)):
+                    if text in self.lines[index][1]:
+                        return index
+                    if self.lines[index][1] == "<exited>":
+                        tail = "\n".join(line for _, line in self.lines[-30:])
+                        raise SystemExit(f"mkdocs serve exited in {self.site}:\n{tail}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SystemExit(f"mkdocs serve in {self.site}: no '{text}' within {timeout} s")
+                self.cv.wait(left)
+
+    def rebuild(self, edit: Callable[[], None]) -> float:
+        with self.cv:
+            start = len(self.lines)
+        edit()
+        begin = self._wait_for("Building documentation", start, 600)
+        end = self._wait_for("Reloading browsers", begin, 600)
+        with self.cv:
+            for _, line in self.lines[begin:end]:
+                if "snippets: ran" in line:
+                    self.last_summary = line
+            return self.lines[end][0] - self.lines[begin][0]
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with _suppress():
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            with _suppress():
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], ProcessLookupError)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="200 snippets instead of 2,000")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations per comparison (>= 5)")
+    parser.add_argument("--articles", type=int, help="override: number of articles")
+    parser.add_argument("--per-article", type=int, default=20, help="snippets per article")
+    parser.add_argument("--only", default="builds,pytest,serve", help="comma list of builds,pytest,serve")
+    parser.add_argument("--keep", type=Path, help="generate the sites here and keep them")
+    parser.add_argument("--quiet", action="store_true", help="only the table and the JSON line")
+    options = parser.parse_args()
+    if options.rounds < 5:
+        parser.error("--rounds must be at least 5 (medians of at least five runs)")
+    articles = options.articles or (10 if options.quick else 100)
+    only = set(options.only.split(","))
+    started = time.perf_counter()
+    temp = None
+    if options.keep:
+        root = options.keep
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        temp = tempfile.mkdtemp(prefix="pattern-articles-bench-")
+        root = Path(temp)
+    try:
+        sites = sitegen.generate(root, articles, options.per_article)
+        bench = Bench(sites, options.rounds, options.quiet)
+        bench.say(f"{machine()}\n{sites.count} snippets in {articles} articles, in {root}; "
+                  f"their own in-process run time {sites.own_seconds * 1000:.0f} ms in all")
+        sitegen.write_plain(sites)
+        result: dict[str, object] = {"snippets": sites.count, "articles": articles, "rounds": options.rounds}
+        n = sites.count
+        if "builds" in only:
+            b = bench.builds()
+            plain, warm, mdexec, cold = b["plain"], b["warm"], b["mdexec"], b["cold"]
+            result.update(
+                warm_ratio=warm.wall / plain.wall,
+                cold_ratio=cold.wall / mdexec.wall,
+                overhead_ms_per_snippet=(cold.cpu - warm.cpu - sites.own_seconds) / n * 1000,
+                overhead_wall_ms_per_snippet=(cold.wall - warm.wall - sites.own_seconds) / n * 1000,
+                memory_ratio=cold.peak / plain.peak,
+                plain_s=plain.wall, warm_s=warm.wall, markdown_exec_s=mdexec.wall, cold_s=cold.wall,
+                plain_cpu_s=plain.cpu, warm_cpu_s=warm.cpu, markdown_exec_cpu_s=mdexec.cpu, cold_cpu_s=cold.cpu,
+                own_run_s=sites.own_seconds,
+                cold_peak_mib=cold.peak / 2**20, plain_peak_mib=plain.peak / 2**20,
+                warm_peak_mib=warm.peak / 2**20,
+            )
+        if "pytest" in only:
+            p = bench.pytests()
+            ours, other = p["pytest_ours"], p["pytest_mddocs"]
+            result.update(pytest_ratio=ours.wall / other.wall, pytest_ours_s=ours.wall,
+                          pytest_markdown_docs_s=other.wall)
+        if "serve" in only:
+            s = bench.serve()
+            a, b2 = median(s["serve_ours"]), median(s["serve_plain"])
+            result.update(serve_ratio=a / b2, serve_ours_s=a, serve_plain_s=b2)
+        result["total_s"] = time.perf_counter() - started
+        result["machine"] = machine()
+        print()
+        print(f"{'key':<26} {'value':>8}  {'target':>7}")
+        for key, target in TARGETS.items():
+            if key in result:
+                value = float(result[key])  # type: ignore[arg-type]
+                mark = "ok" if value <= target else "MISSED"
+                print(f"{key:<26} {value:8.2f}  {'<= ' + str(target):>7}  {mark}")
+        print(f"total {result['total_s']:.0f} s")
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
