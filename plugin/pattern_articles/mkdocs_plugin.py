@@ -9,7 +9,10 @@ Events used:
   in parallel while pages render;
 * ``on_page_markdown`` fills an article page (title and description go into ``page.meta``
   so the nav, ``<title>``, the ``h1`` and ``<meta name="description">`` agree);
-* ``on_serve`` watches the snippet folders; ``on_post_build`` logs one summary line.
+* ``on_serve`` watches the snippet folders; ``on_post_build`` logs one summary line;
+* ``on_config``/``on_files`` add the plugin's stylesheet and, with ``mermaid: bundled``, the
+  vendored Mermaid (``assets/README.md``), so diagrams render with no CDN at read time;
+* a page that is not an article may hold a ``pattern-catalogue`` block (``catalogue.py``).
 
 Problems are logged as ``page.md: file:line: message``; warnings make ``--strict`` fail.
 """
@@ -24,12 +27,18 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File
 
+from . import catalogue
 from .errors import PatternError, Place, Problem
 from .project import Project
 from .settings import Settings
 
 log = get_plugin_logger(__name__)
+
+ASSETS = Path(__file__).parent / "assets"
+SITE_ASSETS = "assets/pattern-articles"  # where the assets land in the built site
+MERMAID = ("mermaid.min.js", "mermaid.LICENSE.txt")
 
 
 class PatternArticlesConfig(base.Config):
@@ -53,6 +62,7 @@ class PatternArticlesConfig(base.Config):
     titles = c.Type(dict, default={})
     services = c.Type(dict, default={})
     check_trace = c.Type(bool, default=True)
+    mermaid = c.Choice(("bundled", "theme"), default="bundled")
 
 
 def _emit(problem: Problem, page: str = "") -> None:
@@ -98,12 +108,20 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             if self.project is not None:
                 self.project.close()
             self.project = Project(settings)
+        if f"{SITE_ASSETS}/pattern-articles.css" not in config.extra_css:
+            config.extra_css.append(f"{SITE_ASSETS}/pattern-articles.css")
+        if self.config.mermaid == "bundled" and f"{SITE_ASSETS}/{MERMAID[0]}" not in map(str, config.extra_javascript):
+            config.extra_javascript.append(f"{SITE_ASSETS}/{MERMAID[0]}")  # Material then skips its CDN
         return config
 
     def on_files(self, files: Any, *, config: Any) -> Any:
         if self.project is None:
             return files
         self.started = time.perf_counter()
+        names = ("pattern-articles.css", *(MERMAID if self.config.mermaid == "bundled" else ()))
+        for name in names:  # a file of the same name in docs_dir wins
+            if files.get_file_from_path(f"{SITE_ASSETS}/{name}") is None:
+                files.append(File.generated(config, f"{SITE_ASSETS}/{name}", abs_src_path=str(ASSETS / name)))
         if self.project._runner is not None:
             self.project.runner.reset_stats()  # one summary line per (re)build
         try:
@@ -124,9 +142,17 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             return markdown
         key = self.project.settings.article_key
         bundle_id = page.meta.get(key)
-        if not bundle_id:
-            return markdown
         src = page.file.src_uri
+        if not bundle_id:
+            try:
+                expanded = catalogue.expand(markdown, self.project, src, path=page.file.abs_src_path or src,
+                                            line_offset=_front_matter_lines(Path(page.file.abs_src_path or src), markdown))
+            except PatternError as exc:
+                log.error(f"{src}: {exc.format()}")
+                return markdown + "\n\n" + _error_admonition(exc)
+            for problem in expanded.problems:
+                _emit(problem, src)
+            return expanded.markdown
         path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
         offset = _front_matter_lines(path, markdown)
         try:

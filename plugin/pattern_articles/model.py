@@ -164,6 +164,10 @@ class Scenario(Strict):
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     title: str = ""
+    needs: list[Literal["redis"]] = Field(
+        default_factory=list, description="Services this scenario needs beyond the snippet's own."
+    )
+    flow: str = Field("", description="Flow this scenario performs (default: the flow whose scenario has this name).")
 
 
 class SnippetSpec(Strict):

@@ -90,11 +90,13 @@ def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[
         }
         if spec.scenarios:
             for name, scenario in spec.scenarios.items():
+                merged = dict(common)
+                merged["needs"] = tuple(dict.fromkeys([*spec.needs, *scenario.needs]))
                 specs.append(RunSpec(
                     scenario=name,
                     args=tuple(scenario.args),
                     env=tuple(sorted(scenario.env.items())),
-                    **common,  # type: ignore[arg-type]
+                    **merged,  # type: ignore[arg-type]
                 ))
         else:
             specs.append(RunSpec(**common))  # type: ignore[arg-type]
@@ -118,6 +120,9 @@ def normalisers_for(bundle: Bundle, spec: RunSpec) -> list[object]:
 def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow] | None:
     snippet = bundle.model.snippets.get(relative_name(bundle, spec))
     wanted = snippet.flow if snippet and snippet.flow else ""
+    scenario = snippet.scenarios.get(spec.scenario) if snippet else None
+    if scenario is not None and scenario.flow:
+        wanted = scenario.flow
     for loc, flow in bundle.model.all_flows():
         name = getattr(flow, "name", "happy-path")
         if wanted and (wanted == name or wanted == flow.scenario):
