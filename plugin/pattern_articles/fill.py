@@ -424,14 +424,14 @@ class Filler:
             return '!!! note "Not run"\n    Running snippets is turned off for this build (`run: false`).'
         where = f"`{display}`" + (f" (scenario `{scenario}`)" if scenario else "")
         if outcome.status == "passed":
-            return fence(outcome.output, "text")
+            return fence(outcome.output, "text") + "\n\n" + verified_mark(outcome)
         if outcome.status == "skipped":
             body = outcome.expected
             note = (f'!!! info "Not run on this machine: {outcome.result.reason}"\n'
                     f"    Showing the last verified output of {where}, from `{outcome.golden.name}`.")
             if body is None:
                 return note + "\n    No verified output is stored yet."
-            return note + "\n\n" + fence(body, "text")
+            return note + "\n\n" + fence(body, "text") + "\n\n" + verified_mark(outcome)
         if outcome.status == "mismatch":
             return (f'!!! warning "Output changed: {where} no longer prints its verified output"\n\n'
                     + indent_block(fence(outcome.diff, "diff")) + "\n\n" + fence(outcome.output, "text"))
@@ -498,6 +498,24 @@ class Filler:
             except PatternError as exc:
                 raise PatternError(exc.message, place, exc.hint) from None
         return out
+
+
+def verified_mark(outcome: Outcome) -> str:
+    """A small line under shown output, so a reader knows it is real and how fresh.
+
+    Inline HTML (a ``span``) so it works inside tabs and in any Markdown renderer; the
+    plugin's stylesheet draws it, ``data-status`` is passed, cached or not-run.
+    """
+    import html
+
+    golden = outcome.golden.name
+    if outcome.status == "skipped":
+        status, label, detail = "not-run", "Not run here · last verified output", outcome.result.reason
+    elif outcome.result.cached:
+        status, label, detail = "cached", "Verified output · cached, code unchanged", f"matches {golden}"
+    else:
+        status, label, detail = "passed", "Verified output · ran in this build", f"matches {golden}"
+    return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
 
 
 def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:

@@ -143,17 +143,19 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         key = self.project.settings.article_key
         bundle_id = page.meta.get(key)
         src = page.file.src_uri
+        path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
         if not bundle_id:
+            if catalogue.DIRECTIVE_INFO not in markdown:
+                return markdown
             try:
-                expanded = catalogue.expand(markdown, self.project, src, path=page.file.abs_src_path or src,
-                                            line_offset=_front_matter_lines(Path(page.file.abs_src_path or src), markdown))
+                expanded = catalogue.expand(markdown, self.project, src, path=path,
+                                            line_offset=_front_matter_lines(path, markdown))
             except PatternError as exc:
                 log.error(f"{src}: {exc.format()}")
                 return markdown + "\n\n" + _error_admonition(exc)
             for problem in expanded.problems:
                 _emit(problem, src)
             return expanded.markdown
-        path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
         offset = _front_matter_lines(path, markdown)
         try:
             rendered = self.project.fill(
