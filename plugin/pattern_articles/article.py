@@ -249,12 +249,18 @@ def parse(text: str, path: Path | str = "<article>", *, line_offset: int = 0) ->
     return article
 
 
-def find_sections(lines: list[str], first: int = 0) -> list[Section]:
-    """Locate headings with markdown-it-py (fences and HTML blocks are not headings)."""
+def block_parser() -> Any:
+    """CommonMark without the inline pass: headings, fences and their text are block-level,
+    and inline parsing is most of the cost (a 10 MB article: seconds, not tens of seconds)."""
     from markdown_it import MarkdownIt
 
+    return MarkdownIt("commonmark").disable("inline")
+
+
+def find_sections(lines: list[str], first: int = 0) -> list[Section]:
+    """Locate headings with markdown-it-py (fences and HTML blocks are not headings)."""
     body = "".join(lines[first:]).replace("\r\n", "\n").replace("\r", "\n")
-    tokens = MarkdownIt("commonmark").parse(body)
+    tokens = block_parser().parse(body)
     heads: list[tuple[int, int, int, str]] = []  # (start, end, level, title)
     for index, token in enumerate(tokens):
         if token.type != "heading_open" or token.map is None or token.level != 0:
@@ -288,10 +294,8 @@ def find_sections(lines: list[str], first: int = 0) -> list[Section]:
 
 def todo_lines(text: str, first_line: int = 1) -> list[tuple[int, str]]:
     """Return (1-based line, text) for every TODO marker outside code fences and code spans."""
-    from markdown_it import MarkdownIt
-
     normalized = text.replace("\r\n", "\n")
-    tokens = MarkdownIt("commonmark").parse(normalized)
+    tokens = block_parser().parse(normalized)
     src = normalized.split("\n")
     code_lines: set[int] = set()
     for token in tokens:

@@ -87,6 +87,50 @@ def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
             yield from _line_map(item, (*loc, index))
 
 
+_MAX_NODES = 200_000  # far beyond any real bundle; stops alias "billion laughs" expansion
+
+
+def _check_structure(node: Any, path: Path) -> None:
+    """Refuse what PyYAML accepts silently but would hurt later: a key given twice (YAML
+    keeps the last one, so the author's first value vanishes without a word), an alias that
+    contains itself (endless recursion) and aliases that expand beyond any real bundle."""
+    import yaml
+
+    seen = 0
+    stack: list[tuple[Any, frozenset[int]]] = [(node, frozenset())]
+    while stack:
+        current, ancestors = stack.pop()
+        seen += 1
+        if seen > _MAX_NODES:
+            raise PatternError(
+                f"metadata expands to more than {_MAX_NODES} values (YAML aliases?)",
+                Place(path, current.start_mark.line + 1),
+                hint="write the values out, or reuse fewer anchors",
+            )
+        if id(current) in ancestors:
+            raise PatternError(
+                "YAML alias refers to a value that contains it (an endless loop)",
+                Place(path, current.start_mark.line + 1),
+                hint="an alias (*name) must not point at its own anchor's parents",
+            )
+        inside = ancestors | {id(current)}
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key in first and key != "<<":
+                    raise PatternError(
+                        f"key '{key}' is given twice in the same mapping (first on line {first[key]})",
+                        Place(path, line),
+                        hint="YAML keeps only the last one; merge the two or remove one",
+                    )
+                first.setdefault(key, line)
+                stack.append((value_node, inside))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, inside) for item in current.value)
+
+
 def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     """Read YAML, returning data and a location→line map; errors name the file and line."""
     import yaml
@@ -103,8 +147,20 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             "metadata is not UTF-8 text", Place(path, line), hint="save the file as UTF-8"
         ) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # one parse, with libyaml when present: parsing twice in pure Python was most of the
+        # metadata time of a site with many bundles (data is constructed from the same node)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_structure(node, path)
+            data = loader.construct_document(node) if node is not None else None
+        except yaml.YAMLError:
+            yaml.compose(text, Loader=yaml.SafeLoader)  # its error messages read better
+            raise
+        finally:
+            loader.dispose()
+        lines = dict(_line_map(node)) if node is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -114,7 +170,10 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             Place(path, line),
             hint="check indentation and quoting on this line and the one above",
         ) from None
-    lines = dict(_line_map(node)) if node is not None else {}
+    except RecursionError:
+        raise PatternError(
+            "metadata is nested too deeply", Place(path), hint="flatten the YAML structure"
+        ) from None
     return data, lines
 
 
@@ -274,14 +333,18 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place("events", index, "name"),
                     "add it to a flow step's 'emits' or remove the event",
                 )
-    if m.flows.snippet and not (bundle.dir / m.flows.snippet).is_file():
+    if m.flows.snippet and _escapes(bundle, m.flows.snippet):
+        yield Problem(_escapes(bundle, m.flows.snippet), bundle.place("flows", "snippet"), ESCAPE_HINT)
+    elif m.flows.snippet and not (bundle.dir / m.flows.snippet).is_file():
         yield Problem(
             f"flows.snippet '{m.flows.snippet}' does not exist in {bundle.dir.name}/",
             bundle.place("flows", "snippet"),
             "name the script whose scenarios perform the flows",
         )
     for relative, spec in m.snippets.items():
-        if not (bundle.dir / relative).is_file():
+        if _escapes(bundle, relative):
+            yield Problem(_escapes(bundle, relative), bundle.place("snippets", relative), ESCAPE_HINT)
+        elif not (bundle.dir / relative).is_file():
             yield Problem(
                 f"snippets: '{relative}' does not exist in {bundle.dir.name}/",
                 bundle.place("snippets", relative),
@@ -293,12 +356,54 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
         yield from _check_normaliser(bundle, item, ("normalize", n_index))
     for loc, ref in m.snippet_refs():
         path = ref.split("#", 1)[0]
-        if path not in m.snippets and not (bundle.dir / path).is_file():
+        if _escapes(bundle, path):
+            yield Problem(_escapes(bundle, path), bundle.place(*loc), ESCAPE_HINT)
+        elif (bundle.dir / path).is_file() and _is_binary(bundle.dir / path):
+            yield Problem(
+                f"'{ref}' names a binary file; only text can be shown as code",
+                bundle.place(*loc),
+                "point it at the source file that produces the data instead",
+            )
+        elif path not in m.snippets and not (bundle.dir / path).is_file():
             yield Problem(
                 f"'{ref}' names a snippet that does not exist in {bundle.dir.name}/",
                 bundle.place(*loc),
                 "check the file name; paths are relative to the bundle folder",
             )
+
+
+ESCAPE_HINT = ("a snippet must live inside its bundle folder: no absolute path, no '..' "
+               "and no symlink pointing outside (the site would publish that file and run it)")
+
+
+def _escapes(bundle: Bundle, relative: str) -> str:
+    """Why ``relative`` leaves the bundle folder ("" when it stays inside).
+
+    Checked when the bundle loads, so an escaping path is refused before anything is
+    shown or run: ``../../etc/passwd``, ``/etc/passwd`` and a symlink to either.
+    """
+    if not relative.strip():
+        return "an empty snippet path"
+    if Path(relative).is_absolute():
+        return f"snippet path '{relative}' is absolute; it must be relative to {bundle.dir.name}/"
+    root = bundle.dir.resolve()
+    try:
+        target = (bundle.dir / relative).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return f"snippet path '{relative}' is a symlink loop"
+    if target.is_relative_to(root):
+        return ""
+    link = bundle.dir / relative
+    via = f" (a symlink to {target})" if ".." not in Path(relative).parts and link.is_symlink() else ""
+    return f"snippet path '{relative}' leaves the bundle folder {bundle.dir.name}/{via}"
+
+
+def _is_binary(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return b"\0" in handle.read(8192)
+    except OSError:
+        return False
 
 
 def _check_normaliser(bundle: Bundle, item: object, loc: Loc) -> Iterator[Problem]:

@@ -38,6 +38,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +196,8 @@ class _Analyser:
             return []
         out: list[Path] = []
         for base in (self.bundle, module_dir):
+            if not os.path.lexists(os.path.join(base, text)):
+                continue  # most literals name no file: one failed lstat, not a realpath walk
             try:
                 candidate = (base / text).resolve()
             except (OSError, ValueError):
@@ -379,24 +382,120 @@ def _mtime(path: str) -> int:
         return 0
 
 
+_MEMO_FORMAT = 1
+_RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime tick
+
+
+def _signature(path: str) -> list[int] | None:
+    """What changes whenever a file or folder is written: mtime, ctime, size, inode."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+
+
+def _folders(bundle: Path) -> list[list[Any]]:
+    """Every folder of a bundle (the skipped ones aside) with its signature: creating or
+    removing a file anywhere the analysis could look changes one of them."""
+    out: list[list[Any]] = []
+    todo = [str(bundle)]
+    while todo:
+        folder = todo.pop()
+        signature = _signature(folder)
+        if signature is None:
+            continue
+        out.append([folder, *signature])
+        try:
+            with os.scandir(folder) as entries:
+                todo.extend(e.path for e in entries
+                            if e.name not in _SKIP_DIRS and e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+    return sorted(out)
+
+
+class _DependencyMemo:
+    """The dependency analysis of a snippet, remembered on disk and trusted while no file it
+    read and no folder of its bundle changed (by stat).
+
+    Why: analysing (AST, path probing) and hashing every dependency of every snippet was
+    most of a warm build's cache-lookup time; a stat per file gives the same answer. The
+    cache key still hashes contents: only *which* files and their digests are remembered,
+    and a file written less than two seconds before the analysis is never trusted by stat
+    (its next write may fall in the same timestamp tick, as git's "racy clean" files).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._real: dict[Path, Path] = {}  # bundle folder -> its resolved path
+
+    def path_for(self, spec: RunSpec) -> Path | None:
+        if spec.inputs:  # globs may reach into skipped folders: always analyse
+            return None
+        ident = f"{_MEMO_FORMAT}\0{spec.snippet}\0{spec.bundle_dir}\0{spec.language}"
+        return self.folder / f"{hashlib.sha256(ident.encode()).hexdigest()}.json"
+
+    def files(self, spec: RunSpec) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        """(name, digest) of every dependency and the external modules, as in :meth:`Cache.key`."""
+        path = self.path_for(spec)
+        bundle = self._real.get(spec.bundle_dir)
+        if bundle is None:
+            bundle = self._real.setdefault(spec.bundle_dir, spec.bundle_dir.resolve())
+        if path is not None:
+            try:
+                memo = json.loads(path.read_bytes())
+                if (memo["folders"] == _folders(bundle)
+                        and all(_signature(name) == sig for name, sig in memo["stats"])):
+                    return [(str(n), str(d)) for n, d in memo["files"]], tuple(memo["external"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        folders = _folders(bundle) if path is not None else []
+        analysis = analyse(spec)
+        stats = [(str(f), _signature(str(f))) for f in analysis.files]
+        files = []
+        for dependency in analysis.files:
+            try:
+                name = dependency.relative_to(bundle).as_posix()
+            except ValueError:
+                name = str(dependency)
+            files.append((name, file_digest(dependency)))
+        if path is not None:
+            now = time.time_ns()
+            settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
+            if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
+                memo = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
+                _write_atomic(path, json.dumps(memo).encode("utf-8"))
+        return files, analysis.external
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temporary file in the same folder, then rename; a failure only costs a recomputation."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
 class Cache:
     """A folder of JSON entries, one per key (see the module docstring)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._distributions = _Distributions()
+        self._memo = _DependencyMemo(self.folder / "deps")
 
     def key(self, spec: RunSpec, context: Mapping[str, object] | None = None) -> str:
         """The sha256 naming ``spec``'s entry; changes whenever its output could."""
-        analysis = analyse(spec)
-        bundle = spec.bundle_dir.resolve()
-        files = []
-        for path in analysis.files:
-            try:
-                name = path.relative_to(bundle).as_posix()
-            except ValueError:
-                name = str(path)
-            files.append((name, file_digest(path)))
+        files, external = self._memo.files(spec)
         material: dict[str, Any] = {
             "format": CACHE_FORMAT,
             "snippet": str(spec.snippet),
@@ -411,7 +510,7 @@ class Cache:
                 "inputs": list(spec.inputs),
             },
             "files": files,
-            "packages": self._distributions.versions(analysis.external),
+            "packages": self._distributions.versions(external),
             "context": dict(context or {}),
         }
         blob = json.dumps(material, sort_keys=True, default=str).encode("utf-8")

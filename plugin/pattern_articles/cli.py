@@ -39,7 +39,18 @@ def _parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="write every article completed, as Markdown")
     render.add_argument("--out", type=Path, required=True, help="output folder")
-    render.add_argument("--flavor", choices=["mkdocs", "jekyll-chirpy", "plain"], default="mkdocs")
+    render.add_argument("--flavor", choices=["mkdocs", "jekyll-chirpy", "plain"], default="mkdocs",
+                        help="mkdocs: MkDocs/Zensical Markdown (default); jekyll-chirpy: a Jekyll Chirpy post; "
+                             "plain: CommonMark for any other generator")
+
+    new = sub.add_parser("new", help="scaffold an article, a bundle stub, a runnable snippet and its golden output")
+    new.add_argument("pattern_id", metavar="PATTERN-ID", help="lower-case words joined by hyphens, e.g. event-sourcing")
+    new.add_argument("--name", default="", help="the pattern's display name (default: from the id)")
+
+    eject = sub.add_parser("eject", help="write the generated text into an article's empty and TODO sections")
+    eject.add_argument("article", type=Path, metavar="ARTICLE", help="the article's Markdown file")
+    eject.add_argument("sections", nargs="*", metavar="SECTION",
+                       help="headings or section keys to eject (default: every empty section, title, description)")
 
     sub.add_parser("schema", help="print the JSON Schema of bundle metadata")
     return parser
@@ -72,6 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return check(project, args.paths, update=args.update, quiet=args.quiet)
             if args.command == "render":
                 return render(project, args.out, args.flavor)
+            if args.command == "new":
+                from .scaffold import new as scaffold_new
+
+                scaffold_new(settings, args.pattern_id, args.name)
+                return 0
+            if args.command == "eject":
+                from .scaffold import eject as eject_article
+
+                eject_article(project, args.article, args.sections)
+                return 0
         finally:
             project.close()
     except PatternError as exc:
@@ -118,6 +139,8 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     out = out or sys.stdout
     started = time.perf_counter()
     bundles, article_files = _select(project, paths)
+    # a named file that is not an article is a usage error (exit 2), found before anything runs
+    named = [project.article_ref(path) for path in article_files]
     pairs = list(project.specs(bundles))
     project.start(bundles)
     failed = 0
@@ -154,12 +177,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     article_warnings = 0
     refs = project.articles()
     if article_files:
-        refs = [r for r in refs if r.path.resolve() in article_files]
-        missing = set(article_files) - {r.path.resolve() for r in refs}
-        for path in sorted(missing):
-            problems.append(("", Problem(f"{_rel(path)} is not an article: its front matter has no "
-                                         f"'{project.settings.article_key}:' key naming a bundle")))
-            article_warnings += 1
+        refs = named
     elif paths:
         wanted = {b.id for b in bundles}
         refs = [r for r in refs if r.bundle_id in wanted]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import checks
-from .article import Article, has_todo, todo_lines
+from .article import Article, block_parser, has_todo, todo_lines
 from .errors import PatternError, Place, Problem
 from .settings import Settings
 from .snippets import excerpt, split_ref
@@ -38,20 +38,21 @@ OutcomeFor = Callable[["RunSpec"], "Outcome"]
 
 DIRECTIVE_INFO = "pattern-snippet"
 
-#: The smallest metadata that fills each section, quoted in "section is empty" hints.
-FIELD_EXAMPLES: dict[str, str] = {
-    "introduction": "description: ..., or definition: {text: ...}",
-    "problem": "problem: {context: ..., forces: [...]}",
-    "definition": "definition: {text: ..., analogy: ...}",
-    "use_case": "use_case: {text: ...}, with participants, events and flows",
-    "implementation": "implementation: {intro: ..., steps: [{title: ..., text: ..., code: [{snippet: example.py}]}]}",
-    "benefits": "benefits: [{title: ..., detail: ...}]",
-    "considerations": "considerations: [{title: ..., risk: ..., mitigation: ...}]",
-    "applicability": "applicability: {use_when: [...], avoid_when: [...]}",
-    "related": "related: [{pattern: ..., relation: ...}]",
-    "references": "references: [{title: ..., url: ...}]",
-    "summary": "summary: {text: ..., takeaways: [...]}",
+#: What to add to the metadata to fill each section, quoted in "section is empty" hints.
+FIELD_HINTS: dict[str, str] = {
+    "introduction": "'description' (or 'definition: {text: ...}')",
+    "problem": "'problem' (problem: {context: ..., forces: [...]})",
+    "definition": "'definition' (definition: {text: ..., analogy: ...})",
+    "use_case": "'use_case' (use_case: {text: ...}), or 'participants', 'events' and 'flows'",
+    "implementation": "'implementation' (implementation: {steps: [{title: ..., text: ..., code: [{snippet: ...}]}]})",
+    "benefits": "'benefits' (benefits: [{title: ..., detail: ...}])",
+    "considerations": "'considerations' (considerations: [{title: ..., risk: ..., mitigation: ...}])",
+    "applicability": "'applicability' (applicability: {use_when: [...], avoid_when: [...]})",
+    "related": "'related' (related: [{pattern: ..., relation: ...}])",
+    "references": "'references' (references: [{title: ..., url: ...}])",
+    "summary": "'summary' (summary: {text: ..., takeaways: [...]})",
 }
+
 _DIRECTIVE_OPTION = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
 
 
@@ -75,8 +76,24 @@ class SiteLinks:
     pages: Mapping[str, str] = field(default_factory=dict)  # bundle id -> relative URL/path
 
 
+_ENVIRONMENTS: dict[str, Environment] = {}
+
+
 def environment(settings: Settings) -> Environment:
-    """Jinja2 environment: the site's template folder first, then the shipped templates."""
+    """Jinja2 environment: the site's template folder first, then the shipped templates.
+
+    One per template folder, shared: a new environment per page recompiled every template
+    for every page. Jinja2 still notices an edited template (``auto_reload``) and is
+    thread-safe for rendering.
+    """
+    folder = str(settings.absolute(settings.templates_dir)) if settings.templates_dir is not None else ""
+    env = _ENVIRONMENTS.get(folder)
+    if env is None:
+        env = _ENVIRONMENTS.setdefault(folder, _new_environment(settings))
+    return env
+
+
+def _new_environment(settings: Settings) -> Environment:
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
     loaders: list[Any] = []
@@ -143,6 +160,7 @@ class Filler:
         fills: dict[int, str] = {}
         headings: dict[int, str] = {}
         covered: set[str] = set()
+        reported: set[int] = set()  # empty sections already reported: their TODO is not a second warning
         filled: list[str] = []
         levels = [s.level for s in article.sections if s.level > 1]
         base_level = min(levels) if levels else 2
@@ -178,6 +196,7 @@ class Filler:
                     place,
                     "write it, or map its heading to a bundle section with the 'sections' setting",
                 ))
+                reported.add(index)
                 continue
             text = self.section(key, section.level)
             if text.strip():
@@ -187,9 +206,10 @@ class Filler:
                 self.problems.append(Problem(
                     f"section '{title}' is empty and the bundle has no '{key}' content",
                     place,
-                    f"add '{key}' to {self.bundle.metadata_path.name} ({FIELD_EXAMPLES.get(key, key + ': ...')}; "
-                    "'pattern-articles schema' lists every key) or write the section",
+                    f"add {FIELD_HINTS.get(key, repr(key))} to {self.bundle.metadata_path.name}, "
+                    "or write the section ('pattern-articles schema' lists every key)",
                 ))
+                reported.add(index)
         appended_parts: list[str] = []
         appended: dict[str, str] = {}
         for key in self.settings.append:
@@ -209,7 +229,7 @@ class Filler:
             replacements=replacements,
         )
         updates = self.fill_meta(meta, article)
-        self.leftovers(article, set(fills), updates)
+        self.leftovers(article, set(fills) | reported, updates)
         return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended)
 
     def check_cycles(self) -> None:
@@ -321,10 +341,19 @@ class Filler:
     def _spec_for(self, relative: str, scenario: str) -> RunSpec | None:
         from .verify import specs_for
 
-        for spec in specs_for(self.bundle, self.settings.timeout, extra=[relative]):
-            if spec.snippet == (self.bundle.dir / relative).resolve() and spec.scenario == scenario:
-                return spec
-        return None
+        # the bundle's specs, indexed once per Filler: recomputing them for every snippet
+        # shown made a page of M snippets cost O(M^2) path resolutions
+        by_path: dict[Path, dict[str, RunSpec]] | None = getattr(self, "_specs_by_path", None)
+        if by_path is None:
+            by_path = {}
+            for spec in specs_for(self.bundle, self.settings.timeout):
+                by_path.setdefault(spec.snippet, {}).setdefault(spec.scenario, spec)
+            self._specs_by_path = by_path
+        target = (self.bundle.dir / relative).resolve()
+        if target not in by_path:  # shown but neither declared nor referenced in the metadata
+            extra = specs_for(self.bundle, self.settings.timeout, extra=[relative])
+            by_path[target] = {spec.scenario: spec for spec in extra if spec.snippet == target}
+        return by_path[target].get(scenario)
 
     def _scenarios(self, relative: str) -> list[str]:
         spec = self.bundle.model.snippets.get(relative)
@@ -386,13 +415,19 @@ class Filler:
             path, region = split_ref(ref.snippet)
             region = ref.region or region
             scenarios, show, title = list(ref.scenarios), list(ref.show), ref.title
+        # where the reference is written: its bundle.yml line (a directive names its own line)
+        where = None if isinstance(ref, str) else self._ref_place(ref)
         file = self.bundle.dir / path
-        if not file.resolve().is_relative_to(self.bundle.dir.resolve()):
-            raise PatternError(f"snippet '{path}' leaves its bundle folder", self.bundle.place("implementation"))
+        if Path(path).is_absolute() or not file.resolve().is_relative_to(self.bundle.dir.resolve()):
+            raise PatternError(
+                f"snippet '{path}' leaves its bundle folder {self.bundle.dir.name}/", where,
+                hint="a snippet must live inside its bundle folder: no absolute path, no '..', "
+                     "no symlink pointing outside",
+            )
         if not file.is_file():
             raise PatternError(
                 f"snippet '{path}' not found in {self.bundle.dir}",
-                self.bundle.place("implementation"),
+                where,
                 hint="paths are relative to the bundle folder",
             )
         declared = self.bundle.model.snippets.get(path)
@@ -403,7 +438,7 @@ class Filler:
         tabs: list[tuple[str, str]] = []
         display = f"{self.bundle.dir.name}/{path}"
         if "code" in show:
-            piece = excerpt(file, region)
+            piece = excerpt(file, region, where)
             attrs = f'title="{display}"' + (f' linenums="{piece.first_line}"' if region else "")
             language = declared.language if declared is not None else "python"
             highlight = {"sh": "bash", "node": "javascript"}.get(language, language)
@@ -419,22 +454,30 @@ class Filler:
             return tabs[0][1] + "\n"
         return "\n".join(f'=== "{label}"\n\n{indent_block(body)}\n' for label, body in tabs)
 
+    def _ref_place(self, ref: object) -> Place:
+        """The bundle.yml line of a snippet reference the templates pass to :meth:`show`."""
+        m = self.bundle.model
+        for loc, item in _ref_locations(m):
+            if item is ref:
+                return self.bundle.place(*loc)
+        return self.bundle.place("implementation")
+
     def output_block(self, outcome: Outcome | None, display: str, scenario: str) -> str:
         if outcome is None:
             return '!!! note "Not run"\n    Running snippets is turned off for this build (`run: false`).'
         where = f"`{display}`" + (f" (scenario `{scenario}`)" if scenario else "")
         if outcome.status == "passed":
-            return fence(outcome.output, "text") + "\n\n" + verified_mark(outcome)
+            return fence(outcome.output, "text", OUTPUT_ATTRS) + "\n\n" + verified_mark(outcome)
         if outcome.status == "skipped":
             body = outcome.expected
             note = (f'!!! info "Not run on this machine: {outcome.result.reason}"\n'
                     f"    Showing the last verified output of {where}, from `{outcome.golden.name}`.")
             if body is None:
                 return note + "\n    No verified output is stored yet."
-            return note + "\n\n" + fence(body, "text") + "\n\n" + verified_mark(outcome)
+            return note + "\n\n" + fence(body, "text", OUTPUT_ATTRS) + "\n\n" + verified_mark(outcome)
         if outcome.status == "mismatch":
             return (f'!!! warning "Output changed: {where} no longer prints its verified output"\n\n'
-                    + indent_block(fence(outcome.diff, "diff")) + "\n\n" + fence(outcome.output, "text"))
+                    + indent_block(fence(outcome.diff, "diff")) + "\n\n" + fence(outcome.output, "text", OUTPUT_ATTRS))
         reason = outcome.result.reason or outcome.status
         details = (outcome.result.stdout + ("\n" if outcome.result.stdout and outcome.result.stderr else "")
                    + outcome.result.stderr)
@@ -463,12 +506,10 @@ class Filler:
     # -- directives in prose -------------------------------------------------------------
     def directives(self, article: Article) -> dict[int, tuple[int, str]]:
         """Find ``pattern-snippet`` fences and render each in place."""
-        from markdown_it import MarkdownIt
-
         first = article.front_matter_end
         body = "".join(article.lines[first:]).replace("\r\n", "\n")
         out: dict[int, tuple[int, str]] = {}
-        for token in MarkdownIt("commonmark").parse(body):
+        for token in block_parser().parse(body):
             if token.type != "fence" or token.info.strip() != DIRECTIVE_INFO or not token.map:
                 continue
             start, end = token.map[0] + first, token.map[1] + first
@@ -495,9 +536,14 @@ class Filler:
                 ref = ref[len(bundle_prefix):]
             try:
                 out[start] = (end, self.show(ref, **options))
-            except PatternError as exc:
-                raise PatternError(exc.message, place, exc.hint) from None
+            except PatternError as exc:  # name the directive's line, and the snippet's if it has one
+                inner = f" ({exc.place})" if exc.place is not None else ""
+                raise PatternError(exc.message + inner, place, exc.hint) from None
         return out
+
+
+#: A snippet's output is a ``text`` fence with this class, so a stylesheet can tell it from code.
+OUTPUT_ATTRS = "{.pa-output}"
 
 
 def verified_mark(outcome: Outcome) -> str:
@@ -516,6 +562,18 @@ def verified_mark(outcome: Outcome) -> str:
     else:
         status, label, detail = "passed", "Verified output · ran in this build", f"matches {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
+
+
+def _ref_locations(m: Any) -> list[tuple[tuple[str | int, ...], object]]:
+    found: list[tuple[tuple[str | int, ...], object]] = []
+    if m.implementation is not None:
+        for s_index, step in enumerate(m.implementation.steps):
+            for c_index, code in enumerate(step.code):
+                found.append((("implementation", "steps", s_index, "code", c_index, "snippet"), code))
+    for index, item in enumerate(m.considerations):
+        if item.demonstrated_by is not None:
+            found.append((("considerations", index, "demonstrated_by", "snippet"), item.demonstrated_by))
+    return found
 
 
 def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:

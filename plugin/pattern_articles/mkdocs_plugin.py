@@ -31,37 +31,41 @@ from mkdocs.structure.files import File
 
 from . import catalogue
 from .errors import PatternError, Place, Problem
-from .project import Project
+from .project import Project, read_article
 from .settings import Settings
 
 log = get_plugin_logger(__name__)
 
 ASSETS = Path(__file__).parent / "assets"
 SITE_ASSETS = "assets/pattern-articles"  # where the assets land in the built site
-MERMAID = ("mermaid.min.js", "mermaid.LICENSE.txt")
+MERMAID = ("mermaid.min.js", "mermaid-config.js", "mermaid.LICENSE.txt")  # scripts first, in load order
 
 
 class PatternArticlesConfig(base.Config):
     """Settings of the plugin block in ``mkdocs.yml`` (see docs/guide/configuration.md)."""
 
+    # Every setting but these two is passed through as written and validated by
+    # Settings.from_mapping, the same code the CLI and pytest use: one message naming the
+    # mkdocs.yml line, instead of MkDocs' type error without one. Defaults live in Settings.
     enabled = c.Type(bool, default=True)
-    snippets = c.Type((str, list), default="snippets")
-    article_key = c.Type(str, default="pattern")
-    cache_dir = c.Optional(c.Type(str))
-    cache = c.Type(bool, default=True)
-    fresh = c.Type(bool, default=False)
-    run = c.Type(bool, default=True)
-    timeout = c.Type((int, float), default=30)
-    jobs = c.Type(int, default=0)
-    output_limit = c.Type(int, default=1 << 20)
-    env_allowlist = c.Type(list, default=[])
-    fix_headings = c.Type(bool, default=True)
-    templates_dir = c.Optional(c.Type(str))
-    sections = c.Type(dict, default={})
-    append = c.Optional(c.Type(list))
-    titles = c.Type(dict, default={})
-    services = c.Type(dict, default={})
-    check_trace = c.Type(bool, default=True)
+    snippets = c.Optional(c.Type(object))
+    article_key = c.Optional(c.Type(object))
+    cache_dir = c.Optional(c.Type(object))
+    cache = c.Optional(c.Type(object))
+    fresh = c.Optional(c.Type(object))
+    run = c.Optional(c.Type(object))
+    timeout = c.Optional(c.Type(object))
+    jobs = c.Optional(c.Type(object))
+    output_limit = c.Optional(c.Type(object))
+    env_allowlist = c.Optional(c.Type(object))
+    fix_headings = c.Optional(c.Type(object))
+    templates_dir = c.Optional(c.Type(object))
+    sections = c.Optional(c.Type(object))
+    append = c.Optional(c.Type(object))
+    titles = c.Optional(c.Type(object))
+    services = c.Optional(c.Type(object))
+    check_trace = c.Optional(c.Type(object))
+    sandbox = c.Optional(c.Type(object))
     mermaid = c.Choice(("bundled", "theme"), default="bundled")
 
 
@@ -82,6 +86,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
 
     def __init__(self) -> None:
         self.project: Project | None = None
+        self._linked: dict[Path, str] = {}  # article path -> bundle id, from the front matter text
         self.started = 0.0
         self.is_serve = False
 
@@ -99,7 +104,9 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         root = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
         try:
             docs = Path(config.docs_dir)
-            settings = Settings.from_mapping(raw, root, docs.relative_to(root) if docs.is_relative_to(root) else docs)
+            place, key_lines = _plugin_place(config.config_file_path)
+            settings = Settings.from_mapping(raw, root, docs.relative_to(root) if docs.is_relative_to(root) else docs,
+                                             place, key_lines)
         except PatternError as exc:
             raise PluginError(f"pattern-articles: {exc.format()}") from None
         if self.project is not None and self.project.settings == settings:
@@ -110,8 +117,9 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             self.project = Project(settings)
         if f"{SITE_ASSETS}/pattern-articles.css" not in config.extra_css:
             config.extra_css.append(f"{SITE_ASSETS}/pattern-articles.css")
-        if self.config.mermaid == "bundled" and f"{SITE_ASSETS}/{MERMAID[0]}" not in map(str, config.extra_javascript):
-            config.extra_javascript.append(f"{SITE_ASSETS}/{MERMAID[0]}")  # Material then skips its CDN
+        for script in MERMAID[:2] if self.config.mermaid == "bundled" else ():
+            if f"{SITE_ASSETS}/{script}" not in map(str, config.extra_javascript):
+                config.extra_javascript.append(f"{SITE_ASSETS}/{script}")  # Material then skips its CDN
         return config
 
     def on_files(self, files: Any, *, config: Any) -> Any:
@@ -124,8 +132,17 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 files.append(File.generated(config, f"{SITE_ASSETS}/{name}", abs_src_path=str(ASSETS / name)))
         if self.project._runner is not None:
             self.project.runner.reset_stats()  # one summary line per (re)build
+        refs = self.project.articles()
+        # pages whose front matter names a bundle, even when MkDocs cannot read that front
+        # matter: such a page must fail loudly, not be published with its TODOs
+        self._linked = {ref.path.resolve(): ref.bundle_id for ref in refs}
+        for ref in refs:
+            try:
+                read_article(ref.path)
+            except PatternError as exc:  # MkDocs would stop on it later, with a traceback
+                raise PluginError(f"pattern-articles: {exc.format()}") from None
         try:
-            used = {ref.bundle_id for ref in self.project.articles()}
+            used = {ref.bundle_id for ref in refs}
             bundles = []
             for bundle_id in sorted(used):
                 try:
@@ -144,6 +161,14 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         bundle_id = page.meta.get(key)
         src = page.file.src_uri
         path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
+        if not bundle_id and path.resolve() in self._linked:
+            # MkDocs could not read the front matter (invalid YAML, not a mapping, not closed)
+            # and left it in the text: parse it ourselves for a message naming the line
+            try:
+                self.project.fill(markdown, path, self._linked[path.resolve()], place=Place(path, 1))
+            except PatternError as exc:
+                log.error(f"{src}: {exc.format()}")
+                return markdown + "\n\n" + _error_admonition(exc)
         if not bundle_id:
             if catalogue.DIRECTIVE_INFO not in markdown:
                 return markdown
@@ -199,6 +224,20 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
     def on_shutdown(self) -> None:
         if self.project is not None:
             self.project.close()
+
+
+def _plugin_place(config_file: str | None) -> tuple[Place | None, dict[str, int]]:
+    """The plugin's line in mkdocs.yml and the line of each of its settings."""
+    from .settings import plugin_lines
+
+    if not config_file:
+        return None, {}
+    try:
+        text = Path(config_file).read_text(encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return Place(config_file), {}
+    line, key_lines = plugin_lines(text)
+    return Place(config_file, line), key_lines
 
 
 def _front_matter_lines(path: Path, markdown: str) -> int:

@@ -99,6 +99,26 @@ class Project:
                 found.append(ArticleRef(path, path.relative_to(docs).as_posix(), bundle_id, line))
         return found
 
+    def article_ref(self, path: Path) -> ArticleRef:
+        """The article in ``path`` (a file the user named), or an error saying why it is not one."""
+        wanted = path.resolve()
+        for ref in self.articles():
+            if ref.path.resolve() == wanted:
+                return ref
+        key = self.settings.article_key
+        bundle_id, line = _linked_bundle(wanted, key)
+        text = read_article(wanted)  # not UTF-8: the message names the line
+        parsed = article_mod.parse(text, wanted)  # front matter errors name their line
+        if bundle_id and line:  # an article outside docs_dir
+            return ArticleRef(wanted, wanted.name, bundle_id, line)
+        hint = f"an article starts with front matter naming its bundle: '---', '{key}: <bundle id>', '---'"
+        if not text.strip():
+            raise PatternError("the file is empty, so it is not an article", Place(wanted, 1), hint=hint)
+        if not parsed.front_matter_end:
+            raise PatternError("the file has no front matter, so it is not an article", Place(wanted, 1), hint=hint)
+        raise PatternError(f"the front matter has no '{key}:' key naming a bundle, so it is not an article",
+                           Place(wanted, 1), hint=hint)
+
     def links(self, for_docs_path: str = "") -> SiteLinks:
         from .fill import SiteLinks, relative_url
 
@@ -129,6 +149,7 @@ class Project:
                 cache_dir=s.cache_path,
                 fresh=s.force_fresh,
                 service_urls=dict(s.services),
+                sandbox=s.sandbox_mode,
             ))
         return self._runner
 
@@ -201,7 +222,8 @@ class Project:
         from .fill import front_matter_replacements
 
         text = read_article(ref.path)
-        rendered = self.fill(text, ref.path, ref.bundle_id, links=links or self.links(ref.docs_path))
+        rendered = self.fill(text, ref.path, ref.bundle_id, links=links or self.links(ref.docs_path),
+                             place=Place(ref.path, ref.line))
         if rendered.meta:
             parsed = article_mod.parse(text, ref.path)
             lines = front_matter_replacements(parsed, rendered.meta)

@@ -45,6 +45,8 @@ def _enabled(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pattern_snippet: a pattern-articles snippet run")
     config.addinivalue_line("markers", "redis: a snippet run that needs a redis-server")
+    if _enabled(config):
+        _project(config)  # bad settings: one "ERROR: ..." line now, not a traceback at collection
 
 
 def _project(config: pytest.Config) -> Project | None:
@@ -66,11 +68,13 @@ def _project(config: pytest.Config) -> Project | None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     config = parent.config
-    if not _enabled(config) or file_path.suffix == ".md":
+    if not _enabled(config):
         return None
     project = _project(config)
     if project is None:
         return None
+    if file_path.suffix == ".md":
+        return _article_file(project, file_path, parent)
     for root in project.settings.snippet_roots:
         try:
             relative = file_path.resolve().relative_to(root.resolve())
@@ -98,7 +102,7 @@ class SnippetFile(pytest.File):
             bundle = project.bundle(self.bundle_id)
         except PatternError as exc:
             if self.path.name in ("bundle.yml", "bundle.yaml") or self.path.suffix == ".py":
-                yield BundleError.from_parent(self, name="metadata", error=exc.format())
+                yield from _bundle_error(self, self.bundle_id, exc)
             return
         target = self.path.resolve()
         for spec in specs_for(bundle, project.settings.timeout):
@@ -129,6 +133,86 @@ class BundleError(pytest.Item):
 
 class SnippetFailure(Exception):
     """Raised by a snippet item; its message is the whole report (no traceback of ours)."""
+
+
+def _bundle_error(parent: pytest.Collector, bundle_id: str, exc: Exception) -> Iterator[pytest.Item]:
+    """One failing item per invalid bundle, from the first file collected that needs it.
+
+    Collection order is deterministic, so every xdist worker picks the same file."""
+    stash: dict[str, Any] = parent.config.__dict__.setdefault("_pattern_articles", {})
+    reported: set[str] = stash.setdefault("bundle_errors", set())
+    if bundle_id not in reported:
+        reported.add(bundle_id)
+        yield BundleError.from_parent(parent, name="metadata", error=str(exc))
+
+
+def _article_file(project: Project, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """An article under docs_dir, or any Markdown file named on the command line (which then
+    fails with the reason it is not an article)."""
+    from .project import _linked_bundle
+
+    docs = project.settings.absolute(project.settings.docs_dir).resolve()
+    target = path.resolve()
+    named = {(parent.config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in parent.config.args}
+    linked = target.is_relative_to(docs) and _linked_bundle(target, project.settings.article_key)[0]
+    if linked or target in named:
+        return ArticleFile.from_parent(parent, path=path)
+    return None
+
+
+class ArticleFile(pytest.File):
+    """An article: one item that fills it and fails on what ``mkdocs build --strict`` fails on."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from .errors import PatternError, Place
+
+        project = _project(self.config)
+        assert project is not None
+        try:
+            ref = project.article_ref(self.path)
+        except PatternError as exc:
+            yield BundleError.from_parent(self, name="article", error=exc.format())
+            return
+        try:
+            project.bundle(ref.bundle_id, Place(ref.path, ref.line))
+        except PatternError as exc:
+            yield from _bundle_error(self, ref.bundle_id, exc)
+            return
+        yield ArticleItem.from_parent(self, name="article")
+
+
+class ArticleItem(pytest.Item):
+    def runtest(self) -> None:
+        from .errors import PatternError
+        from .verify import describe
+
+        project = _project(self.config)
+        assert project is not None
+        try:
+            ref = project.article_ref(self.path)
+            rendered = project.render_file(ref)
+            bundle = project.bundle(ref.bundle_id)
+        except PatternError as exc:
+            raise SnippetFailure(exc.format()) from None
+        # a failed snippet is its own item's failure: report it there only
+        reported: set[str] = set()
+        for spec in rendered.specs:
+            outcome = project.outcome(bundle, spec)
+            problem = describe(outcome, bundle)
+            if problem is not None:
+                reported.add(problem.format())
+            reported.update(p.format() for p in outcome.problems)
+        messages = [p.format() for p in rendered.problems if p.level == "warning" and p.format() not in reported]
+        if messages:
+            raise SnippetFailure("\n\n".join(messages))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, SnippetFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
 
 
 class SnippetItem(pytest.Item):

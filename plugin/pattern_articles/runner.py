@@ -151,6 +151,7 @@ class RunnerSettings:
     languages: dict[str, list[str]] = field(default_factory=default_languages)
     service_urls: dict[str, str] = field(default_factory=dict)
     fork: bool = True  # False: every Python snippet in a fresh interpreter (slower; a debug aid)
+    sandbox: str = "off"  # off | auto | bwrap: run each snippet inside bubblewrap (see sandbox_command)
 
 
 @dataclass
@@ -424,6 +425,9 @@ class Runner:
         self._cache = Cache(s.cache_dir) if s.cache_dir is not None else None
         self._languages = {k: list(v) for k, v in s.languages.items()}
         self._languages.setdefault("python", [sys.executable, "{path}"])
+        # the sandbox wrapper (bwrap's path) or why there is none; an unusable *requested*
+        # sandbox turns every run into an error rather than silently running unconfined
+        self._bwrap, self.sandbox_status = sandbox_command(s.sandbox)
         self._home: Path | None = None  # the workers' empty HOME, made with the first one
         self._lock = threading.Lock()
         self._jobs: dict[RunSpec, _Job] = {}
@@ -637,6 +641,8 @@ class Runner:
 
     def _problem(self, spec: RunSpec) -> str:
         """Why ``spec`` cannot run at all ("" when it can)."""
+        if self._bwrap is None and self.settings.sandbox not in ("off", "auto", "", "false"):
+            return self.sandbox_status  # requested but unusable (or unknown): never run unconfined
         if not hasattr(os, "fork"):
             return "running snippets needs a POSIX system (fork); this platform has none"
         if not spec.snippet.is_absolute() or not spec.bundle_dir.is_absolute():
@@ -669,6 +675,8 @@ class Runner:
             "env": {k: v for k, v in sorted(self._base_env.items()) if k != "PATH"},
             "timeout": self._timeout(spec),
         }
+        if self._bwrap is not None:
+            context["sandbox"] = "bwrap"  # a pass outside the sandbox proves nothing inside it
         if spec.needs:
             context["services"] = {
                 name: services.configured_url(name, self.settings.service_urls) or "private"
@@ -784,7 +792,7 @@ class Runner:
         }
         command = self._languages[spec.language]
         if spec.language == "python":
-            if self.settings.fork and not self._needs_fresh_interpreter(spec):
+            if self.settings.fork and self._bwrap is None and not self._needs_fresh_interpreter(spec):
                 request["mode"] = "fork"
                 return request
             config = {k: request[k] for k in ("path", "args", "bundle_dir", "pythonpath")}
@@ -795,6 +803,10 @@ class Runner:
             if "{path}" not in command:
                 argv.append(path)
             argv += list(spec.args)
+        if self._bwrap is not None:
+            # the warm worker cannot fork into a sandbox, so a sandboxed run execs a fresh
+            # interpreter (or the language's command) inside bwrap: see docs/guide/security.md
+            argv = [*sandbox_argv(self._bwrap, work.parent), *argv]
         request["mode"] = "exec"
         request["argv"] = argv
         return request
@@ -841,7 +853,10 @@ class Runner:
         elif exit_code == 0:
             status, reason = "passed", ""
         else:
-            status, reason = "failed", _failure_reason(exit_code, header.get("signal"), stderr)
+            signal_number = header.get("signal")
+            if self._bwrap is not None and isinstance(exit_code, int) and 128 < exit_code < 160:
+                signal_number = exit_code - 128  # bwrap reports a child killed by a signal so
+            status, reason = "failed", _failure_reason(exit_code, signal_number, stderr)
         return RunResult(
             spec=spec, status=status, exit_code=exit_code if isinstance(exit_code, int) else None,
             stdout=stdout, stderr=stderr, duration=duration, truncated=out_cut or err_cut,
@@ -917,6 +932,62 @@ class Runner:
             truncated=bool(entry["truncated"]), trace=tuple(trace), cached=True,
             reason=entry["reason"], notes=tuple(str(n) for n in entry["notes"]),
         )
+
+
+SANDBOX_HINT = ("install bubblewrap (Debian package 'bubblewrap'); without root it needs unprivileged "
+                "user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+
+
+def sandbox_argv(bwrap: str, run_folder: Path) -> list[str]:
+    """bubblewrap arguments: the whole file system read-only, the run's own folder (its
+    working folder, HOME, TMPDIR and trace file) writable, a private /dev and /dev/shm
+    (multiprocessing needs it). Network and reading are not restricted: services such as a
+    private redis-server are reached over loopback, and a snippet reads its bundle."""
+    folder = str(run_folder)
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm",
+            "--bind", folder, folder, "--die-with-parent", "--"]
+
+
+_SANDBOX_LOCK = threading.Lock()
+_SANDBOX_PROBES: dict[str, tuple[str | None, str]] = {}
+
+
+def sandbox_command(mode: str) -> tuple[str | None, str]:
+    """``(bwrap path, status)`` for a sandbox mode; the path is None when runs are unconfined.
+
+    ``bwrap`` is probed once per process by running ``true`` inside it: being installed is
+    not enough (a container may forbid the user namespaces it needs).
+    """
+    if mode in ("off", "", "false"):
+        return None, "off"
+    if mode not in ("auto", "bwrap"):
+        return None, f"unknown sandbox {mode!r}: use off, auto or bwrap"
+    with _SANDBOX_LOCK:
+        if "probe" not in _SANDBOX_PROBES:
+            _SANDBOX_PROBES["probe"] = _probe_bwrap()
+        found, why = _SANDBOX_PROBES["probe"]
+    if found is not None:
+        return found, "bwrap"
+    if mode == "auto":
+        return None, f"off (auto: {why})"
+    return None, f"the sandbox 'bwrap' was requested but {why}; {SANDBOX_HINT}"
+
+
+def _probe_bwrap() -> tuple[str | None, str]:
+    found = shutil.which("bwrap")
+    if found is None:
+        return None, "bwrap is not installed"
+    try:
+        probe = subprocess.run(
+            [found, "--ro-bind", "/", "/", "--dev", "/dev", "--", "true"],
+            capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"bwrap cannot run here ({exc})"
+    if probe.returncode != 0:
+        detail = probe.stderr.decode("utf-8", "replace").strip().splitlines()
+        return None, f"bwrap cannot run here ({detail[-1] if detail else f'exit code {probe.returncode}'})"
+    return found, ""
 
 
 def _failure_reason(exit_code: object, signal_number: object, stderr: str) -> str:

@@ -8,6 +8,7 @@ them: a YAML loader that accepts MkDocs' custom tags (``!ENV``, ``!relative``,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ DEFAULT_TITLES: dict[str, str] = {
     "summary": "Summary",
 }
 
+SANDBOX_MODES: tuple[str, ...] = ("off", "auto", "bwrap")
+SANDBOX_VARIABLE = "PATTERN_ARTICLES_SANDBOX"
+
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 
 
@@ -88,6 +92,7 @@ class Settings:
     services: dict[str, str] = field(default_factory=dict)
     run: bool = True
     check_trace: bool = True
+    sandbox: str = "off"  # off | auto | bwrap (see docs/guide/security.md)
 
     def aliases(self) -> dict[str, list[str]]:
         merged = {key: list(values) for key, values in DEFAULT_ALIASES.items()}
@@ -112,21 +117,42 @@ class Settings:
         return self.absolute(self.cache_dir)
 
     @property
+    def sandbox_mode(self) -> str:
+        """The sandbox to run snippets in; ``PATTERN_ARTICLES_SANDBOX`` (say, set by a CI job
+        that builds pull requests) overrides the setting without editing mkdocs.yml."""
+        return os.environ.get(SANDBOX_VARIABLE, "").strip().lower() or self.sandbox
+
+    @property
     def force_fresh(self) -> bool:
         return self.fresh or _truthy(os.environ.get("PATTERN_ARTICLES_FRESH", ""))
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], root: Path, docs_dir: str | Path = "docs",
-                     place: Place | None = None) -> Settings:
-        """Build settings from the plugin block (already parsed), validating keys and types."""
+                     place: Place | None = None, key_lines: dict[str, int] | None = None) -> Settings:
+        """Build settings from the plugin block (already parsed), validating keys and types.
+
+        ``place`` is the plugin's line in mkdocs.yml and ``key_lines`` the line of each key
+        (see :func:`plugin_lines`), so an error names the very line to fix."""
         known = {f.name: f for f in fields(cls)} | {"cache": None, "enabled": None, "mermaid": None}
+        if not isinstance(docs_dir, (str, Path)):
+            raise PatternError(f"docs_dir must be a folder name, not {docs_dir!r}", place,
+                               hint="fix it in mkdocs.yml")
         settings = cls(root=root, docs_dir=Path(docs_dir))
+        if data is not None and not isinstance(data, dict):
+            raise PatternError(
+                f"the {PLUGIN_KEY} plugin settings must be a mapping of names to values, "
+                f"not a {type(data).__name__}",
+                place,
+                hint=f"write '- {PLUGIN_KEY}:' followed by indented 'name: value' lines",
+            )
+        key_lines = key_lines or {}
         for key, value in (data or {}).items():
-            name = key.replace("-", "_")
+            name = str(key).replace("-", "_")
+            where = Place(place.path, key_lines[str(key)]) if place and str(key) in key_lines else place
             if name not in known or name == "root":
                 raise PatternError(
                     f"unknown setting '{key}' for the {PLUGIN_KEY} plugin",
-                    place,
+                    where,
                     hint="see docs/guide/configuration.md for the settings",
                 )
             if name in ("enabled", "mermaid"):  # read by the MkDocs adapter only
@@ -135,7 +161,7 @@ class Settings:
                 if value is False or value is None:
                     settings.cache_dir = None
                 continue
-            setattr(settings, name, _coerce(name, value, place))
+            setattr(settings, name, _coerce(name, value, where))
         return settings
 
 
@@ -186,6 +212,12 @@ def _coerce(name: str, value: Any, place: Place | None) -> Any:
         if not isinstance(value, dict):
             raise bad("a mapping")
         return {str(k): str(v) for k, v in value.items()}
+    if name == "sandbox":
+        if value is False:
+            value = "off"
+        if value not in SANDBOX_MODES:
+            raise bad(" or ".join(repr(m) for m in SANDBOX_MODES))
+        return value
     if name == "article_key":
         if not isinstance(value, str):
             raise bad("a front-matter key")
@@ -255,6 +287,10 @@ def load(config_file: Path | None = None) -> Settings:
         data = yaml.load(text, Loader=_TolerantLoader.get()) or {}
     except OSError as exc:
         raise PatternError(f"cannot read {path}: {exc.strerror}", Place(path)) from None
+    except UnicodeDecodeError:
+        raise PatternError("the file is not UTF-8 text", Place(path), hint="save it as UTF-8") from None
+    except RecursionError:
+        raise PatternError("the YAML is nested too deeply", Place(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise PatternError(
@@ -263,12 +299,43 @@ def load(config_file: Path | None = None) -> Settings:
         ) from None
     if not isinstance(data, dict):
         raise PatternError("mkdocs.yml must be a mapping", Place(path, 1))
-    block: dict[str, Any] = {}
-    for entry in data.get("plugins") or []:
+    block: Any = {}
+    plugins = data.get("plugins") or []
+    # MkDocs accepts the plugins as a list ("- name: {...}") or as a mapping ("name: {...}")
+    entries = [plugins] if isinstance(plugins, dict) else plugins if isinstance(plugins, list) else []
+    for entry in entries:
         if isinstance(entry, dict) and PLUGIN_KEY in entry:
             block = entry[PLUGIN_KEY] or {}
-    line = _line_of(text, PLUGIN_KEY)
-    return Settings.from_mapping(block, path.parent, data.get("docs_dir", "docs"), Place(path, line))
+    line, key_lines = plugin_lines(text)
+    return Settings.from_mapping(block, path.parent, data.get("docs_dir", "docs"), Place(path, line), key_lines)
+
+
+def plugin_lines(text: str) -> tuple[int, dict[str, int]]:
+    """The 1-based line of the plugin in mkdocs.yml and of each of its settings.
+
+    A plain text scan (YAML loaders keep no line numbers for values): the first line naming
+    the plugin as a key, then the keys indented one level under it."""
+    lines = text.splitlines()
+    key = re.compile(rf"^(\s*)(?:-\s*)?['\"]?{re.escape(PLUGIN_KEY)}['\"]?\s*:")
+    for number, line in enumerate(lines, 1):
+        found = key.match(line)
+        if not found:
+            continue
+        own = len(line) - len(line.lstrip(" -"))
+        settings: dict[str, int] = {}
+        indent = -1
+        for later, item in enumerate(lines[number:], number + 1):
+            if not item.strip() or item.lstrip().startswith("#"):
+                continue
+            depth = len(item) - len(item.lstrip())
+            if depth <= own:
+                break
+            name = re.match(r"^\s*['\"]?([\w.-]+)['\"]?\s*:", item)
+            if name and (indent < 0 or depth == indent):
+                indent = depth
+                settings.setdefault(name.group(1), later)
+        return number, settings
+    return _line_of(text, PLUGIN_KEY), {}
 
 
 def _line_of(text: str, needle: str) -> int:

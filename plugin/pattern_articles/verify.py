@@ -137,7 +137,10 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     from . import expect
 
     golden = golden_path(bundle.dir, spec.snippet, spec.scenario)
-    expected = golden.read_text(encoding="utf-8") if golden.is_file() else None
+    try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
+        expected = golden.read_bytes().decode("utf-8", errors="replace") if golden.is_file() else None
+    except OSError:
+        expected = None
     if result.status == "skipped":
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":
@@ -166,10 +169,28 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
             snippet=f"{spec.id}",
         )
         problems = check_trace(result.trace, check)
+    problems.extend(leftover_problems(result))
     if mismatch is not None:
         return Outcome(result, "mismatch", golden, diff=mismatch.diff, expected=expected,
                        problems=tuple(problems))
     return Outcome(result, "passed", golden, expected=expected, problems=tuple(problems))
+
+
+LEFTOVER_NOTE = "still running after the snippet exited"  # runner.py's note, see _interpret
+
+
+def leftover_problems(result: RunResult) -> list[Problem]:
+    """A snippet that leaves processes behind fails: the runner killed them, but a reader
+    who copies the example would leak them (a daemon, a server never stopped)."""
+    return [
+        Problem(
+            f"{result.spec.id} left processes running: {note}",
+            Place(result.spec.snippet, 1),
+            "wait for (or stop) every process the snippet starts before it exits",
+        )
+        for note in result.notes
+        if LEFTOVER_NOTE in note
+    ]
 
 
 def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:

@@ -55,7 +55,7 @@ def test_bad_settings_are_clear(tmp_path: Path, block: str, expected: str) -> No
     with pytest.raises(PatternError) as info:
         settings.load(tmp_path / "mkdocs.yml")
     assert expected in str(info.value)
-    assert "mkdocs.yml:2" in str(info.value)
+    assert "mkdocs.yml:3" in str(info.value)  # the line of the setting itself
 
 
 def test_aliases_extend_defaults() -> None:

@@ -1,0 +1,461 @@
+"""Authoring commands: ``pattern-articles new`` (start an article) and ``eject`` (take over the prose).
+
+Why both live here: they are the two commands that write into the author's own files, and
+they share one promise — nothing the author wrote is ever overwritten. ``new`` creates files
+only where none exist (exclusive create, all or nothing); ``eject`` writes generated text only
+into sections that are empty or hold nothing but TODO markers, atomically (a temporary file
+and ``os.replace``), and refuses when the article changed on disk while it worked.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from .errors import PatternError, Place
+
+if TYPE_CHECKING:
+    from .project import ArticleRef, Project
+    from .settings import Settings
+
+PATTERN_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+# -- new --------------------------------------------------------------------------------------
+ARTICLE_TEMPLATE = """\
+---
+{key}: {id}
+title: '{name_q} Pattern: <TODO>'
+description: <TODO>
+tags: ["design"]
+category: ["architecture", "patterns"]
+date: {today}
+permalink: 'patterns/{id}-pattern/'
+counterlink: 'patterns-{id}-pattern/'
+---
+
+## Introduction
+<TODO>
+
+## Problem Context
+<TODO>
+
+## What is {name} Pattern
+
+## Use Case
+
+## Implementation Details
+
+## Why use {name} Pattern
+
+## Important Considerations
+
+## Summary
+"""
+
+BUNDLE_TEMPLATE = """\
+# Pattern metadata for {article}.
+#
+# The plugin fills every empty or <TODO> section of the article from this file and runs the
+# snippets declared at the end, showing their real output. Build the site or run
+# 'pattern-articles check': every field still missing is reported, with the key to add here.
+# Uncomment a block and write your text; 'pattern-articles schema' prints the JSON Schema of
+# every key (point your editor's YAML support at it for completion).
+
+name: {name}
+# aliases: [Another name for it]
+
+# Replaces the <TODO> in the title ("{name} Pattern: <TODO>") and the description.
+# subtitle: What the pattern does, in a few words
+# description: >-
+#   Two sentences for search results and link previews.
+
+# "What is {name} Pattern" (and, with the description, the Introduction).
+# definition:
+#   text: |-
+#     What the pattern is, in a paragraph or two (Markdown).
+#   analogy: An everyday analogy that makes the idea stick.
+
+# "Problem Context"
+# problem:
+#   context: |-
+#     The situation that calls for the pattern.
+#   forces:
+#     - A pressure that a solution must balance.
+
+# "Use Case": the scenario, who takes part, what they exchange, and the flows.
+# use_case:
+#   title: A short name for the scenario
+#   text: |-
+#     The business scenario, told as a story.
+# participants:
+#   - {{id: client, name: Client, owns: nothing, responsibility: Starts the flow.}}
+# events:
+#   - {{name: SomethingHappened, producer: client, consumers: [], kind: domain}}
+
+# "Implementation Details": your prose around real code from this folder.
+# implementation:
+#   intro: What the example shows.
+#   steps:
+#     - title: Run the example
+#       text: What to look at in the code below.
+#       code:
+#         - snippet: example.py
+#           region: main
+
+# "Why use {name} Pattern"
+# benefits:
+#   - {{title: A benefit, detail: Why it matters.}}
+
+# "Important Considerations"
+# considerations:
+#   - {{title: A risk, risk: What can go wrong., mitigation: What to do about it.}}
+
+# "Summary"
+# summary:
+#   text: The pattern in a paragraph.
+#   takeaways:
+#     - One thing to remember.
+
+# Appended after the last section when present: applicability, related, references.
+# references:
+#   - {{title: A source, url: "https://example.org/"}}
+
+# How to run each snippet. Its golden output lives in expected/<name>.txt; after changing
+# the code, refresh it with 'pattern-articles check --update snippets/{id}'.
+snippets:
+  example.py:
+    timeout: 10
+"""
+
+SNIPPET_TEMPLATE = '''\
+"""A runnable example for the {name} pattern (replace it with code that shows the pattern).
+
+Run it with ``python {snippet}``: the article shows this file's code and its real output,
+and 'pattern-articles check' fails when the output no longer matches
+expected/example.txt. Keep the output deterministic: no times, no random ids.
+"""
+
+
+# --8<-- [start:main]
+def main() -> None:
+    steps = ["a request arrives", "the pattern does its work", "the result is reported"]
+    for number, step in enumerate(steps, 1):
+        print(f"{{number}}. {{step}}")
+# --8<-- [end:main]
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@dataclass
+class Created:
+    files: list[Path] = field(default_factory=list)
+    golden: Path | None = None
+    nav_hint: str = ""
+
+
+def display_name(pattern_id: str) -> str:
+    """``event-sourcing`` -> ``Event Sourcing``."""
+    return " ".join(word.capitalize() for word in pattern_id.split("-"))
+
+
+def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date | None = None,
+        out: TextIO | None = None) -> Created:
+    """Scaffold an article, a bundle stub, a runnable snippet and its golden output.
+
+    All or nothing: every target is checked first, files are created exclusively, and when the
+    snippet cannot produce its golden output everything created is removed again.
+    """
+    out = out or sys.stdout
+    if not PATTERN_ID.match(pattern_id):
+        raise PatternError(
+            f"'{pattern_id}' is not a pattern id",
+            hint="use lower-case words joined by hyphens, e.g. 'event-sourcing'",
+        )
+    name = (name or display_name(pattern_id)).strip()
+    if not name or "\n" in name:
+        raise PatternError("the pattern name must be one line of text", hint="e.g. --name 'Event Sourcing'")
+    if not settings.snippet_roots:
+        raise PatternError("no snippet folder is configured", hint="set 'snippets:' in the plugin block")
+    docs = settings.absolute(settings.docs_dir)
+    article = docs / "patterns" / f"{pattern_id}-pattern.md"
+    bundle_dir = settings.snippet_roots[0] / pattern_id
+    snippet = bundle_dir / "example.py"
+    golden = bundle_dir / "expected" / "example.txt"
+    from .bundle import METADATA_NAMES
+
+    existing = [p for p in (article, snippet, golden, *(bundle_dir / m for m in METADATA_NAMES)) if p.exists()]
+    if existing:
+        raise PatternError(
+            f"not creating the '{pattern_id}' pattern: {', '.join(_show(p) for p in existing)} already exist"
+            + ("s" if len(existing) == 1 else ""),
+            hint="nothing was written; pick another id, or remove those files yourself",
+        )
+    day = (today or _dt.date.today()).isoformat()
+    values = {
+        "key": settings.article_key,
+        "id": pattern_id,
+        "name": name,
+        "name_q": name.replace("'", "''"),
+        "today": day,
+        "article": _show(article, settings.root),
+        "snippet": _show(snippet, settings.root),
+    }
+    files = [
+        (article, ARTICLE_TEMPLATE.format(**values)),
+        (bundle_dir / "bundle.yml", BUNDLE_TEMPLATE.format(**values)),
+        (snippet, SNIPPET_TEMPLATE.format(**values)),
+    ]
+    created = Created()
+    new_folders: list[Path] = []
+    for folder in (article.parent, bundle_dir, golden.parent):
+        for candidate in (folder, *folder.parents):
+            if candidate.exists():
+                break
+            new_folders.append(candidate)
+    try:
+        for path, text in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x", encoding="utf-8", newline="\n") as handle:  # never overwrite
+                handle.write(text)
+            created.files.append(path)
+        created.golden = _record_golden(settings, pattern_id)
+        created.files.append(created.golden)
+    except FileExistsError as exc:  # appeared between the check and the write
+        _remove(created.files, new_folders)
+        raise PatternError(f"{exc.filename} appeared while scaffolding; nothing was kept") from None
+    except BaseException:
+        _remove(created.files, new_folders)
+        raise
+    created.nav_hint = _nav_hint(settings, article)
+    for path in created.files:
+        print(f"created {_show(path, settings.root)}", file=out)
+    print(
+        f"\nnext: describe the pattern in {_show(bundle_dir / 'bundle.yml', settings.root)} (uncomment a block "
+        f"per section), replace example.py with real code, then run 'pattern-articles check "
+        f"{_show(bundle_dir, settings.root)}' or 'mkdocs serve'.",
+        file=out,
+    )
+    if created.nav_hint:
+        print(created.nav_hint, file=out)
+    return created
+
+
+def _record_golden(settings: Settings, pattern_id: str) -> Path:
+    """Run the new snippet exactly as ``check`` will, and store what it printed."""
+    from . import expect
+    from .project import Project
+    from .verify import golden_path, specs_for
+
+    project = Project(settings)
+    try:
+        bundle = project.bundle(pattern_id)
+        (spec,) = [s for s in specs_for(bundle, settings.timeout) if s.snippet.name == "example.py"]
+        result = project.runner.result(spec)
+        if result.status != "passed":
+            detail = (result.stderr or result.stdout).strip()[-2000:]
+            raise PatternError(
+                f"the new example snippet did not run ({result.status}: {result.reason})",
+                Place(spec.snippet),
+                hint=detail or "run it by hand to see why",
+            )
+        golden = golden_path(bundle.dir, spec.snippet, spec.scenario)
+        expect.update(golden, result.stdout)
+        return golden
+    finally:
+        project.close()
+
+
+def _remove(paths: list[Path], folders: list[Path]) -> None:
+    """Undo a half-finished scaffold: our files, then the folders we created (when empty)."""
+    for path in reversed(paths):
+        path.unlink(missing_ok=True)
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _nav_hint(settings: Settings, article: Path) -> str:
+    from .settings import find_config
+
+    config = find_config(settings.root)
+    if config is None:
+        return ""
+    try:
+        text = config.read_text(encoding="utf-8-sig")
+    except OSError:
+        return ""
+    if not re.search(r"^nav:", text, re.MULTILINE):
+        return ""
+    docs = settings.absolute(settings.docs_dir)
+    relative = article.relative_to(docs).as_posix() if article.is_relative_to(docs) else str(article)
+    if relative in text:
+        return ""
+    return f"{config.name} has a nav: add '{relative}' to it so the page appears in the navigation."
+
+
+def _show(path: Path, root: Path | None = None) -> str:
+    for base in (root, Path.cwd()):
+        if base is None:
+            continue
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
+# -- eject ------------------------------------------------------------------------------------
+@dataclass
+class Ejected:
+    written: list[str] = field(default_factory=list)  # what was written, for the report
+    skipped: list[str] = field(default_factory=list)  # named but authored: left alone
+
+
+def find_ref(project: Project, article: Path) -> ArticleRef:
+    if not article.is_file():
+        raise PatternError(f"{article}: no such file", hint="name the article's Markdown file")
+    return project.article_ref(article)
+
+
+def eject(project: Project, article: Path, names: Sequence[str] = (), out: TextIO | None = None) -> Ejected:
+    """Write the generated text into the article's empty and TODO sections, atomically."""
+    from . import article as article_mod
+    from . import checks
+    from .fill import front_matter_replacements
+    from .project import read_article
+    from .render import atomic_write, file_mode
+
+    out = out or sys.stdout
+    ref = find_ref(project, article)
+    source = read_article(ref.path)
+    bundle = project.bundle(ref.bundle_id, Place(ref.path, ref.line))
+    project.start([bundle])
+    rendered = project.fill(source, ref.path, ref.bundle_id, links=project.links(ref.docs_path),
+                            place=Place(ref.path, ref.line))
+    _refuse_unverified(project, rendered.specs, ref)
+    parsed = article_mod.parse(source, ref.path)
+    own = [bundle.model.name, *bundle.model.aliases]
+    aliases = project.settings.aliases()
+
+    def names_of(title: str) -> set[str]:
+        """A heading answers to its text, its corrected text (a slip) and its section key."""
+        slip = checks.heading_slip(title, own, [])
+        fixed = slip.fixed if slip else title
+        key = checks.match_section(fixed, own, aliases)
+        return {title.lower(), fixed.lower(), *([key] if key else [])}
+
+    wanted_sections: set[int] | None = None
+    wanted_appended: set[str] = set()
+    want_meta = {"title", "description"}
+    result = Ejected()
+    if names:
+        wanted_sections, want_meta = set(), set()
+        for raw in names:
+            name = raw.strip()
+            low = name.lower()
+            if low in ("title", "description"):
+                want_meta.add(low)
+                continue
+            hits = [i for i, s in enumerate(parsed.sections)
+                    if {low, low.replace(" ", "_")} & names_of(s.title)]
+            if hits:
+                for index in hits:
+                    if index in rendered.sections:
+                        wanted_sections.add(index)
+                    else:
+                        result.skipped.append(parsed.sections[index].title)
+                continue
+            appended = {k for k in rendered.appended
+                        if k == low.replace(" ", "_") or project.settings.title_for(k).lower() == low}
+            if appended:
+                wanted_appended |= appended
+                continue
+            known = [s.title for s in parsed.sections] + [project.settings.title_for(k) for k in rendered.appended]
+            raise PatternError(
+                f"no section '{name}' in {ref.docs_path}",
+                Place(ref.path),
+                hint="sections: " + ", ".join(f"'{k}'" for k in [*known, "title", "description"]),
+            )
+    fills = {i: without_marks(text) for i, text in rendered.sections.items()
+             if wanted_sections is None or i in wanted_sections}
+    meta = {k: v for k, v in rendered.meta.items() if k in want_meta}
+    appended_text = [without_marks(rendered.appended[k]) for k in rendered.appended if k in wanted_appended]
+    text = parsed.reassemble(
+        fills=fills,
+        front_matter_lines=front_matter_replacements(parsed, meta),
+        appended="\n".join(appended_text),
+    )
+    for index in sorted(fills):
+        section = parsed.sections[index]
+        lines = fills[index].count("\n") + 1
+        result.written.append(f"section '{section.title}' (line {section.line}, {lines} lines)")
+    result.written.extend(f"front matter '{k}'" for k in meta)
+    result.written.extend(f"section '{project.settings.title_for(k)}' (appended)" for k in rendered.appended
+                          if k in wanted_appended)
+    for title in result.skipped:
+        print(f"left '{title}' alone: it holds text you wrote", file=out)
+    if text == source:
+        print(f"nothing to eject in {ref.docs_path}: no empty or TODO section the bundle can fill", file=out)
+        return result
+    if read_article(ref.path) != source:
+        raise PatternError(f"{ref.path} changed while ejecting; nothing was written", Place(ref.path),
+                           hint="run the command again")
+    atomic_write(ref.path, text, mode=file_mode(ref.path))
+    for item in result.written:
+        print(f"wrote {item}", file=out)
+    print(f"{_show(ref.path)}: the text above is yours now; the build fills only what is still empty.",
+          file=out)
+    return result
+
+
+def without_marks(text: str) -> str:
+    """Drop the "Verified output" marks: once ejected, the output is the author's static text."""
+    from .render import _VERIFIED
+
+    lines = text.split("\n")
+    kept: list[str] = []
+    skip_blank = False
+    for line in lines:
+        if _VERIFIED.fullmatch(line.strip()):
+            skip_blank = bool(kept) and not kept[-1].strip()  # the mark sat between two blank lines
+            continue
+        if skip_blank and not line.strip():
+            skip_blank = False
+            continue
+        skip_blank = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _refuse_unverified(project: Project, specs: Sequence[object], ref: ArticleRef) -> None:
+    """Ejecting a failed or unrun snippet would freeze its error note into the author's text."""
+    from .runner import RunSpec
+
+    bad: list[str] = []
+    bundle = project.bundle(ref.bundle_id)
+    for spec in specs:
+        if not isinstance(spec, RunSpec):
+            continue
+        outcome = project.outcome(bundle, spec)
+        if outcome.status != "passed":
+            reason = outcome.result.reason or outcome.status
+            bad.append(f"{spec.id}: {outcome.status} ({reason})" if outcome.status != "mismatch"
+                       else f"{spec.id}: output differs from {outcome.golden.name}")
+    if bad:
+        raise PatternError(
+            f"not ejecting {ref.docs_path}: {len(bad)} snippet run(s) the article shows did not pass",
+            Place(ref.path),
+            hint="; ".join(bad) + ". Fix them ('pattern-articles check') first, so that only verified "
+                 "output is written into your article",
+        )

@@ -1,0 +1,405 @@
+"""The bad-input corpus: each case, what is broken, and the exact result in every adapter.
+
+A case is data: edits to the small project of ``kit.py`` and, per adapter, the exit code and
+a fragment of the one message expected, with the file and line it must name. ``test_corpus``
+runs every case in the CLI (``pattern-articles check``), in ``mkdocs build --strict`` and in
+``pytest --pattern-articles``; ``test_docs_table`` renders :func:`markdown_table` into
+``docs/guide/bad-input.md`` and fails when the committed page differs.
+
+Exit codes: the CLI exits 2 when its input cannot be loaded (usage, settings, metadata, an
+article it cannot read) and 1 when something loaded but failed (a snippet run, an output, a
+check of an article). MkDocs exits 1 on any error or, with ``--strict``, warning. pytest
+exits 1 when a test failed and 4 on a usage error (bad settings). Exit 0 means the input is
+accepted, not an error (say, a page without front matter is simply not an article).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .kit import DIRECTIVE_LINE, Edit, append, delete, replace, symlink, write
+
+B = "snippets/demo/bundle.yml"
+H = "snippets/demo/hello.py"
+A = "docs/demo.md"
+M = "mkdocs.yml"
+D = DIRECTIVE_LINE
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one adapter must do: exit ``code`` and print ``fragment`` exactly once.
+
+    ``fragment`` is None for an accepted input (exit 0, no warning). ``ours`` is False when
+    the message is MkDocs' or pytest's own (validated before our code runs): then no hint of
+    ours is required.
+    """
+
+    code: int
+    fragment: str | None = None
+    ours: bool = True
+
+
+OK = Expect(0)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    kind: str
+    broken: str
+    edits: tuple[Edit, ...]
+    cli: Expect
+    mkdocs: Expect
+    pytest: Expect
+    args: tuple[str, ...] = ()  # paths named to the CLI and to pytest
+    snippet_traceback: bool = False  # the snippet's own traceback is part of the report
+    note: str = ""  # why an adapter accepts the input, for the docs table
+    slow: bool = False
+
+
+def same(code_cli: int, fragment: str, code_pytest: int = 1) -> dict[str, Expect]:
+    """The same message everywhere; MkDocs and pytest exit 1 (or pytest 4 for settings)."""
+    return {"cli": Expect(code_cli, fragment), "mkdocs": Expect(1, fragment), "pytest": Expect(code_pytest, fragment)}
+
+
+def directive(body: str) -> Edit:
+    return append(A, f"\n```pattern-snippet\n{body}\n```\n")
+
+
+def snippet(code: str, timeout: int | None = None) -> tuple[Edit, ...]:
+    edits: list[Edit] = [write(H, code)]
+    if timeout is not None:
+        edits.append(replace(B, "hello.py: {timeout: 10}", f"hello.py: {{timeout: {timeout}}}"))
+    return tuple(edits)
+
+
+BIG_PARAGRAPH = ("Authored prose that goes on and on, the way a pasted log or a generated file would. " * 12
+                 + "\n\n")
+BIG_ARTICLE_REPEAT = 10_700_000 // len(BIG_PARAGRAPH)
+
+CASES: tuple[Case, ...] = (
+    # ------------------------------------------------------------------ malformed YAML
+    Case("yaml-tab", "malformed YAML", "a tab indents a key in bundle.yml",
+         (append(B, "\tcolour: red\n"),),
+         **same(2, f"{B}:21: invalid YAML: found character '\\t' that cannot start any token")),
+    Case("yaml-unclosed-flow", "malformed YAML", "a flow sequence is never closed",
+         (replace(B, "consumers: [payment]}", "consumers: [payment}"),),
+         **same(2, f"{B}:8: invalid YAML")),
+    Case("yaml-duplicate-key", "malformed YAML", "a key is given twice (YAML silently keeps the last)",
+         (append(B, "name: Other\n"),),
+         **same(2, f"{B}:21: key 'name' is given twice in the same mapping (first on line 1)")),
+    Case("yaml-recursive-alias", "malformed YAML", "an alias contains itself",
+         (append(B, "tags: &t [*t]\n"),),
+         **same(2, f"{B}:21: YAML alias refers to a value that contains it")),
+    Case("yaml-billion-laughs", "malformed YAML", "aliases expand to millions of values",
+         (append(B, "x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n" + "".join(
+             f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 7))),),
+         **same(2, f"{B}:27: metadata expands to more than 200000 values")),
+    Case("metadata-not-mapping", "malformed YAML", "bundle.yml is a list, not a mapping",
+         (write(B, "- Demo\n- Order\n"),),
+         **same(2, f"{B}:1: metadata must be a mapping of keys to values, not a list")),
+    Case("metadata-empty", "malformed YAML", "bundle.yml is empty",
+         (write(B, ""),),
+         **same(2, f"{B}:1: missing required key 'name'")),
+    Case("metadata-not-utf8", "malformed YAML", "bundle.yml holds bytes that are not UTF-8",
+         (write(B, b"name: Demo\nsubtitle: caf\xe9\n"),),
+         **same(2, f"{B}:2: metadata is not UTF-8 text")),
+    # ------------------------------------------------------------------ wrong types
+    Case("type-name-list", "wrong types", "name is a list",
+         (replace(B, "name: Demo", "name: [Demo, Other]"),),
+         **same(2, f"{B}:1: name: Input should be a valid string")),
+    Case("type-participants-string", "wrong types", "participants is a string",
+         (replace(B, "  - {id: order, name: Order service}\n  - {id: payment, name: Payment service}\n", ""),
+          replace(B, "participants:", "participants: order")),
+         **same(2, f"{B}:4: participants: Input should be a valid list")),
+    Case("type-timeout-text", "wrong types", "a snippet timeout is text",
+         (replace(B, "{timeout: 10}", "{timeout: soon}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be a valid number")),
+    Case("type-timeout-negative", "wrong types", "a snippet timeout is negative",
+         (replace(B, "{timeout: 10}", "{timeout: -5}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be greater than 0")),
+    Case("type-needs-unknown", "wrong types", "a snippet needs a service nobody provides",
+         (replace(B, "{timeout: 10}", "{timeout: 10, needs: [postgres]}"),),
+         **same(2, f"{B}:15: snippets.hello.py.needs.0: Input should be 'redis'")),
+    # ------------------------------------------------------------------ unknown keys
+    Case("unknown-key-top", "unknown keys", "a misspelt top-level key",
+         (append(B, "colour: red\n"),),
+         **same(2, f"{B}:21: unknown key 'colour' at colour")),
+    Case("unknown-key-nested", "unknown keys", "a misspelt key inside a participant",
+         (replace(B, "{id: order, name: Order service}", "{id: order, name: Order service, colour: red}"),),
+         **same(2, f"{B}:5: unknown key 'colour' at participants.0.colour")),
+    Case("unknown-key-yaml-on", "unknown keys", "'on:' in a flow step (YAML reads it as true)",
+         (replace(B, "reacts_to: OrderPlaced", "on: OrderPlaced"),),
+         **same(2, f"{B}:13: flows.happy_path.steps.1: a key is not a name")),
+    # ------------------------------------------------------------------ dangling references
+    Case("dangling-consumer", "dangling references", "an event's consumer is not a participant",
+         (replace(B, "consumers: [payment]", "consumers: [payment, shipping]"),),
+         **same(2, f"{B}:8: event 'OrderPlaced' names consumer 'shipping', which is not a declared participant")),
+    Case("dangling-producer", "dangling references", "an event's producer is not a participant",
+         (replace(B, "producer: order,", "producer: warehouse,"),),
+         **same(2, f"{B}:8: event 'OrderPlaced' is produced by 'warehouse', which is not a declared participant")),
+    Case("dangling-emits", "dangling references", "a flow step emits an undeclared event",
+         (replace(B, "emits: [OrderPlaced]", "emits: [OrderPlaced, OrderShipped]"),),
+         **same(2, f"{B}:12: flow step emits undeclared event 'OrderShipped'")),
+    Case("dangling-actor", "dangling references", "a flow step's actor is not a participant",
+         (replace(B, "{actor: payment,", "{actor: billing,"),),
+         **same(2, f"{B}:13: flow step actor 'billing' is not a declared participant")),
+    Case("dangling-flow-snippet", "dangling references", "flows.snippet names a missing script",
+         (replace(B, "flows:\n", "flows:\n  snippet: flow.py\n"),),
+         **same(2, f"{B}:10: flows.snippet 'flow.py' does not exist in demo/")),
+    # ------------------------------------------------------------------ duplicates
+    Case("duplicate-event", "duplicate names", "two events share a name",
+         (replace(B, "events:\n", "events:\n  - {name: OrderPlaced, producer: order}\n"),),
+         **same(2, f"{B}:9: event 'OrderPlaced' is declared twice")),
+    Case("duplicate-participant", "duplicate names", "two participants share an id",
+         (replace(B, "participants:\n", "participants:\n  - {id: order, name: Orders again}\n"),),
+         **same(2, f"{B}:6: participant 'order' is declared twice")),
+    # ------------------------------------------------------------------ missing snippet file
+    Case("snippet-file-missing", "missing snippet file", "the declared script was deleted",
+         (delete(H),),
+         **same(2, f"{B}:15: snippets: 'hello.py' does not exist in demo/")),
+    Case("code-ref-missing", "missing snippet file", "the implementation shows a file that does not exist",
+         (replace(B, "- snippet: hello.py", "- snippet: nothere.py"),),
+         **same(2, f"{B}:20: 'nothere.py' names a snippet that does not exist in demo/")),
+    # ------------------------------------------------------------------ regions
+    Case("region-missing", "missing or unterminated region", "the shown region is not marked in the file",
+         (replace(B, "- snippet: hello.py", "- snippet: hello.py#publish"),),
+         **same(2, f"{B}:20: region 'publish' not found in hello.py (regions: none)")),
+    Case("region-unterminated", "missing or unterminated region", "a region starts and never ends",
+         (replace(B, "- snippet: hello.py", "- snippet: hello.py#greet"),
+          write(H, '# --8<-- [start:greet]\nprint("hello")\n')),
+         **same(2, f"{H}:1: region 'greet' is not terminated")),
+    Case("region-end-only", "missing or unterminated region", "a region ends but never starts",
+         (replace(B, "- snippet: hello.py", "- snippet: hello.py#greet"),
+          write(H, 'print("hello")\n# --8<-- [end:greet]\n')),
+         **same(2, f"{H}:2: region 'greet' ends but never starts")),
+    # ------------------------------------------------------------------ path safety: code refs
+    Case("ref-traversal", "path traversal, absolute path, symlink (code refs)",
+         "the implementation shows ../../etc/passwd",
+         (replace(B, "- snippet: hello.py", "- snippet: ../../etc/passwd"),),
+         **same(2, f"{B}:20: snippet path '../../etc/passwd' leaves the bundle folder demo/")),
+    Case("ref-deep-traversal", "path traversal, absolute path, symlink (code refs)",
+         "enough ../ to reach the real /etc/passwd",
+         (replace(B, "- snippet: hello.py", "- snippet: " + "../" * 30 + "etc/passwd"),),
+         **same(2, f"{B}:20: snippet path '{'../' * 30}etc/passwd' leaves the bundle folder demo/")),
+    Case("ref-absolute", "path traversal, absolute path, symlink (code refs)", "the implementation shows /etc/passwd",
+         (replace(B, "- snippet: hello.py", "- snippet: /etc/passwd"),),
+         **same(2, f"{B}:20: snippet path '/etc/passwd' is absolute")),
+    Case("ref-symlink", "path traversal, absolute path, symlink (code refs)",
+         "leak.py is a symlink to /etc/passwd",
+         (symlink("snippets/demo/leak.py", "/etc/passwd"), replace(B, "- snippet: hello.py", "- snippet: leak.py")),
+         **same(2, f"{B}:20: snippet path 'leak.py' leaves the bundle folder demo/ (a symlink to /etc/passwd)")),
+    Case("run-traversal", "path traversal, absolute path, symlink (code refs)",
+         "a snippet to run is declared as ../../etc/passwd",
+         (replace(B, "  hello.py: {timeout: 10}\n", "  hello.py: {timeout: 10}\n  ../../etc/passwd: {}\n"),),
+         **same(2, f"{B}:16: snippet path '../../etc/passwd' leaves the bundle folder demo/")),
+    # ------------------------------------------------------------------ path safety: directive
+    Case("directive-traversal", "path traversal, absolute path, symlink (pattern-snippet directive)",
+         "a pattern-snippet block names ../../etc/passwd",
+         (directive("../../etc/passwd"),),
+         **same(2, f"{A}:{D}: snippet '../../etc/passwd' leaves its bundle folder demo/")),
+    Case("directive-absolute", "path traversal, absolute path, symlink (pattern-snippet directive)",
+         "a pattern-snippet block names /etc/passwd",
+         (directive("/etc/passwd"),),
+         **same(2, f"{A}:{D}: snippet '/etc/passwd' leaves its bundle folder demo/")),
+    Case("directive-symlink", "path traversal, absolute path, symlink (pattern-snippet directive)",
+         "a pattern-snippet block names a symlink to /etc/passwd",
+         (symlink("snippets/demo/leak.py", "/etc/passwd"), directive("leak.py")),
+         **same(2, f"{A}:{D}: snippet 'leak.py' leaves its bundle folder demo/")),
+    Case("directive-missing", "missing snippet file", "a pattern-snippet block names a missing file",
+         (directive("nothere.py"),),
+         **same(2, f"{A}:{D}: snippet 'nothere.py' not found in")),
+    Case("directive-option", "pattern-snippet directive", "a pattern-snippet block has an unknown option",
+         (directive("hello.py colour=red"),),
+         **same(2, f"{A}:{D}: unknown pattern-snippet option 'colour'")),
+    Case("directive-empty", "pattern-snippet directive", "a pattern-snippet block is empty",
+         (directive(""),),
+         **same(2, f"{A}:{D}: empty pattern-snippet block")),
+    # ------------------------------------------------------------------ binary snippet
+    Case("binary-ref", "binary snippet file", "the implementation shows a binary file",
+         (write("snippets/demo/blob.bin", b"\x00\x01\x02binary\x00"),
+          replace(B, "- snippet: hello.py", "- snippet: blob.bin")),
+         **same(2, f"{B}:20: 'blob.bin' names a binary file; only text can be shown as code")),
+    Case("binary-directive", "binary snippet file", "a pattern-snippet block names a binary file",
+         (write("snippets/demo/blob.bin", b"\x00\x01\x02binary\x00"), directive("blob.bin")),
+         **same(2, f"{A}:{D}: snippet ") | {}),
+    # ------------------------------------------------------------------ articles
+    Case("article-not-utf8", "article", "the linked article holds bytes that are not UTF-8",
+         (write(A, ARTICLE_BYTES := ("---\npattern: demo\n---\n\n## Introduction\n\nCaf").encode() + b"\xe9\n"),),
+         **same(2, f"{A}:7: article is not UTF-8 text")),
+    Case("article-front-matter-list", "article", "the linked article's front matter is a list",
+         (write(A, "---\n[\npattern: demo\n]\n---\n\n## Introduction\n\nText.\n"),),
+         **same(2, f"{A}:2: front matter must be a mapping of keys to values, not a list")),
+    Case("article-front-matter-yaml", "article", "the linked article's front matter is invalid YAML",
+         (replace(A, "description: <TODO>", "description: [unclosed"),),
+         **same(2, f"{A}:5: front matter is not valid YAML")),
+    Case("article-front-matter-open", "article", "the linked article's front matter is never closed",
+         (replace(A, "description: <TODO>\n---\n", "description: <TODO>\n"),),
+         **same(2, f"{A}:1: front matter is not closed")),
+    Case("article-unknown-bundle", "bundle id that does not exist", "the article names a bundle that does not exist",
+         (replace(A, "pattern: demo", "pattern: nope"),),
+         **same(2, f"{A}:2: no bundle 'nope' in the snippet folders")),
+    Case("named-unknown-bundle", "bundle id that does not exist", "the CLI (and pytest) are given snippets/nope",
+         (), cli=Expect(2, "snippets/nope: no such file or folder"), mkdocs=OK,
+         pytest=Expect(4, "file or directory not found: snippets/nope", ours=False),
+         args=("snippets/nope",), note="MkDocs is not given paths; its build of the intact project passes"),
+    Case("named-empty", "article", "an empty Markdown file named to the CLI (and pytest)",
+         (write("docs/empty.md", ""),),
+         cli=Expect(2, "docs/empty.md:1: the file is empty, so it is not an article"), mkdocs=OK,
+         pytest=Expect(1, "docs/empty.md:1: the file is empty, so it is not an article"),
+         args=("docs/empty.md",), note="for MkDocs a page without the key is not an article, just a page"),
+    Case("named-no-front-matter", "article", "a file without front matter named to the CLI (and pytest)",
+         (write("docs/plain.md", "# Plain\n\nText.\n"),),
+         cli=Expect(2, "docs/plain.md:1: the file has no front matter, so it is not an article"), mkdocs=OK,
+         pytest=Expect(1, "docs/plain.md:1: the file has no front matter, so it is not an article"),
+         args=("docs/plain.md",), note="for MkDocs a page without front matter is just a page"),
+    Case("named-front-matter-list", "article", "a file whose front matter is a list, named to the CLI (and pytest)",
+         (write("docs/list.md", "---\n- a\n- b\n---\n\nText.\n"),),
+         cli=Expect(2, "docs/list.md:2: front matter must be a mapping of keys to values, not a list"), mkdocs=OK,
+         pytest=Expect(1, "docs/list.md:2: front matter must be a mapping of keys to values, not a list"),
+         args=("docs/list.md",), note="for MkDocs a page whose front matter names no bundle is just a page"),
+    Case("named-not-utf8", "article", "a file that is not UTF-8, named to the CLI (and pytest)",
+         (write("docs/latin1.md", b"# Caf\xe9\n"),),
+         cli=Expect(2, "docs/latin1.md:1: article is not UTF-8 text"),
+         mkdocs=Expect(1, "docs/latin1.md", ours=False),
+         pytest=Expect(1, "docs/latin1.md:1: article is not UTF-8 text"),
+         args=("docs/latin1.md",), note="MkDocs refuses any page that is not UTF-8 itself"),
+    Case("article-10mb", "article", "a 10 MB article (linked)",
+         (append(A, "\n## Appendix\n\n" + BIG_PARAGRAPH * BIG_ARTICLE_REPEAT),),
+         cli=OK, mkdocs=OK, pytest=OK, slow=True,
+         note="accepted: filled and built in seconds, no hang"),
+    # ------------------------------------------------------------------ snippet runs
+    Case("run-exit-1", "snippet runs", "the snippet exits 1",
+         snippet('import sys\nprint("hello")\nsys.exit(1)\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: exit code 1")),
+    Case("run-raises", "snippet runs", "the snippet raises an exception",
+         snippet('def charge():\n    raise RuntimeError("card declined")\n\n\ncharge()\n'),
+         **same(1, f"{H}:2: snippets/demo/hello.py::hello failed: exit code 1 (RuntimeError: card declined)"),
+         snippet_traceback=True),
+    Case("run-syntax-error", "snippet runs", "the snippet has a syntax error",
+         snippet('print("hello"\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: exit code 1"), snippet_traceback=True),
+    Case("run-sigkill", "snippet runs", "the snippet is killed by SIGKILL",
+         snippet('import os, signal\nprint("hello", flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: killed by SIGKILL")),
+    Case("run-timeout", "snippet runs", "the snippet loops forever",
+         snippet("while True:\n    pass\n", timeout=1),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello timeout: timed out after 1 s; killed 1 process")),
+    Case("run-flood", "snippet runs", "the snippet prints endlessly",
+         snippet('while True:\n    print("spam " * 20)\n', timeout=2),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello timeout: timed out after 2 s")),
+    Case("run-reads-stdin", "snippet runs", "the snippet waits for input on stdin",
+         snippet("name = input()\nprint('hello', name)\n"),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: exit code 1 (EOFError: EOF when reading a line)"),
+         snippet_traceback=True),
+    Case("run-daemon", "snippet runs", "the snippet leaves a daemon behind",
+         snippet('import subprocess\nsubprocess.Popen(["sleep", "300"], start_new_session=True)\nprint("hello")\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello left processes running: "
+                   "killed 1 process still running after the snippet exited")),
+    Case("run-output-changed", "snippet runs", "the snippet prints something else than its golden file",
+         snippet('print("goodbye")\n'),
+         **same(1, f"{H}:1: output of snippets/demo/hello.py::hello differs from hello.txt")),
+    Case("golden-not-utf8", "snippet runs", "the golden file is not UTF-8",
+         (write("snippets/demo/expected/hello.txt", b"hell\xf6\n"),),
+         **same(1, f"{H}:1: output of snippets/demo/hello.py::hello differs from hello.txt")),
+    # ------------------------------------------------------------------ mkdocs.yml settings
+    Case("settings-unknown", "bad mkdocs.yml plugin settings", "a misspelt setting",
+         (append(M, "      colour: red\n"),),
+         cli=Expect(2, f"{M}:5: unknown setting 'colour' for the pattern-articles plugin"),
+         mkdocs=Expect(1, "Plugin 'pattern-articles' option 'colour': Unrecognised configuration name: colour",
+                       ours=False),
+         pytest=Expect(4, f"{M}:5: unknown setting 'colour' for the pattern-articles plugin"),
+         note="MkDocs validates setting names itself, before the plugin runs"),
+    Case("settings-type", "bad mkdocs.yml plugin settings", "timeout is text",
+         (replace(M, "timeout: 10", "timeout: soon"),),
+         **same(2, f"{M}:4: setting 'timeout' must be a positive number of seconds, not 'soon'", 4)),
+    Case("settings-negative", "bad mkdocs.yml plugin settings", "timeout is negative",
+         (replace(M, "timeout: 10", "timeout: -1"),),
+         **same(2, f"{M}:4: setting 'timeout' must be a positive number of seconds, not -1", 4)),
+    Case("settings-allowlist", "bad mkdocs.yml plugin settings", "env_allowlist is a string",
+         (append(M, "      env_allowlist: PATH\n"),),
+         **same(2, f"{M}:5: setting 'env_allowlist' must be a list of names, not 'PATH'", 4)),
+    Case("settings-sandbox", "bad mkdocs.yml plugin settings", "an unknown sandbox",
+         (append(M, "      sandbox: docker\n"),),
+         **same(2, f"{M}:5: setting 'sandbox' must be 'off' or 'auto' or 'bwrap', not 'docker'", 4)),
+    Case("settings-not-mapping", "bad mkdocs.yml plugin settings", "the plugin's settings are a list",
+         (replace(M, "  - pattern-articles:\n      timeout: 10\n", "  - pattern-articles: [timeout]\n"),),
+         cli=Expect(2, f"{M}:3: the pattern-articles plugin settings must be a mapping of names to values, not a list"),
+         mkdocs=Expect(1, "Invalid config options for the 'pattern-articles' plugin.", ours=False),
+         pytest=Expect(4, f"{M}:3: the pattern-articles plugin settings must be a mapping of names to values"),
+         note="MkDocs checks the shape of a plugin's settings itself, before the plugin runs"),
+    Case("settings-yaml", "bad mkdocs.yml plugin settings", "mkdocs.yml is not valid YAML",
+         (append(M, "    - [unclosed\n"),),
+         cli=Expect(2, f"{M}:6: invalid YAML"),
+         mkdocs=Expect(1, "line 5", ours=False),
+         pytest=Expect(4, f"{M}:6: invalid YAML"),
+         note="MkDocs reads mkdocs.yml itself and reports the YAML error"),
+)
+
+
+# --------------------------------------------------------------------------- the docs table
+
+ADAPTERS = ("cli", "mkdocs", "pytest")
+TABLE_START = "<!-- bad-input table: generated by tests/badinput, do not edit -->"
+TABLE_END = "<!-- /bad-input table -->"
+
+
+def _cell(expect: Expect) -> str:
+    if expect.fragment is None:
+        return f"{expect.code} (accepted)"
+    return f"{expect.code}" + ("" if expect.ours else " (MkDocs/pytest message)")
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("`", "'")
+
+
+def markdown_table() -> str:
+    """The generated part of docs/guide/bad-input.md: a summary per kind, then every case."""
+    kinds = Counter(case.kind for case in CASES)
+    rejected = {kind: 0 for kind in kinds}
+    for case in CASES:
+        if any(getattr(case, a).fragment is not None for a in ADAPTERS):
+            rejected[case.kind] += 1
+    runs = len(CASES) * len(ADAPTERS)
+    clean = sum(1 for case in CASES for a in ADAPTERS if getattr(case, a).fragment is not None)
+    lines = [
+        TABLE_START,
+        "",
+        f"{len(CASES)} bad inputs, each tried in the 3 adapters: {runs} runs. "
+        f"{clean} end in one message naming the file and line; {runs - clean} accept the input "
+        "(see the notes). None shows a Python traceback of ours, none hangs.",
+        "",
+        "| Kind of input | Cases | Rejected with a message | CLI exit | `mkdocs build --strict` exit | pytest exit |",
+        "| --- | ---: | ---: | --- | --- | --- |",
+    ]
+    for kind in kinds:
+        cases = [c for c in CASES if c.kind == kind]
+        codes = {a: ", ".join(sorted({str(getattr(c, a).code) for c in cases})) for a in ADAPTERS}
+        lines.append(f"| {kind} | {kinds[kind]} | {rejected[kind]} | {codes['cli']} | {codes['mkdocs']} | "
+                     f"{codes['pytest']} |")
+    lines += [
+        "",
+        "Every case, with the message each adapter prints (paths are relative to the project; the real "
+        "message shows the absolute path):",
+        "",
+        "| Case | What is broken | Expected message | CLI | MkDocs | pytest |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in CASES:
+        messages = [getattr(case, a).fragment for a in ADAPTERS if getattr(case, a).ours]
+        message = next((m for m in messages if m), None) or next(
+            (getattr(case, a).fragment for a in ADAPTERS if getattr(case, a).fragment), "")
+        extra = f" *({case.note})*" if case.note else ""
+        lines.append(
+            f"| `{case.id}` | {_escape(case.broken)}{extra} | `{_escape(message or 'none: accepted')}` | "
+            f"{_cell(case.cli)} | {_cell(case.mkdocs)} | {_cell(case.pytest)} |"
+        )
+    lines += ["", TABLE_END]
+    return "\n".join(lines) + "\n"
+
+
+_ = field  # dataclasses.field kept for cases that grow list defaults
+_ = ARTICLE_BYTES

@@ -1,0 +1,155 @@
+"""``pattern-articles new``: a skeleton that builds, guides the author field by field, and never overwrites."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.beyond.helpers import clean_env, cli
+from tests.conftest import run_mkdocs
+
+pytestmark = pytest.mark.e2e
+
+MKDOCS_YML = """\
+site_name: A pattern catalogue
+theme:
+  name: material
+plugins:
+  - search
+  - pattern-articles:
+      timeout: 30
+markdown_extensions:
+  - admonition
+  - attr_list
+  - md_in_html
+  - tables
+  - pymdownx.details
+  - pymdownx.highlight
+  - pymdownx.superfences:
+      custom_fences:
+        - name: mermaid
+          class: mermaid
+          format: !!python/name:pymdownx.superfences.fence_code_format
+  - pymdownx.tabbed:
+      alternate_style: true
+"""
+
+#: The smallest metadata that fills every section of the scaffolded article.
+FILLED = """\
+name: Event Sourcing
+subtitle: Storing Every Change as an Event
+description: How to keep the history of every change, and rebuild any state from it.
+definition:
+  text: Every change to the state is stored as an immutable event; the state is a fold over them.
+problem:
+  context: A table that holds only the current state forgets how it got there, and audits need the story.
+use_case:
+  text: A bank account whose balance is the sum of its deposits and withdrawals, replayed on demand.
+implementation:
+  intro: The example replays the steps of a request from its events.
+  steps:
+    - title: Run the example
+      text: Each line below is one step, printed in order.
+      code:
+        - snippet: example.py
+          region: main
+benefits:
+  - {title: A full audit trail, detail: Nothing is ever overwritten; every change is a fact with a time.}
+considerations:
+  - {title: Schema evolution, risk: Old events outlive their code., mitigation: Version events and upcast old ones.}
+summary:
+  text: Event sourcing keeps the history, and derives the present from it.
+snippets:
+  example.py:
+    timeout: 10
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Catalogue\n", "utf-8")
+    (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML, "utf-8")
+    return tmp_path
+
+
+def test_new_scaffolds_article_bundle_snippet_and_golden(site: Path) -> None:
+    result = cli(site, "new", "event-sourcing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    article = site / "docs" / "patterns" / "event-sourcing-pattern.md"
+    bundle = site / "snippets" / "event-sourcing"
+    for path in (article, bundle / "bundle.yml", bundle / "example.py", bundle / "expected" / "example.txt"):
+        assert path.is_file(), path
+        assert f"created {path.relative_to(site).as_posix()}" in result.stdout
+    text = article.read_text("utf-8")
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["pattern"] == "event-sourcing"
+    assert front["title"] == "Event Sourcing Pattern: <TODO>" and front["description"] == "<TODO>"
+    assert front["permalink"] == "patterns/event-sourcing-pattern/"
+    for heading in ("## Introduction", "## Problem Context", "## What is Event Sourcing Pattern", "## Use Case",
+                    "## Implementation Details", "## Why use Event Sourcing Pattern", "## Important Considerations",
+                    "## Summary"):
+        assert f"\n{heading}\n" in text
+    # the golden output is what the snippet really prints
+    ran = subprocess.run([sys.executable, str(bundle / "example.py")], capture_output=True, text=True,
+                         timeout=60, cwd=site)
+    assert ran.returncode == 0 and ran.stdout == (bundle / "expected" / "example.txt").read_text("utf-8")
+    assert yaml.safe_load((bundle / "bundle.yml").read_text("utf-8"))["name"] == "Event Sourcing"
+    check = cli(site, "check", "snippets/event-sourcing")
+    assert "ok      snippets/event-sourcing/example.py::example" in check.stdout, check.stdout + check.stderr
+
+
+def test_new_never_overwrites(site: Path) -> None:
+    article = site / "docs" / "patterns" / "event-sourcing-pattern.md"
+    article.parent.mkdir(parents=True)
+    article.write_text("mine\n", "utf-8")
+    result = cli(site, "new", "event-sourcing")
+    assert result.returncode == 2
+    assert "docs/patterns/event-sourcing-pattern.md already exists" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert article.read_text("utf-8") == "mine\n"
+    assert not (site / "snippets").exists(), "all or nothing"
+    again = cli(site, "new", "Event_Sourcing")
+    assert again.returncode == 2 and "is not a pattern id" in again.stderr
+
+
+def test_stub_builds_and_names_each_missing_field(site: Path) -> None:
+    assert cli(site, "new", "event-sourcing").returncode == 0
+    result = run_mkdocs(site, "-d", "site")
+    assert result.returncode == 0, result.stderr
+    assert (site / "site" / "patterns" / "event-sourcing-pattern" / "index.html").is_file()
+    log = result.stderr
+    for section, hint in [
+        ("Introduction", "add 'description'"),
+        ("Problem Context", "add 'problem' (problem: {context: ..."),
+        ("What is Event Sourcing Pattern", "add 'definition' (definition: {text: ..."),
+        ("Use Case", "add 'use_case' (use_case: {text: ...})"),
+        ("Implementation Details", "add 'implementation' (implementation: {steps: [{title: ..."),
+        ("Why use Event Sourcing Pattern", "add 'benefits'"),
+        ("Important Considerations", "add 'considerations'"),
+        ("Summary", "add 'summary'"),
+    ]:
+        assert f"section '{section}' is empty and the bundle has no" in log, section
+        assert hint in log, hint
+    assert "front matter 'title' still holds a TODO and the bundle has no 'subtitle'" in log
+    assert "add 'subtitle: ...' to bundle.yml" in log
+    assert log.count("TODO left in the article") == 0, "an empty section is reported once, not twice"
+    strict = run_mkdocs(site, "--strict", "-d", "site")
+    assert strict.returncode != 0
+
+
+def test_filled_stub_builds_strict(site: Path) -> None:
+    assert cli(site, "new", "event-sourcing").returncode == 0
+    (site / "snippets" / "event-sourcing" / "bundle.yml").write_text(FILLED, "utf-8")
+    result = run_mkdocs(site, "--strict", "-d", "site")
+    assert result.returncode == 0, result.stderr
+    page = (site / "site" / "patterns" / "event-sourcing-pattern" / "index.html").read_text("utf-8")
+    assert "Event Sourcing Pattern: Storing Every Change as an Event" in page
+    assert "TODO" not in page
+    assert "3. the result is reported" in page, "the snippet's real output"
+    check = cli(site, "check", env=clean_env())
+    assert check.returncode == 0, check.stdout + check.stderr
