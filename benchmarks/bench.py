@@ -113,35 +113,35 @@ class Run:
 
 def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800) -> Run:
     """Run a command to completion: wall time, CPU of its tree, peak RSS of its tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    log = tempfile.TemporaryFile()
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
-    peak = 0
-    stop = threading.Event()
+    with tempfile.TemporaryFile() as log:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        peak = 0
+        stop = threading.Event()
 
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, tree_rss(process.pid))
-            stop.wait(0.01)
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, tree_rss(process.pid))
+                stop.wait(0.01)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        code = process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise SystemExit(f"timed out after {timeout} s: {' '.join(argv)}") from None
-    wall = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    log.seek(0)
-    output = log.read().decode("utf-8", "replace")
-    log.close()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            code = process.wait(timeout)
+            wall = time.perf_counter() - started
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise SystemExit(f"timed out after {timeout} s: {' '.join(argv)}") from None
+        finally:
+            stop.set()
+            sampler.join()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace")
     if code != 0:
         tail = "\n".join(output.splitlines()[-30:])
         raise SystemExit(f"failed (exit {code}) in {cwd}: {' '.join(argv)}\n{tail}")
@@ -272,11 +272,11 @@ class Bench:
             for r in range(self.rounds + 1):
                 k = (r * 7919) % self.sites.count
                 snippet = self.sites.snippets[k]
-                a = ours.rebuild(lambda: sitegen.edit_snippet(snippet, r))
+                a = ours.rebuild(lambda s=snippet, n=r: sitegen.edit_snippet(s, n))  # type: ignore[misc]
                 if "ran 1, cached" not in ours.last_summary:
                     raise SystemExit(f"serve rebuild did not re-run exactly one snippet: {ours.last_summary!r}")
                 page = pages[k // self.sites.per_article]
-                b = plain.rebuild(lambda: sitegen.edit_plain_page(page, r))
+                b = plain.rebuild(lambda p=page, n=r: sitegen.edit_plain_page(p, n))  # type: ignore[misc]
                 if r:
                     times["serve_ours"].append(a)
                     times["serve_plain"].append(b)

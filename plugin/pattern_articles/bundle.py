@@ -37,10 +37,17 @@ class Bundle:
     metadata_path: Path
     model: BundleModel
     lines: dict[Loc, int] = field(default_factory=dict)
+    #: values derived from the metadata alone (e.g. its run specs), computed once per load
+    derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.model.name
+
+    @functools.cached_property
+    def real_dir(self) -> Path:
+        """``dir`` with symlinks resolved, once: path checks compare against it per snippet."""
+        return self.dir.resolve()
 
     def place(self, *loc: str | int) -> Place:
         """The file and line of a value, falling back to its nearest located parent."""
@@ -97,14 +104,15 @@ def _check_structure(node: Any, path: Path) -> None:
     import yaml
 
     seen = 0
-    stack: list[tuple[Any, frozenset[int]]] = [(node, frozenset())]
+    # (node, ids of the nodes above it, line of the top-level key it belongs to)
+    stack: list[tuple[Any, frozenset[int], int]] = [(node, frozenset(), 0)]
     while stack:
-        current, ancestors = stack.pop()
+        current, ancestors, top = stack.pop()
         seen += 1
         if seen > _MAX_NODES:
             raise PatternError(
                 f"metadata expands to more than {_MAX_NODES} values (YAML aliases?)",
-                Place(path, current.start_mark.line + 1),
+                Place(path, top or current.start_mark.line + 1),
                 hint="write the values out, or reuse fewer anchors",
             )
         if id(current) in ancestors:
@@ -126,9 +134,9 @@ def _check_structure(node: Any, path: Path) -> None:
                         hint="YAML keeps only the last one; merge the two or remove one",
                     )
                 first.setdefault(key, line)
-                stack.append((value_node, inside))
+                stack.append((value_node, inside, top or line))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend((item, inside) for item in current.value)
+            stack.extend((item, inside, top) for item in current.value)
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
@@ -138,7 +146,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PatternError(f"cannot read metadata: {exc.strerror}", Place(path)) from None
+        raise PatternError(f"cannot read metadata: {exc.strerror}", Place(path),
+                           hint="check the file's permissions") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -248,7 +257,7 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
         hint = "YAML reads on/off/yes/no as true/false: quote the key, or use 'reacts_to:' in flow steps"
     else:
         message = f"{where}: {err.get('msg', 'invalid value')}"
-        hint = ""
+        hint = "fix the value; 'pattern-articles schema' describes every key and its type"
     return Problem(message, Place(path, line), hint)
 
 
@@ -286,6 +295,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
             yield Problem(
                 f"participant '{participant.id}' is declared twice",
                 bundle.place("participants", index, "id"),
+                "participant ids must be unique; rename or remove one",
             )
         seen_ids.add(participant.id)
     emitted: set[str] = set()
@@ -296,6 +306,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                 yield Problem(
                     f"flow step actor '{step.actor}' is not a declared participant",
                     bundle.place(*loc, "actor"),
+                    f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
                 )
             if step.reacts_to is not None and step.reacts_to not in events:
                 yield Problem(
@@ -323,6 +334,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                 yield Problem(
                     f"compensation names undeclared event '{comp.via_event}'",
                     bundle.place(*flow_key, "compensations", c_index, "via_event"),
+                    "declare it under 'events' with its producer and consumers",
                 )
     if m.all_flows():
         for index, event in enumerate(m.events):
@@ -384,12 +396,14 @@ def _escapes(bundle: Bundle, relative: str) -> str:
     """
     if not relative.strip():
         return "an empty snippet path"
+    if "\0" in relative:
+        return f"snippet path {relative!r} holds a NUL character"
     if Path(relative).is_absolute():
         return f"snippet path '{relative}' is absolute; it must be relative to {bundle.dir.name}/"
-    root = bundle.dir.resolve()
+    root = bundle.real_dir
     try:
         target = (bundle.dir / relative).resolve()
-    except (OSError, RuntimeError):  # a symlink loop
+    except (OSError, RuntimeError, ValueError):  # a symlink loop
         return f"snippet path '{relative}' is a symlink loop"
     if target.is_relative_to(root):
         return ""
@@ -424,4 +438,5 @@ def _check_normaliser(bundle: Bundle, item: object, loc: Loc) -> Iterator[Proble
     try:
         re.compile(pattern)
     except re.error as exc:
-        yield Problem(f"normaliser pattern is not a valid regular expression: {exc}", bundle.place(*loc, "pattern"))
+        yield Problem(f"normaliser pattern is not a valid regular expression: {exc}", bundle.place(*loc, "pattern"),
+                      "it is a Python regular expression (module re); escape special characters with \\\\")

@@ -114,7 +114,8 @@ def _select(project: Project, paths: list[Path]) -> tuple[list[Bundle], list[Pat
     for raw in paths:
         path = raw.resolve()
         if not path.exists():
-            raise PatternError(f"{raw}: no such file or folder")
+            raise PatternError(f"{raw}: no such file or folder",
+                               hint="name a bundle folder (snippets/<id>), a snippet or an article (.md)")
         if path.suffix == ".md":
             article_files.append(path)
             continue

@@ -418,7 +418,7 @@ class Filler:
         # where the reference is written: its bundle.yml line (a directive names its own line)
         where = None if isinstance(ref, str) else self._ref_place(ref)
         file = self.bundle.dir / path
-        if Path(path).is_absolute() or not file.resolve().is_relative_to(self.bundle.dir.resolve()):
+        if Path(path).is_absolute() or not file.resolve().is_relative_to(self.bundle.real_dir):
             raise PatternError(
                 f"snippet '{path}' leaves its bundle folder {self.bundle.dir.name}/", where,
                 hint="a snippet must live inside its bundle folder: no absolute path, no '..', "

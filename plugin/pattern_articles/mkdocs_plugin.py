@@ -31,7 +31,7 @@ from mkdocs.structure.files import File
 
 from . import catalogue
 from .errors import PatternError, Place, Problem
-from .project import Project, read_article
+from .project import ArticleRef, Project, read_article
 from .settings import Settings
 
 log = get_plugin_logger(__name__)
@@ -86,7 +86,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
 
     def __init__(self) -> None:
         self.project: Project | None = None
-        self._linked: dict[Path, str] = {}  # article path -> bundle id, from the front matter text
+        self._linked: dict[Path, ArticleRef] = {}  # article path -> its link, from the front matter text
         self.started = 0.0
         self.is_serve = False
 
@@ -135,11 +135,13 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         refs = self.project.articles()
         # pages whose front matter names a bundle, even when MkDocs cannot read that front
         # matter: such a page must fail loudly, not be published with its TODOs
-        self._linked = {ref.path.resolve(): ref.bundle_id for ref in refs}
-        for ref in refs:
-            try:
-                read_article(ref.path)
-            except PatternError as exc:  # MkDocs would stop on it later, with a traceback
+        self._linked = {ref.path.resolve(): ref for ref in refs}
+        for page in files.documentation_pages():
+            if not page.abs_src_path:
+                continue
+            try:  # a page that is not UTF-8 would stop MkDocs later, with a traceback
+                read_article(Path(page.abs_src_path))
+            except PatternError as exc:
                 raise PluginError(f"pattern-articles: {exc.format()}") from None
         try:
             used = {ref.bundle_id for ref in refs}
@@ -161,11 +163,12 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         bundle_id = page.meta.get(key)
         src = page.file.src_uri
         path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
-        if not bundle_id and path.resolve() in self._linked:
+        linked = self._linked.get(path.resolve())
+        if not bundle_id and linked is not None:
             # MkDocs could not read the front matter (invalid YAML, not a mapping, not closed)
             # and left it in the text: parse it ourselves for a message naming the line
             try:
-                self.project.fill(markdown, path, self._linked[path.resolve()], place=Place(path, 1))
+                self.project.fill(markdown, path, linked.bundle_id, place=Place(path, linked.line))
             except PatternError as exc:
                 log.error(f"{src}: {exc.format()}")
                 return markdown + "\n\n" + _error_admonition(exc)
@@ -190,7 +193,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 meta=page.meta,
                 line_offset=offset,
                 links=self.project.links(src),
-                place=Place(path, 1),
+                place=Place(path, linked.line if linked is not None else 1),
             )
         except PatternError as exc:
             log.error(f"{src}: {exc.format()}")

@@ -8,8 +8,11 @@ fills articles. Nothing here imports MkDocs.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +46,7 @@ class Project:
         self._runner: Runner | None = None
         self._outcomes: dict[RunSpec, Outcome] = {}
         self._lock = threading.Lock()
+        self._articles_memo: tuple[object, list[ArticleRef]] | None = None
 
     # -- bundles -------------------------------------------------------------------------
     def bundle_dirs(self) -> list[Path]:
@@ -87,16 +91,35 @@ class Project:
 
     # -- articles ------------------------------------------------------------------------
     def articles(self) -> list[ArticleRef]:
-        """Markdown files under docs_dir whose front matter names a bundle."""
+        """Markdown files under docs_dir whose front matter names a bundle.
+
+        Remembered while no Markdown file under docs_dir changed (by stat): every page of a
+        build asks for the site's links, and reading every page's front matter for each page
+        made a build quadratic in its number of pages.
+        """
         docs = self.settings.absolute(self.settings.docs_dir)
         found: list[ArticleRef] = []
         if not docs.is_dir():
             return found
+        stats: list[tuple[str, int, int, int]] = []
+        for folder, _, names in os.walk(docs, followlinks=True):
+            for name in names:
+                if name.endswith(".md"):
+                    with contextlib.suppress(OSError):
+                        info = os.stat(os.path.join(folder, name))
+                        stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns, info.st_size))
         key = self.settings.article_key
-        for path in sorted(docs.rglob("*.md")):
+        signature = (str(docs), key, sorted(stats))
+        memo = self._articles_memo
+        if memo is not None and memo[0] == signature:
+            return list(memo[1])
+        for path in sorted(Path(name) for name, *_ in stats):
             bundle_id, line = _linked_bundle(path, key)
             if bundle_id:
                 found.append(ArticleRef(path, path.relative_to(docs).as_posix(), bundle_id, line))
+        racy = time.time_ns() - 2_000_000_000  # a file written this recently may change within its mtime tick
+        if all(max(m, c) < racy for _, m, c, _ in stats):
+            self._articles_memo = (signature, list(found))
         return found
 
     def article_ref(self, path: Path) -> ArticleRef:
@@ -124,9 +147,10 @@ class Project:
 
         pages: dict[str, str] = {}
         for ref in self.articles():
-            target = relative_url(for_docs_path, ref.docs_path) if for_docs_path else ref.docs_path
-            pages.setdefault(ref.bundle_id, target)
-        return SiteLinks(pages)
+            pages.setdefault(ref.bundle_id, ref.docs_path)
+        # relative URLs are made when a page asks for one: every page of a site asking for
+        # a URL to every other page made a build quadratic in its number of pages
+        return SiteLinks(_RelativeLinks(pages, for_docs_path, relative_url) if for_docs_path else pages)
 
     def users_of(self, spec: RunSpec) -> list[str]:
         """Articles (docs-relative paths) that show this spec's bundle."""
@@ -232,6 +256,24 @@ class Project:
         return rendered
 
 
+class _RelativeLinks(Mapping[str, str]):
+    """Bundle id -> URL of its article, relative to one page, computed on access."""
+
+    def __init__(self, targets: dict[str, str], page: str, relative: Callable[[str, str], str]) -> None:
+        self._targets = targets
+        self._page = page
+        self._relative = relative
+
+    def __getitem__(self, bundle_id: str) -> str:
+        return self._relative(self._page, self._targets[bundle_id])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._targets)
+
+    def __len__(self) -> int:
+        return len(self._targets)
+
+
 def _under(path: Path, folder: Path) -> bool:
     try:
         return path.resolve().is_relative_to(folder.resolve())
@@ -248,7 +290,7 @@ def read_article(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise PatternError("article is not UTF-8 text", Place(path, line), hint="save it as UTF-8") from None
+        raise PatternError("the Markdown file is not UTF-8 text", Place(path, line), hint="save it as UTF-8") from None
 
 
 def _linked_bundle(path: Path, key: str) -> tuple[str, int]:

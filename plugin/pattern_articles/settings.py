@@ -296,6 +296,7 @@ def load(config_file: Path | None = None) -> Settings:
         raise PatternError(
             f"invalid YAML: {getattr(exc, 'problem', exc)}",
             Place(path, mark.line + 1 if mark else 0),
+            hint="check indentation and quoting on this line and the one above",
         ) from None
     if not isinstance(data, dict):
         raise PatternError("mkdocs.yml must be a mapping", Place(path, 1))

@@ -66,6 +66,14 @@ class BundleSpecs:
 
 def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[str] | None = None) -> list[RunSpec]:
     """Every (snippet, scenario) pair the bundle declares, plus snippets only referenced."""
+    memo_key = ("specs_for", default_timeout, tuple(extra or ()))
+    known: list[RunSpec] | None = bundle.derived.get(memo_key)
+    if known is None:  # asked by the build's start and again by every article using the bundle
+        known = bundle.derived[memo_key] = _specs_for(bundle, default_timeout, extra)
+    return list(known)
+
+
+def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] | None) -> list[RunSpec]:
     from .model import SnippetSpec
     from .runner import RunSpec
 
@@ -82,7 +90,7 @@ def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[
         snippet = (bundle.dir / relative).resolve()
         common = {
             "snippet": snippet,
-            "bundle_dir": bundle.dir.resolve(),
+            "bundle_dir": bundle.real_dir,
             "timeout": spec.timeout if spec.timeout is not None else default_timeout,
             "needs": tuple(spec.needs),
             "language": spec.language,
@@ -105,7 +113,7 @@ def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[
 
 def relative_name(bundle: Bundle, spec: RunSpec) -> str:
     try:
-        return spec.snippet.relative_to(bundle.dir.resolve()).as_posix()
+        return spec.snippet.relative_to(bundle.real_dir).as_posix()
     except ValueError:
         return spec.snippet.name
 
@@ -195,6 +203,8 @@ def leftover_problems(result: RunResult) -> list[Problem]:
 
 def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
     """The one warning a failed outcome produces, naming the snippet's file and line."""
+    if outcome.status not in ("mismatch", "failed", "timeout", "error"):
+        return None  # the common case, asked once per snippet shown: nothing to compute
     spec = outcome.result.spec
     name = spec.id
     place = Place(spec.snippet, _error_line(outcome) or 1)

@@ -161,7 +161,7 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "PATTERN_ARTICLES_")) and k != "COV_CORE_SOURCE"}
     env["NO_MKDOCS_2_WARNING"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the runner must keep bytecode out of snippets/ itself
     return env
 
 

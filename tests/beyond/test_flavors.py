@@ -113,7 +113,8 @@ def test_plain_flavor_uses_quotes_and_puts_fence_titles_above() -> None:
 def test_verified_marks_become_words_without_build_details() -> None:
     text = ('<span class="pa-verified" data-status="cached" title="matches a.txt">'
             "Verified output · cached, code unchanged</span>\n\n"
-            '<span class="pa-verified" data-status="not-run" title="redis">Not run here · last verified output</span>\n')
+            '<span class="pa-verified" data-status="not-run" title="redis">'
+            "Not run here · last verified output</span>\n")
     out = body_of(chirpy(text))
     assert out == "*Verified output*\n\n*Not run here · last verified output*\n"
 

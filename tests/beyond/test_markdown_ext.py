@@ -106,24 +106,55 @@ def test_unknown_option_is_an_error() -> None:
         PatternArticlesExtension(snipets="snippets")
 
 
+ZENSICAL_TOML = """\
+[project]
+site_name = "Pattern catalogue"
+watch = ["snippets"]
+
+[project.markdown_extensions.admonition]
+[project.markdown_extensions.attr_list]
+[project.markdown_extensions.md_in_html]
+[project.markdown_extensions.tables]
+[project.markdown_extensions.pymdownx.details]
+[project.markdown_extensions.pymdownx.highlight]
+anchor_linenums = true
+[project.markdown_extensions.pymdownx.superfences]
+custom_fences = [{ name = "mermaid", class = "mermaid", format = "pymdownx.superfences.fence_code_format" }]
+[project.markdown_extensions.pymdownx.tabbed]
+alternate_style = true
+[project.markdown_extensions.pattern_articles]
+snippets = "snippets"
+timeout = 30
+"""
+
+
 @pytest.mark.e2e
-def test_zensical_builds_the_source_site_with_the_extension(project: Path) -> None:
+@pytest.mark.parametrize("config", ["mkdocs.yml", "zensical.toml"])
+def test_zensical_builds_the_source_site_with_the_extension(project: Path, config: str) -> None:
     if zensical() is None:
         pytest.skip("zensical is not installed (pip install -e '.[test]' installs it)")
-    config = project / "mkdocs.yml"
-    # The MkDocs plugin block stays (Zensical ignores plugins it does not know; the extension
-    # reads its settings from it); the extension is added, and 'watch' makes Zensical re-render
-    # pages when a snippet changes.
-    config.write_text(config.read_text("utf-8") + "  - pattern_articles\nwatch:\n  - snippets\n", "utf-8")
+    if config == "mkdocs.yml":
+        # The MkDocs plugin block stays (Zensical ignores plugins it does not know; the extension
+        # reads its settings from it); the extension is added, and 'watch' makes Zensical re-render
+        # pages when a snippet changes.
+        yml = project / "mkdocs.yml"
+        yml.write_text(yml.read_text("utf-8") + "  - pattern_articles\nwatch:\n  - snippets\n", "utf-8")
+    else:
+        (project / "mkdocs.yml").unlink()
+        (project / "zensical.toml").write_text(ZENSICAL_TOML, "utf-8")
     built = zensical_build(project)
     assert built.returncode == 0, built.stdout + built.stderr
     page = (project / "site" / "patterns" / "choreography-pattern" / "index.html").read_text("utf-8")
+    filled = "Choreography Pattern: Coordinating Microservices Through Events"
     title = re.search(r"<title>(.*?)</title>", page, re.S)
-    assert title and html.unescape(title.group(1)).startswith(
-        "Choreography Pattern: Coordinating Microservices Through Events"), "title metadata filled in Zensical"
+    assert title and html.unescape(title.group(1)).startswith(filled), "title metadata filled in Zensical"
     assert re.search(r'<meta name="description" content="How microservices', page)
     h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)
-    assert h1 and "Coordinating Microservices Through Events" in words(h1.group(1))
+    assert h1 and filled in words(h1.group(1))
     assert "TODO" not in words(page.split("<article", 1)[1])
     assert "final state of order-1001: APPROVED" in words(page)
     assert page.count('class="mermaid"') >= 4
+    assert "What is Choreography Pattern" in words(page)
+    other = (project / "site" / "guide" / "index.html").read_text("utf-8")
+    nav = re.search(r'<a href="\.\./patterns/choreography-pattern/" class="md-nav__link">(.*?)</a>', other, re.S)
+    assert nav and filled in " ".join(words(nav.group(1)).split()), "the navigation shows the filled title"

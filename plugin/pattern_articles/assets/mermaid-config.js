@@ -15,7 +15,7 @@
     config = config || {};
     var narrow = window.matchMedia("(max-width: 44.984375em)").matches;
     var sequence = Object.assign(
-      { width: 110, actorMargin: 20, boxMargin: 8, messageMargin: 30, useMaxWidth: !narrow },
+      { width: 110, actorMargin: 20, boxMargin: 8, messageMargin: 30, diagramMarginX: 10, useMaxWidth: !narrow },
       config.sequence || {}
     );
     // a sequence diagram takes its label size from the top-level fontSize (default 16)

@@ -1,0 +1,90 @@
+"""The pre-commit hook definition and the example CI workflow: valid, and their commands really work."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.beyond.helpers import clean_env
+from tests.conftest import REPO, copy_project
+
+pytestmark = pytest.mark.e2e
+
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+WORKFLOW = REPO / "examples" / "github-actions.yml"
+#: pre-commit's manifest: the keys every hook must have, and the languages it knows.
+REQUIRED = {"id", "name", "entry", "language"}
+
+
+def command(words: list[str]) -> list[str]:
+    """``pattern-articles ...`` as the console script installed next to this interpreter."""
+    assert words[0] == "pattern-articles", words
+    script = Path(sys.executable).parent / "pattern-articles"
+    return [str(script), *words[1:]] if script.is_file() else [sys.executable, "-m", "pattern_articles", *words[1:]]
+
+
+def test_pre_commit_hook_definition() -> None:
+    hooks = yaml.safe_load(HOOKS.read_text("utf-8"))
+    assert isinstance(hooks, list) and len(hooks) == 1
+    hook = hooks[0]
+    assert set(hook) >= REQUIRED
+    assert hook["id"] == "pattern-articles-check"
+    assert hook["entry"] == "pattern-articles check"
+    assert hook["language"] == "python", "pre-commit installs this repository (and its console script)"
+    assert hook["pass_filenames"] is False
+    files = re.compile(hook["files"])
+    for touched in ("snippets/choreography/flow.py", "snippets/choreography/bundle.yml",
+                    "snippets/choreography/expected/flow.happy-path.txt", "docs/patterns/choreography-pattern.md",
+                    "mkdocs.yml"):
+        assert files.search(touched), touched
+    for untouched in ("README.md", "plugin/pattern_articles/cli.py", "docs/img/cover.png"):
+        assert not files.search(untouched), untouched
+
+
+def test_pre_commit_entry_passes_and_fails_when_it_should(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    entry = command(shlex.split(yaml.safe_load(HOOKS.read_text("utf-8"))[0]["entry"]))
+    ok = subprocess.run(entry, cwd=project, capture_output=True, text=True, timeout=300, env=clean_env())
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    golden = project / "snippets" / "choreography" / "expected" / "ordering.txt"
+    golden.write_text("not what it prints\n", "utf-8")
+    broken = subprocess.run(entry, cwd=project, capture_output=True, text=True, timeout=300, env=clean_env())
+    assert broken.returncode == 1
+    assert "ordering" in broken.stdout
+
+
+def test_example_workflow_lists_bundles_and_runs_real_commands(tmp_path: Path) -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text("utf-8"))
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"check", "bundles", "shard"}
+    for name in ("check", "shard"):
+        runs = [step.get("run", "") for step in jobs[name]["steps"]]
+        assert any("apt-get install" in r and "redis-server" in r for r in runs), f"{name} installs redis-server"
+    project = copy_project(tmp_path / "project")
+    (project / "snippets" / "not-a-bundle").mkdir()  # a folder without metadata is not listed
+    output = tmp_path / "github_output"
+    listing = next(s["run"] for s in jobs["bundles"]["steps"] if s.get("id") == "list")
+    listed = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", listing], cwd=project,
+                            capture_output=True, text=True, timeout=60, env=clean_env(GITHUB_OUTPUT=str(output)))
+    assert listed.returncode == 0, listed.stderr
+    key, _, value = output.read_text("utf-8").strip().partition("=")
+    assert key == "list" and json.loads(value) == ["choreography"]
+    # every pattern-articles command of the workflow, with the matrix value filled in
+    commands = [
+        line.strip().replace("${{ matrix.bundle }}", "choreography")
+        for job in ("check", "shard") for step in jobs[job]["steps"]
+        for line in step.get("run", "").splitlines() if line.strip().startswith("pattern-articles ")
+    ]
+    assert commands == ["pattern-articles check", 'pattern-articles check "snippets/choreography"']
+    for line in commands:
+        ran = subprocess.run(command(shlex.split(line)), cwd=project, capture_output=True, text=True, timeout=300,
+                             env=clean_env())
+        assert ran.returncode == 0, line + "\n" + ran.stdout + ran.stderr
+        assert "1 articles checked, 0 warnings" in ran.stdout
