@@ -84,8 +84,15 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_rss(root: int) -> int:
-    """Sum of the resident set sizes of ``root`` and all its descendants, in bytes."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss(root: int, workers: dict[int, tuple[float, float]] | None = None) -> int:
+    """Sum of the resident set sizes of ``root`` and all its descendants, in bytes.
+
+    ``workers`` (if given) gets, for each direct child of ``root`` that is a pattern-articles
+    worker, its own CPU seconds and those of its waited-for children (the snippets).
+    """
     total = 0
     todo = [root]
     seen: set[int] = set()
@@ -99,8 +106,28 @@ def tree_rss(root: int) -> int:
                 total += int(handle.read().split()[1]) * PAGE
         except (OSError, ValueError, IndexError):
             continue
-        todo.extend(_children(pid))
+        kids = _children(pid)
+        todo.extend(kids)
+        if workers is not None and pid == root:
+            for kid in kids:
+                with _suppress_os():
+                    with open(f"/proc/{kid}/cmdline", "rb") as handle:
+                        if b"_worker.py" not in handle.read():
+                            continue
+                    with open(f"/proc/{kid}/stat", "rb") as handle:
+                        fields = handle.read().rsplit(b")", 1)[1].split()
+                    # utime, stime, cutime, cstime are fields 14-17 (11-14 after the name)
+                    workers[kid] = ((int(fields[11]) + int(fields[12])) / TICK,
+                                    (int(fields[13]) + int(fields[14])) / TICK)
     return total
+
+
+class _suppress_os:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], (OSError, ValueError, IndexError))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -109,6 +136,8 @@ class Run:
     cpu: float  # user + system of the whole tree (every descendant is waited for)
     peak_rss: int
     output: str
+    worker_cpu: float = 0.0  # of which: the warm worker processes themselves
+    snippet_cpu: float = 0.0  # of which: the snippet processes they forked
 
 
 def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800) -> Run:
@@ -120,11 +149,12 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
                                    stdin=subprocess.DEVNULL)
         peak = 0
         stop = threading.Event()
+        workers: dict[int, tuple[float, float]] = {}
 
         def sample() -> None:
             nonlocal peak
             while not stop.is_set():
-                peak = max(peak, tree_rss(process.pid))
+                peak = max(peak, tree_rss(process.pid, workers))
                 stop.wait(0.01)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -146,7 +176,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
         tail = "\n".join(output.splitlines()[-30:])
         raise SystemExit(f"failed (exit {code}) in {cwd}: {' '.join(argv)}\n{tail}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(wall, cpu, peak, output)
+    return Run(wall, cpu, peak, output, sum(w for w, _ in workers.values()), sum(c for _, c in workers.values()))
 
 
 def median(values: list[float]) -> float:

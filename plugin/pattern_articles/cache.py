@@ -429,6 +429,7 @@ class _DependencyMemo:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._real: dict[Path, Path] = {}  # bundle folder -> its resolved path
+        self._known: dict[Path, dict[str, Any]] = {}  # memos read or written by this process
 
     def path_for(self, spec: RunSpec) -> Path | None:
         if spec.inputs:  # globs may reach into skipped folders: always analyse
@@ -444,9 +445,10 @@ class _DependencyMemo:
             bundle = self._real.setdefault(spec.bundle_dir, spec.bundle_dir.resolve())
         if path is not None:
             try:
-                memo = json.loads(path.read_bytes())
+                memo = self._known.get(path) or json.loads(path.read_bytes())
                 if (memo["folders"] == _folders(bundle)
                         and all(_signature(name) == sig for name, sig in memo["stats"])):
+                    self._known[path] = memo  # a run's result is stored after a second look
                     return [(str(n), str(d)) for n, d in memo["files"]], tuple(memo["external"])
             except (OSError, ValueError, KeyError, TypeError):
                 pass
@@ -466,6 +468,7 @@ class _DependencyMemo:
             if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
                 memo = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
                 _write_atomic(path, json.dumps(memo).encode("utf-8"))
+                self._known[path] = memo
         return files, analysis.external
 
 
@@ -536,7 +539,8 @@ class Cache:
     def store(self, key: str, result: Mapping[str, object], label: str = "") -> None:
         """Write an entry atomically; a failure to write only costs a future re-run."""
         entry = {"format": CACHE_FORMAT, "key": key, "spec": label, "result": dict(result)}
-        data = json.dumps(entry, ensure_ascii=False, indent=1).encode("utf-8")
+        # no indent: json's C encoder does not indent, and entries are written per run
+        data = json.dumps(entry, ensure_ascii=False).encode("utf-8")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.folder)

@@ -62,8 +62,8 @@ def cards(project: Project, for_docs_path: str = "", only: Sequence[str] = ()) -
     known = [folder.name for folder in project.bundle_dirs()]
     wanted = list(only) if only else sorted(known)
     articles: dict[str, ArticleRef] = {}
-    for ref in project.articles():
-        articles.setdefault(ref.bundle_id, ref)
+    for found in project.articles():
+        articles.setdefault(found.bundle_id, found)
     out: list[Card] = []
     problems: list[Problem] = []
     for bundle_id in wanted:

@@ -398,6 +398,15 @@ def parse_trace(text: str) -> tuple[tuple[dict[str, object], ...], int]:
 
 def _rmtree(path: Path) -> None:
     """Remove a run folder even where the snippet made things read-only."""
+    try:  # the common case, a folder of empty folders and files: a few syscalls, no tree walk
+        with os.scandir(path) as entries:
+            found = [(entry.path, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        for name, is_dir in found:
+            (os.rmdir if is_dir else os.unlink)(name)
+        os.rmdir(path)
+        return
+    except OSError:
+        pass
 
     def retry(func: Any, target: str, _exc: Any) -> None:
         with contextlib.suppress(OSError):
@@ -941,11 +950,14 @@ SANDBOX_HINT = ("install bubblewrap (Debian package 'bubblewrap'); without root 
 def sandbox_argv(bwrap: str, run_folder: Path) -> list[str]:
     """bubblewrap arguments: the whole file system read-only, the run's own folder (its
     working folder, HOME, TMPDIR and trace file) writable, a private /dev and /dev/shm
-    (multiprocessing needs it). Network and reading are not restricted: services such as a
-    private redis-server are reached over loopback, and a snippet reads its bundle."""
+    (multiprocessing needs it), and its own process namespace, so it cannot read the
+    environment of the build that started it in /proc. Network and reading files are not
+    restricted: services such as a private redis-server are reached over loopback, and a
+    snippet reads its bundle. A process the snippet leaves behind dies with it (the
+    namespace ends), so inside the sandbox it is not reported as left running."""
     folder = str(run_folder)
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm",
-            "--bind", folder, folder, "--die-with-parent", "--"]
+    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--unshare-pid",
+            "--proc", "/proc", "--bind", folder, folder, "--die-with-parent", "--"]
 
 
 _SANDBOX_LOCK = threading.Lock()
@@ -979,7 +991,7 @@ def _probe_bwrap() -> tuple[str | None, str]:
         return None, "bwrap is not installed"
     try:
         probe = subprocess.run(
-            [found, "--ro-bind", "/", "/", "--dev", "/dev", "--", "true"],
+            [found, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-pid", "--proc", "/proc", "--", "true"],
             capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

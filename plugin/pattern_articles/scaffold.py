@@ -10,6 +10,7 @@ and ``os.replace``), and refuses when the article changed on disk while it worke
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -67,7 +68,7 @@ BUNDLE_TEMPLATE = """\
 # Uncomment a block and write your text; 'pattern-articles schema' prints the JSON Schema of
 # every key (point your editor's YAML support at it for completion).
 
-name: {name}
+name: {name_yaml}
 # aliases: [Another name for it]
 
 # Replaces the <TODO> in the title ("{name} Pattern: <TODO>") and the description.
@@ -181,8 +182,9 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
             hint="use lower-case words joined by hyphens, e.g. 'event-sourcing'",
         )
     name = (name or display_name(pattern_id)).strip()
-    if not name or "\n" in name:
-        raise PatternError("the pattern name must be one line of text", hint="e.g. --name 'Event Sourcing'")
+    if not name or "\n" in name or '"' in name or "\\" in name:
+        raise PatternError("the pattern name must be one line of text without \" or \\",
+                           hint="e.g. --name 'Event Sourcing'")
     if not settings.snippet_roots:
         raise PatternError("no snippet folder is configured", hint="set 'snippets:' in the plugin block")
     docs = settings.absolute(settings.docs_dir)
@@ -205,6 +207,7 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
         "id": pattern_id,
         "name": name,
         "name_q": name.replace("'", "''"),
+        "name_yaml": name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ()/&.-]*", name) else json.dumps(name),
         "today": day,
         "article": _show(article, settings.root),
         "snippet": _show(snippet, settings.root),

@@ -40,7 +40,7 @@ def prose_line(draw: st.DrawFn) -> str:
     """A line of authored text that Markdown reads as paragraph text (never a heading)."""
     words = draw(st.lists(WORD, min_size=1, max_size=12))
     seps = draw(st.lists(PUNCT, min_size=len(words), max_size=len(words)))
-    line = "".join(w + s for w, s in zip(words, seps)).rstrip()
+    line = "".join(w + s for w, s in zip(words, seps, strict=True)).rstrip()
     return draw(st.sampled_from(["", "  ", "> ", "- ", "1. "])) + line + draw(st.sampled_from(["", " ", "  "]))
 
 

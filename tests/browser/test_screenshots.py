@@ -41,7 +41,8 @@ def scroll_to_first_diagram(page: Page) -> None:
     """Bring the first diagram, its tab labels and the heading above them into view."""
     page.evaluate(
         """() => {
-            const set = document.querySelector("div.mermaid").closest(".tabbed-set") || document.querySelector("div.mermaid");
+            const diagram = document.querySelector("div.mermaid");
+            const set = diagram.closest(".tabbed-set") || diagram;
             let heading = set.previousElementSibling;
             while (heading && !/^H[2-4]$/.test(heading.tagName)) heading = heading.previousElementSibling;
             const top = (heading || set).getBoundingClientRect().top + window.scrollY;
@@ -103,7 +104,8 @@ def test_diagram_labels_stay_readable(chromium: Browser, site_url: str, name: st
             """() => {
                 const host = document.querySelector("div.mermaid");
                 const label = host.shadowRoot.querySelector("text.actor");
-                return {label: label.getBoundingClientRect().height, scroll: host.scrollWidth, client: host.clientWidth};
+                const size = label.getBoundingClientRect().height;
+                return {label: size, scroll: host.scrollWidth, client: host.clientWidth};
             }"""
         )
     finally:
