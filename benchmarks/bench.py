@@ -203,6 +203,14 @@ class Series:
     def peak(self) -> float:
         return median([float(r.peak_rss) for r in self.runs])
 
+    @property
+    def worker_cpu(self) -> float:
+        return median([r.worker_cpu for r in self.runs])
+
+    @property
+    def snippet_cpu(self) -> float:
+        return median([r.snippet_cpu for r in self.runs])
+
 
 # --------------------------------------------------------------------------- the runs
 
@@ -256,7 +264,10 @@ class Bench:
             cold = series["cold"].add(self.ours(n, 0))
             self.say(f"round {r}: plain {plain.wall:.2f} s | warm {warm.wall:.2f} s | "
                      f"markdown-exec {mdexec.wall:.2f} s | cold {cold.wall:.2f} s "
-                     f"(peak {cold.peak_rss / 2**20:.0f} MiB vs plain {plain.peak_rss / 2**20:.0f} MiB)")
+                     f"(peak {cold.peak_rss / 2**20:.0f} MiB vs plain {plain.peak_rss / 2**20:.0f} MiB; "
+                     f"CPU plain {plain.cpu:.1f} s, warm {warm.cpu:.1f} s, markdown-exec {mdexec.cpu:.1f} s, "
+                     f"cold {cold.cpu:.1f} s of which workers {cold.worker_cpu:.1f} s + snippets "
+                     f"{cold.snippet_cpu:.1f} s)")
         return series
 
     def pytests(self) -> dict[str, Series]:
@@ -464,6 +475,8 @@ def main() -> int:
                 plain_s=plain.wall, warm_s=warm.wall, markdown_exec_s=mdexec.wall, cold_s=cold.wall,
                 plain_cpu_s=plain.cpu, warm_cpu_s=warm.cpu, markdown_exec_cpu_s=mdexec.cpu, cold_cpu_s=cold.cpu,
                 own_run_s=sites.own_seconds,
+                cold_main_cpu_s=cold.cpu - cold.worker_cpu - cold.snippet_cpu,
+                cold_worker_cpu_s=cold.worker_cpu, cold_snippet_cpu_s=cold.snippet_cpu,
                 cold_peak_mib=cold.peak / 2**20, plain_peak_mib=plain.peak / 2**20,
                 warm_peak_mib=warm.peak / 2**20,
             )

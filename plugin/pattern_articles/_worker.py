@@ -51,17 +51,20 @@ import importlib  # noqa: E402
 import importlib.machinery  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import select  # noqa: E402
 import signal  # noqa: E402
 import struct  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
+from collections.abc import Iterable  # noqa: E402
 from typing import Any  # noqa: E402
 
 # The worker's own sys.path, which every child starts from (the bundle goes in front).
 _BASE_SYS_PATH: list[str] = list(sys.path)
 # What a fresh interpreter would pick for a piped stdout in this environment.
 _STDIO_ENCODING: str = getattr(sys.stdout, "encoding", None) or "utf-8"
+_START_TZ: str | None = os.environ.get("TZ")  # the worker's; a child with another one calls tzset
 _STDOUT_ERRORS: str = getattr(sys.stdout, "errors", None) or "strict"
 # Objects a child must keep alive: the worker's sys.stdout & co. wrap fds 0-2, and if they
 # were collected they would close the child's fresh stdout.
@@ -74,6 +77,15 @@ _GRACE = 0.2  # seconds descendants get to exit by themselves after the snippet 
 
 # Standard-library modules worth having loaded before the fork (the child then pays
 # nothing for them). Only the standard library: never a bundle or third-party module.
+# Only _EAGER ones load when the worker starts; the others load the first time a snippet
+# imports them (see _preload): every module in the worker makes *every* fork dearer (a
+# fork of a worker holding all of them cost ~1.4 ms of CPU, of one holding _EAGER ~0.3 ms;
+# threading alone adds ~0.5 ms, its at-fork hooks run in each child).
+_EAGER = frozenset({
+    "abc", "collections", "collections.abc", "contextlib", "copy", "enum", "functools",
+    "heapq", "itertools", "json", "math", "operator", "os.path", "re", "string", "typing",
+    "warnings", "weakref",
+})
 _PREIMPORT = (
     "abc", "argparse", "asyncio", "base64", "collections", "collections.abc", "contextlib",
     "copy", "csv", "dataclasses", "datetime", "decimal", "enum", "fractions", "functools",
@@ -278,7 +290,9 @@ def _reset_signals(for_exec: bool) -> None:
     """Give the child the dispositions a freshly started process has."""
     for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD"):
         number = getattr(signal, name, None)
-        if number is not None:
+        # only those not already at the default: each call writes to pages the child
+        # shares with the worker, and every such first write costs a page copy
+        if number is not None and signal.getsignal(number) != signal.SIG_DFL:
             with contextlib.suppress(OSError, ValueError):
                 signal.signal(number, signal.SIG_DFL)
     if for_exec:
@@ -289,7 +303,7 @@ def _reset_signals(for_exec: bool) -> None:
                 signal.signal(number, signal.SIG_DFL)
     else:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        if hasattr(signal, "SIGPIPE"):
+        if hasattr(signal, "SIGPIPE") and signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # Python's own default
 
 
@@ -338,7 +352,7 @@ def _become_snippet(request: dict[str, Any], fresh_interpreter: bool) -> None:
     if not fresh_interpreter:
         os.environ.clear()
         os.environ.update(request["env"])
-        if hasattr(time, "tzset"):
+        if hasattr(time, "tzset") and request["env"].get("TZ") != _START_TZ:
             time.tzset()  # TZ is read once per process; the child may have another one
         _fresh_stdio()
     path = request["path"]
@@ -347,7 +361,10 @@ def _become_snippet(request: dict[str, Any], fresh_interpreter: bool) -> None:
     extra = [p for p in request.get("pythonpath", []) if p not in base]
     sys.path[:] = [request["bundle_dir"], *extra, *base]
     _unshadow(request["bundle_dir"])
-    importlib.invalidate_caches()
+    # no importlib.invalidate_caches(): the bundle's folder gets a fresh finder in each child
+    # (the worker never imports from it), and the worker's finders re-list a folder whose
+    # mtime changed; invalidating made every child re-list the standard library and
+    # site-packages on its first import
     tempfile = sys.modules.get("tempfile")
     if tempfile is not None:
         tempfile.tempdir = None  # type: ignore[attr-defined]  # re-read TMPDIR
@@ -438,11 +455,13 @@ def _exit_code(exc: SystemExit) -> int:
 
 def _finalise(code: int) -> int:
     """What interpreter shutdown does: join non-daemon threads, run atexit, flush."""
-    import threading
-
+    # as CPython's own shutdown: no threading module imported, no thread to wait for
+    threading = sys.modules.get("threading")
     try:
         shutdown = getattr(threading, "_shutdown", None)
-        if shutdown is not None:
+        if threading is None:
+            pass
+        elif shutdown is not None:
             shutdown()
         else:  # pragma: no cover - every CPython has it
             for thread in threading.enumerate():
@@ -653,12 +672,88 @@ def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> N
                     poller.unregister(cap.fd)
 
 
-def _preimport() -> None:
-    for name in _PREIMPORT:
+def _preimport(names: Iterable[str] = _EAGER) -> None:
+    for name in names:
+        if name in sys.modules:
+            continue
         try:
             importlib.import_module(name)
         except Exception:
             continue
+
+
+_IMPORT_RE = re.compile(
+    rb"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?[ \t]*([\w., \t]*)|import[ \t]+([\w., \t]+))",
+    re.MULTILINE,
+)
+_SCANNED: dict[tuple[str, int, int], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _scan(path: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Dotted names a Python file imports (a quick scan, not a parse: it only decides what to
+    load ahead, so a miss costs the child an import and nothing else) and their top levels."""
+    try:
+        info = os.stat(path)
+        key = (path, info.st_mtime_ns, info.st_size)
+        known = _SCANNED.get(key)
+        if known is not None:
+            return known
+        with open(path, "rb") as handle:
+            source = handle.read(1 << 20)
+    except OSError:
+        return frozenset(), frozenset()
+    names: set[str] = set()
+    for match in _IMPORT_RE.finditer(source):
+        if match.group(1):  # from a.b import c, d
+            module = match.group(1).decode("ascii", "replace")
+            names.add(module)
+            for item in match.group(2).decode("ascii", "replace").split(","):
+                word = item.split()[0] if item.split() else ""
+                if word and word != "*":
+                    names.add(f"{module}.{word}")
+        else:  # import a.b, c as d
+            for item in match.group(3).decode("ascii", "replace").split(","):
+                word = item.split()[0] if item.split() else ""
+                if word:
+                    names.add(word)
+    tops = frozenset(n.split(".")[0] for n in names if n and not n.startswith("."))
+    result = (frozenset(names), tops)
+    if len(_SCANNED) > 4096:
+        _SCANNED.clear()
+    _SCANNED[key] = result
+    return result
+
+
+def _preload(request: dict[str, Any]) -> None:
+    """Load into the worker the pre-importable modules this snippet (or a bundle module it
+    imports) imports, so this child and every later one get them for free."""
+    bundle = request.get("bundle_dir") or ""
+    names, tops = _scan(request["path"])
+    seen = {request["path"]}
+    todo = [t for t in tops if t]
+    while todo and len(seen) < 64:  # bundle modules the snippet imports, transitively
+        top = todo.pop()
+        for local in (os.path.join(bundle, f"{top}.py"), os.path.join(bundle, top)):
+            files = [local] if local.endswith(".py") else (
+                [os.path.join(local, f) for f in sorted(os.listdir(local)) if f.endswith(".py")]
+                if os.path.isdir(local) else [])
+            for file in files:
+                if file in seen or not os.path.isfile(file):
+                    continue
+                seen.add(file)
+                more, more_tops = _scan(file)
+                names |= more
+                todo.extend(t for t in more_tops - tops if t)
+                tops |= more_tops
+    wanted = [m for m in _PREIMPORT if m in names and m not in sys.modules
+              and not _shadowed(bundle, m.split(".")[0])]
+    if wanted:
+        _preimport(wanted)
+
+
+def _shadowed(bundle: str, top: str) -> bool:
+    return bool(bundle) and (os.path.exists(os.path.join(bundle, f"{top}.py"))
+                             or os.path.isdir(os.path.join(bundle, top)))
 
 
 def _serve(parent: int) -> int:
@@ -690,6 +785,9 @@ def _serve(parent: int) -> int:
             _send(ctl_out, {"op": "error", "message": f"unknown request {request.get('op')!r}"})
             continue
         try:
+            if request.get("mode") == "fork":
+                with contextlib.suppress(Exception):  # only ever a head start, never a failure
+                    _preload(request)
             header, out, err, stop = _run(request, ctl_in)
         except Exception as exc:  # a bug of ours: report it, clean up, keep serving
             _sweep({}, None)
