@@ -192,13 +192,14 @@ def _run(adapter: str, project: Path, argv: list[str]) -> Run:
 
 def run_pytest(pytester: pytest.Pytester, args: Iterable[str] = ()) -> Run:
     """A real ``pytest --pattern-articles`` session in a subprocess (pytester), bounded."""
-    for name in list(os.environ):
-        if name.startswith(("PYTEST_", "PATTERN_ARTICLES_")) and name != "PYTEST_DEBUG_TEMPROOT":
-            pytester._monkeypatch.delenv(name)  # xdist's worker id, CI switches
-    try:
-        result = pytester.runpytest_subprocess("--pattern-articles", "-rN", *args, timeout=TIMEOUT)
-    except pytester.TimeoutExpired:
-        pytest.fail(f"pytest hung: no exit after {TIMEOUT:g} s")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("PYTEST_", "PATTERN_ARTICLES_")) and name != "PYTEST_DEBUG_TEMPROOT":
+                patch.delenv(name)  # xdist's worker id, CI switches
+        try:
+            result = pytester.runpytest_subprocess("--pattern-articles", "-rN", *args, timeout=TIMEOUT)
+        except pytester.TimeoutExpired:
+            pytest.fail(f"pytest hung: no exit after {TIMEOUT:g} s")
     output = "\n".join(result.outlines + result.errlines)
     return Run("pytest", int(result.ret), output)
 
