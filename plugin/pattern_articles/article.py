@@ -9,6 +9,7 @@ a code fence is not a heading and setext headings count.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -249,9 +250,13 @@ def parse(text: str, path: Path | str = "<article>", *, line_offset: int = 0) ->
     return article
 
 
+@functools.lru_cache(maxsize=1)
 def block_parser() -> Any:
     """CommonMark without the inline pass: headings, fences and their text are block-level,
-    and inline parsing is most of the cost (a 10 MB article: seconds, not tens of seconds)."""
+    and inline parsing is most of the cost (a 10 MB article: seconds, not tens of seconds).
+
+    One parser, made once: making one costs more than parsing a typical article, and
+    ``parse`` keeps no state between calls."""
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark").disable("inline")

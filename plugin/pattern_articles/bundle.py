@@ -198,7 +198,7 @@ def load(folder: Path) -> Bundle:
     return _load_cached(metadata, metadata.stat().st_mtime_ns, metadata.stat().st_size)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)  # above the bundles of a big site: at 64, 100 bundles all missed
 def _load_cached(metadata: Path, _mtime: int, _size: int) -> Bundle:
     data, lines = read_yaml(metadata)
     if data is None:

@@ -119,7 +119,7 @@ def indent_block(text: str, width: int = 4) -> str:
 
 def fence(text: str, lang: str = "", attrs: str = "") -> str:
     """A code fence long enough that the content can never close it early."""
-    longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", text)), default=2)
+    longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", text)), default=2) if "```" in text else 2
     ticks = "`" * max(3, longest + 1)
     head = f"{ticks}{lang}" + (f" {attrs}" if attrs else "")
     return f"{head}\n{text.rstrip()}\n{ticks}"
@@ -150,6 +150,7 @@ class Filler:
         if m.definition and m.definition.contrast_with:
             others.add(m.definition.contrast_with.replace("-", " ").title())
         self.others = sorted(others)
+        self._resolved: dict[str, Path] = {}  # snippet path as written -> resolved (per page)
 
     # -- the whole article -------------------------------------------------------------
     def fill(self, article: Article, meta: Mapping[str, Any] | None = None) -> Rendered:
@@ -349,7 +350,7 @@ class Filler:
             for spec in specs_for(self.bundle, self.settings.timeout):
                 by_path.setdefault(spec.snippet, {}).setdefault(spec.scenario, spec)
             self._specs_by_path = by_path
-        target = (self.bundle.dir / relative).resolve()
+        target = self._resolved.get(relative) or (self.bundle.dir / relative).resolve()
         if target not in by_path:  # shown but neither declared nor referenced in the metadata
             extra = specs_for(self.bundle, self.settings.timeout, extra=[relative])
             by_path[target] = {spec.scenario: spec for spec in extra if spec.snippet == target}
@@ -418,7 +419,10 @@ class Filler:
         # where the reference is written: its bundle.yml line (a directive names its own line)
         where = None if isinstance(ref, str) else self._ref_place(ref)
         file = self.bundle.dir / path
-        if Path(path).is_absolute() or not file.resolve().is_relative_to(self.bundle.real_dir):
+        real = None if Path(path).is_absolute() else file.resolve()
+        if real is not None:
+            self._resolved[path] = real  # _spec_for needs it again: resolving walks every folder
+        if real is None or not real.is_relative_to(self.bundle.real_dir):
             raise PatternError(
                 f"snippet '{path}' leaves its bundle folder {self.bundle.dir.name}/", where,
                 hint="a snippet must live inside its bundle folder: no absolute path, no '..', "

@@ -87,7 +87,7 @@ def regions(text: str, path: Path | str = "<snippet>") -> dict[str, tuple[int, i
     open_at: dict[str, int] = {}
     found: dict[str, tuple[int, int]] = {}
     for index, line in enumerate(text.splitlines()):
-        match = _MARKER.match(line)
+        match = _MARKER.match(line) if "8<" in line else None  # every marker holds "8<"
         if not match:
             continue
         kind, name = match.groups()
@@ -132,7 +132,7 @@ def excerpt(path: Path, region: str = "", place: Place | None = None) -> Excerpt
         start, end = spans[region]
     else:
         start, end = 0, len(lines)
-    chosen = [line for line in lines[start:end] if not _MARKER.match(line)]
+    chosen = [line for line in lines[start:end] if "8<" not in line or not _MARKER.match(line)]
     while chosen and not chosen[0].strip():
         chosen.pop(0)
         start += 1
