@@ -49,6 +49,15 @@ class Bundle:
         """``dir`` with symlinks resolved, once: path checks compare against it per snippet."""
         return self.dir.resolve()
 
+    def real_path(self, relative: str) -> Path:
+        """``dir / relative`` resolved, once per load: the load-time checks and the run specs
+        both need it, and resolving walks every folder of the path."""
+        key = ("real", relative)
+        found: Path | None = self.derived.get(key)
+        if found is None:
+            found = self.derived[key] = (self.dir / relative).resolve()
+        return found
+
     def place(self, *loc: str | int) -> Place:
         """The file and line of a value, falling back to its nearest located parent."""
         key: Loc = tuple(loc)
@@ -402,7 +411,7 @@ def _escapes(bundle: Bundle, relative: str) -> str:
         return f"snippet path '{relative}' is absolute; it must be relative to {bundle.dir.name}/"
     root = bundle.real_dir
     try:
-        target = (bundle.dir / relative).resolve()
+        target = bundle.real_path(relative)
     except (OSError, RuntimeError, ValueError):  # a symlink loop
         return f"snippet path '{relative}' is a symlink loop"
     if target.is_relative_to(root):

@@ -8,6 +8,7 @@ Orchestration") is a legitimate comparison, not a slip.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class HeadingSlip:
     fixed: str  # the heading text with the article's own pattern name
 
 
+@functools.lru_cache(maxsize=512)  # the same few names, for every heading of every article
 def _name_re(name: str) -> re.Pattern[str]:
     words = re.split(r"[\s-]+", name.strip())
     return re.compile(r"\b" + r"[\s-]+".join(re.escape(w) for w in words) + r"\b", re.IGNORECASE)

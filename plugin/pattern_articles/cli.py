@@ -129,6 +129,13 @@ def _select(project: Project, paths: list[Path]) -> tuple[list[Bundle], list[Pat
         if not any(path == r or path.is_relative_to(r) for r in roots):
             raise PatternError(f"{raw} is not inside a snippet folder or a Markdown article",
                                hint="name a bundle folder, a snippet or an article (.md)")
+    if article_files:  # an article's snippets are checked with it
+        for ref in project.articles():
+            if ref.path.resolve() in article_files and ref.bundle_id not in bundles:
+                try:
+                    bundles[ref.bundle_id] = project.bundle(ref.bundle_id)
+                except PatternError:
+                    continue  # reported when the article itself is checked
     return list(bundles.values()), article_files
 
 

@@ -157,6 +157,8 @@ class Settings:
                 )
             if name in ("enabled", "mermaid"):  # read by the MkDocs adapter only
                 continue
+            if value is None and name not in ("cache", "cache_dir", "templates_dir"):
+                continue  # e.g. `!ENV NAME` with NAME unset: the default applies, as in MkDocs
             if name == "cache":
                 if value is False or value is None:
                     settings.cache_dir = None

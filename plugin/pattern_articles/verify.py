@@ -55,6 +55,17 @@ def golden_path(bundle_dir: Path, snippet: Path, scenario: str) -> Path:
     return bundle_dir / "expected" / name
 
 
+def _golden_of(bundle: Bundle, spec: RunSpec) -> Path:
+    """:func:`golden_path` for a spec of :func:`specs_for`, whose snippet path is resolved
+    already: named without resolving both paths again (two walks of lstats per snippet)."""
+    try:
+        relative = spec.snippet.relative_to(bundle.real_dir)
+    except ValueError:
+        return golden_path(bundle.dir, spec.snippet, spec.scenario)
+    stem = ".".join([*relative.parts[:-1], relative.stem])
+    return bundle.dir / "expected" / (f"{stem}.{spec.scenario}.txt" if spec.scenario else f"{stem}.txt")
+
+
 @dataclass
 class BundleSpecs:
     """The run specs of one bundle, with the metadata needed to judge them."""
@@ -87,7 +98,7 @@ def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] |
     for relative, spec in declared.items():
         if not spec.run:
             continue
-        snippet = (bundle.dir / relative).resolve()
+        snippet = bundle.real_path(relative)
         common = {
             "snippet": snippet,
             "bundle_dir": bundle.real_dir,
@@ -144,7 +155,7 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
 
-    golden = golden_path(bundle.dir, spec.snippet, spec.scenario)
+    golden = _golden_of(bundle, spec)
     try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
         expected = golden.read_bytes().decode("utf-8", errors="replace") if golden.is_file() else None
     except OSError:
