@@ -122,6 +122,26 @@ def tree_rss(root: int, workers: dict[int, tuple[float, float]] | None = None) -
     return total
 
 
+def tree_pss(root: int) -> int:
+    """Sum of the proportional set sizes of ``root`` and its descendants, in bytes: a page
+    shared by n processes counts 1/n in each (a forked child shares its worker's pages)."""
+    total = 0
+    todo = [root]
+    seen: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with _suppress_os(), open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        todo.extend(_children(pid))
+    return total
+
+
 class _suppress_os:
     def __enter__(self) -> None:
         return None
@@ -138,23 +158,28 @@ class Run:
     output: str
     worker_cpu: float = 0.0  # of which: the warm worker processes themselves
     snippet_cpu: float = 0.0  # of which: the snippet processes they forked
+    peak_pss: int = 0  # sampled every 100 ms only (reading smaps is costly)
 
 
-def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800) -> Run:
+def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800, pss: bool = False) -> Run:
     """Run a command to completion: wall time, CPU of its tree, peak RSS of its tree."""
     with tempfile.TemporaryFile() as log:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
-        peak = 0
+        peak = peak_pss = 0
         stop = threading.Event()
         workers: dict[int, tuple[float, float]] = {}
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
+            count = 0
             while not stop.is_set():
                 peak = max(peak, tree_rss(process.pid, workers))
+                if pss and count % 10 == 0:
+                    peak_pss = max(peak_pss, tree_pss(process.pid))
+                count += 1
                 stop.wait(0.01)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -176,11 +201,18 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
         tail = "\n".join(output.splitlines()[-30:])
         raise SystemExit(f"failed (exit {code}) in {cwd}: {' '.join(argv)}\n{tail}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(wall, cpu, peak, output, sum(w for w, _ in workers.values()), sum(c for _, c in workers.values()))
+    return Run(wall, cpu, peak, output, sum(w for w, _ in workers.values()), sum(c for _, c in workers.values()),
+               peak_pss)
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def paired(a: Series, b: Series, what: str = "wall") -> float:
+    """Median of the per-round ratios a/b: each pair ran back to back, so a load that drifts
+    over the run (other processes on the machine) cancels out better than in medians' ratio."""
+    return median([getattr(x, what) / getattr(y, what) for x, y in zip(a.runs, b.runs, strict=True)])
 
 
 @dataclass
@@ -202,6 +234,10 @@ class Series:
     @property
     def peak(self) -> float:
         return median([float(r.peak_rss) for r in self.runs])
+
+    @property
+    def pss(self) -> float:
+        return median([float(r.peak_pss) for r in self.runs])
 
     @property
     def worker_cpu(self) -> float:
@@ -231,13 +267,13 @@ class Bench:
         if not self.quiet:
             print(text, flush=True)
 
-    def build(self, site: Path) -> Run:
+    def build(self, site: Path, pss: bool = False) -> Run:
         # not -q: the plugin's summary line tells whether the build really was warm/cold
         return measure([self.python, "-m", "mkdocs", "build", "--strict", "-d", str(site / "site")],
-                       site, self.env)
+                       site, self.env, pss=pss)
 
-    def ours(self, expect_ran: int, expect_cached: int) -> Run:
-        run = self.build(self.sites.ours)
+    def ours(self, expect_ran: int, expect_cached: int, pss: bool = False) -> Run:
+        run = self.build(self.sites.ours, pss)
         found = re.search(r"snippets: ran (\d+), cached (\d+), failed (\d+)", run.output)
         if found is None or (int(found[1]), int(found[2]), int(found[3])) != (expect_ran, expect_cached, 0):
             raise SystemExit(f"unexpected build summary (wanted ran {expect_ran}, cached {expect_cached}):\n"
@@ -257,14 +293,15 @@ class Bench:
         self.ours(n, 0)
         self.ours(0, n)
         for r in range(1, self.rounds + 1):
-            plain = series["plain"].add(self.build(self.sites.plain))
+            plain = series["plain"].add(self.build(self.sites.plain, pss=True))
             warm = series["warm"].add(self.ours(0, n))
             mdexec = series["mdexec"].add(self.build(self.sites.mdexec))
             self.clear_cache()
-            cold = series["cold"].add(self.ours(n, 0))
+            cold = series["cold"].add(self.ours(n, 0, pss=True))
             self.say(f"round {r}: plain {plain.wall:.2f} s | warm {warm.wall:.2f} s | "
                      f"markdown-exec {mdexec.wall:.2f} s | cold {cold.wall:.2f} s "
-                     f"(peak {cold.peak_rss / 2**20:.0f} MiB vs plain {plain.peak_rss / 2**20:.0f} MiB; "
+                     f"(peak RSS {cold.peak_rss / 2**20:.0f} MiB vs plain {plain.peak_rss / 2**20:.0f} MiB, "
+                     f"PSS {cold.peak_pss / 2**20:.0f} vs {plain.peak_pss / 2**20:.0f} MiB; "
                      f"CPU plain {plain.cpu:.1f} s, warm {warm.cpu:.1f} s, markdown-exec {mdexec.cpu:.1f} s, "
                      f"cold {cold.cpu:.1f} s of which workers {cold.worker_cpu:.1f} s + snippets "
                      f"{cold.snippet_cpu:.1f} s)")
@@ -467,11 +504,13 @@ def main() -> int:
             b = bench.builds()
             plain, warm, mdexec, cold = b["plain"], b["warm"], b["mdexec"], b["cold"]
             result.update(
-                warm_ratio=warm.wall / plain.wall,
-                cold_ratio=cold.wall / mdexec.wall,
+                warm_ratio=paired(warm, plain),
+                cold_ratio=paired(cold, mdexec),
                 overhead_ms_per_snippet=(cold.cpu - warm.cpu - sites.own_seconds) / n * 1000,
                 overhead_wall_ms_per_snippet=(cold.wall - warm.wall - sites.own_seconds) / n * 1000,
-                memory_ratio=cold.peak / plain.peak,
+                memory_ratio=paired(cold, plain, "peak_rss"),
+                memory_ratio_pss=paired(cold, plain, "peak_pss"),
+                warm_cpu_ratio=paired(warm, plain, "cpu"), cold_cpu_ratio=paired(cold, mdexec, "cpu"),
                 plain_s=plain.wall, warm_s=warm.wall, markdown_exec_s=mdexec.wall, cold_s=cold.wall,
                 plain_cpu_s=plain.cpu, warm_cpu_s=warm.cpu, markdown_exec_cpu_s=mdexec.cpu, cold_cpu_s=cold.cpu,
                 own_run_s=sites.own_seconds,
@@ -479,16 +518,18 @@ def main() -> int:
                 cold_worker_cpu_s=cold.worker_cpu, cold_snippet_cpu_s=cold.snippet_cpu,
                 cold_peak_mib=cold.peak / 2**20, plain_peak_mib=plain.peak / 2**20,
                 warm_peak_mib=warm.peak / 2**20,
+                cold_pss_mib=cold.pss / 2**20, plain_pss_mib=plain.pss / 2**20,
             )
         if "pytest" in only:
             p = bench.pytests()
             ours, other = p["pytest_ours"], p["pytest_mddocs"]
-            result.update(pytest_ratio=ours.wall / other.wall, pytest_ours_s=ours.wall,
-                          pytest_markdown_docs_s=other.wall)
+            result.update(pytest_ratio=paired(ours, other), pytest_ours_s=ours.wall,
+                          pytest_markdown_docs_s=other.wall, pytest_cpu_ratio=paired(ours, other, "cpu"))
         if "serve" in only:
             s = bench.serve()
             a, b2 = median(s["serve_ours"]), median(s["serve_plain"])
-            result.update(serve_ratio=a / b2, serve_ours_s=a, serve_plain_s=b2)
+            result.update(serve_ratio=median([x / y for x, y in zip(s["serve_ours"], s["serve_plain"], strict=True)]),
+                          serve_ours_s=a, serve_plain_s=b2)
         result["total_s"] = time.perf_counter() - started
         result["machine"] = machine()
         print()

@@ -475,8 +475,11 @@ class _DependencyMemo:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Temporary file in the same folder, then rename; a failure only costs a recomputation."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+        try:  # the folder is there but the first time: no mkdir call per entry
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
     except OSError:
         return
     try:
@@ -541,18 +544,7 @@ class Cache:
         entry = {"format": CACHE_FORMAT, "key": key, "spec": label, "result": dict(result)}
         # no indent: json's C encoder does not indent, and entries are written per run
         data = json.dumps(entry, ensure_ascii=False).encode("utf-8")
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.folder)
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, self.path_for(key))
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+        _write_atomic(self.path_for(key), data)
 
     def clear(self) -> int:
         """Delete every entry (``pattern-articles check --fresh`` does not need this; a

@@ -8,6 +8,7 @@ articles use it — so the answers live here once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,12 +59,22 @@ def golden_path(bundle_dir: Path, snippet: Path, scenario: str) -> Path:
 def _golden_of(bundle: Bundle, spec: RunSpec) -> Path:
     """:func:`golden_path` for a spec of :func:`specs_for`, whose snippet path is resolved
     already: named without resolving both paths again (two walks of lstats per snippet)."""
-    try:
-        relative = spec.snippet.relative_to(bundle.real_dir)
-    except ValueError:
+    relative = _relative_posix(spec.snippet, bundle.real_dir)
+    if relative is None:
         return golden_path(bundle.dir, spec.snippet, spec.scenario)
-    stem = ".".join([*relative.parts[:-1], relative.stem])
+    *folders, name = relative.split("/")
+    dot = name.rfind(".")
+    stem = ".".join([*folders, name[:dot] if 0 < dot < len(name) - 1 else name])  # Path.stem
     return bundle.dir / "expected" / (f"{stem}.{spec.scenario}.txt" if spec.scenario else f"{stem}.txt")
+
+
+def _relative_posix(path: Path, root: Path) -> str | None:
+    """``path`` inside ``root`` as a POSIX relative path, or None: string arithmetic, as
+    pathlib's ``relative_to`` re-parses both paths on each call (asked per snippet, often)."""
+    text, base = str(path), str(root)
+    if base.endswith(os.sep) or not text.startswith(base + os.sep):
+        return None  # the root folder itself, or outside: let the caller use pathlib
+    return text[len(base) + 1:].replace(os.sep, "/")
 
 
 @dataclass
@@ -123,6 +134,9 @@ def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] |
 
 
 def relative_name(bundle: Bundle, spec: RunSpec) -> str:
+    relative = _relative_posix(spec.snippet, bundle.real_dir)
+    if relative is not None:
+        return relative
     try:
         return spec.snippet.relative_to(bundle.real_dir).as_posix()
     except ValueError:

@@ -1,0 +1,231 @@
+"""What the speed-ups remember must never be a stale answer.
+
+The benchmark (``benchmarks/bench.py``) drove these changes; each remembers work between
+calls, so each is checked here against the slow way:
+
+* the dependency memo (``cache.py``) trusts file signatures instead of re-analysing a
+  snippet. Its guard against files written in the last two seconds ("racy" files, whose
+  next write may share their timestamp) is turned off here so the memo is written at once;
+  then the bundle is changed in every way that can change an output, and the key must
+  follow, always equal to the key a fresh analysis gives;
+* ``Project.articles()`` is remembered while no Markdown file changed;
+* the warm worker loads a pre-importable module when a snippet imports it, not before;
+* ``mkdocs serve`` learns of snippet edits from file events, and reads are not edits;
+* golden file names computed without resolving paths match :func:`verify.golden_path`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pattern_articles import bundle as bundle_mod
+from pattern_articles import cache as cache_mod
+from pattern_articles.cache import Cache
+from pattern_articles.runner import Runner, RunnerSettings, RunSpec
+
+Write = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    folder = tmp_path / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def write(bundle: Path) -> Write:
+    def _write(name: str, text: str) -> Path:
+        path = bundle / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as settled: the memo is written on the first analysis."""
+    monkeypatch.setattr(cache_mod, "_RACY_NS", -(10**18))
+
+
+def fresh_key(spec: RunSpec, tmp_path: Path) -> str:
+    """The key from a full analysis: a cache folder that holds no memo."""
+    folder = tmp_path / f"fresh-{time.monotonic_ns()}"
+    return Cache(folder).key(spec)
+
+
+def memo_files(folder: Path) -> list[Path]:
+    return sorted((folder / "deps").glob("*.json"))
+
+
+def test_memo_key_equals_a_fresh_analysis_and_follows_every_dependency(
+    bundle: Path, write: Write, tmp_path: Path, settled: None,
+) -> None:
+    write("shop/__init__.py", "NAME = 'shop'\n")
+    write("shop/bus.py", "from . import events\n")
+    write("shop/events.py", "KINDS = ['placed']\n")
+    write("data/orders.json", "[1]\n")
+    path = write("flow.py", """
+        from pathlib import Path
+        from shop.bus import events
+        print(Path(__file__).parent / "data" / "orders.json")
+    """)
+    spec = RunSpec(path, bundle)
+    folder = tmp_path / "cache"
+    first = Cache(folder).key(spec)
+    assert memo_files(folder), "the memo was written"
+    assert first == fresh_key(spec, tmp_path)
+    assert Cache(folder).key(spec) == first, "a new process reads the memo and gets the same key"
+    keys = {first}
+    for name, extra in (("flow.py", "# edited\n"), ("shop/bus.py", "# edited\n"),
+                        ("shop/__init__.py", "# edited\n"), ("shop/events.py", "# edited\n"),
+                        ("data/orders.json", "[2]\n")):
+        target = bundle / name
+        target.write_text(target.read_text() + extra)
+        key = Cache(folder).key(spec)  # a new build: the memo on disk, the files changed
+        assert key == fresh_key(spec, tmp_path), name
+        assert key not in keys, f"editing {name} must change the key"
+        keys.add(key)
+
+
+def test_a_new_module_shadowing_an_import_changes_the_key(
+    bundle: Path, write: Write, tmp_path: Path, settled: None,
+) -> None:
+    path = write("flow.py", "import helpers_not_installed_anywhere\n")
+    spec = RunSpec(path, bundle)
+    folder = tmp_path / "cache"
+    before = Cache(folder).key(spec)
+    write("helpers_not_installed_anywhere.py", "X = 1\n")
+    after = Cache(folder).key(spec)
+    assert after != before
+    assert after == fresh_key(spec, tmp_path)
+
+
+def test_a_new_data_file_named_by_a_literal_changes_the_key(
+    bundle: Path, write: Write, tmp_path: Path, settled: None,
+) -> None:
+    path = write("flow.py", "print(open('notes/today.txt').read())\n")
+    spec = RunSpec(path, bundle)
+    folder = tmp_path / "cache"
+    before = Cache(folder).key(spec)
+    write("notes/today.txt", "hello\n")  # a new folder and a new file in it
+    after = Cache(folder).key(spec)
+    assert after != before
+    assert after == fresh_key(spec, tmp_path)
+
+
+def test_files_written_just_now_are_not_trusted_by_their_signature(
+    bundle: Path, write: Write, tmp_path: Path,
+) -> None:
+    path = write("flow.py", "print('hi')\n")
+    folder = tmp_path / "cache"
+    Cache(folder).key(RunSpec(path, bundle))
+    assert not memo_files(folder), "a file younger than the guard may change within its timestamp"
+
+
+def test_inputs_globs_are_always_analysed(bundle: Path, write: Write, tmp_path: Path, settled: None) -> None:
+    path = write("flow.py", "print('hi')\n")
+    write("expected/extra.txt", "one\n")  # inside a folder the memo's signature skips
+    spec = RunSpec(path, bundle, inputs=("expected/*.txt",))
+    folder = tmp_path / "cache"
+    before = Cache(folder).key(spec)
+    assert not memo_files(folder)
+    write("expected/more.txt", "two\n")
+    assert Cache(folder).key(spec) != before
+
+
+def test_articles_are_remembered_until_a_markdown_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pattern_articles.project import Project
+    from pattern_articles.settings import Settings
+
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 10**12)  # every file counts as settled
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("---\npattern: alpha\n---\n# A\n")
+    project = Project(Settings(root=tmp_path))
+    assert [(r.docs_path, r.bundle_id) for r in project.articles()] == [("a.md", "alpha")]
+    (docs / "guide").mkdir()
+    (docs / "guide" / "b.md").write_text("---\npattern: beta\n---\n# B\n")
+    assert [(r.docs_path, r.bundle_id) for r in project.articles()] == [("a.md", "alpha"), ("guide/b.md", "beta")]
+    (docs / "a.md").write_text("---\npattern: gamma-longer\n---\n# A\n")
+    assert [r.bundle_id for r in project.articles()] == ["gamma-longer", "beta"]
+    (docs / "guide" / "b.md").unlink()
+    assert [r.bundle_id for r in project.articles()] == ["gamma-longer"]
+    links = project.links("guide/c.md")
+    assert dict(links.pages) == {"gamma-longer": "../a.md"}
+
+
+def test_worker_loads_a_preimportable_module_when_a_snippet_imports_it(bundle: Path, write: Write) -> None:
+    # asyncio is pre-importable but not loaded eagerly: it makes every fork dearer
+    plain = write("plain.py", "import sys\nprint('asyncio' in sys.modules)\n")
+    uses = write("uses.py", "import sys\nprint('asyncio' in sys.modules)\nimport asyncio\n")
+    with Runner(RunnerSettings(jobs=1, timeout=60)) as runner:
+        assert runner.result(RunSpec(plain, bundle)).stdout == "False\n"
+        first = runner.result(RunSpec(uses, bundle))
+        assert (first.status, first.stdout) == ("passed", "True\n"), first
+        # loaded into the worker: a later snippet starts with it, as it did when all were eager
+        assert runner.result(RunSpec(plain, bundle, scenario="again")).stdout == "True\n"
+
+
+def test_a_bundle_module_shadowing_a_preimportable_one_is_not_preloaded(bundle: Path, write: Write) -> None:
+    write("statistics.py", "WHO = 'bundle statistics'\n")
+    path = write("stats.py", "import statistics\nprint(statistics.WHO)\n")
+    with Runner(RunnerSettings(jobs=1, timeout=60)) as runner:
+        result = runner.result(RunSpec(path, bundle))
+    assert (result.status, result.stdout) == ("passed", "bundle statistics\n"), result
+
+
+def test_serve_watcher_sees_writes_and_ignores_reads(tmp_path: Path) -> None:
+    pytest.importorskip("watchdog", reason="the MkDocs extra (watchdog) is not installed")
+    from pattern_articles.mkdocs_plugin import _SnippetWatcher
+
+    root = tmp_path / "snippets"
+    (root / "demo").mkdir(parents=True)
+    snippet = root / "demo" / "flow.py"
+    snippet.write_text("print(1)\n")
+    watcher = _SnippetWatcher.start([root], None)
+    if watcher is None:
+        pytest.skip("no native file events on this platform: serve polls the folders as before")
+    try:
+        before = watcher.sentinel.read_text()
+        for _ in range(20):
+            snippet.read_text()  # the build reads every snippet: not a change
+        time.sleep(1.0)
+        assert watcher.changes == 0
+        assert watcher.sentinel.read_text() == before
+        snippet.write_text("print(2)\n")
+        deadline = time.monotonic() + 30
+        while watcher.changes == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.changes > 0
+        assert watcher.sentinel.read_text() != before, "the file MkDocs polls changed"
+    finally:
+        watcher.stop()
+    assert not watcher.folder.exists()
+
+
+def test_golden_names_without_resolving_match_golden_path(tmp_path: Path) -> None:
+    from pattern_articles.verify import _golden_of, golden_path, specs_for
+
+    folder = tmp_path / "snippets" / "demo"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "flow.py").write_text("print(1)\n")
+    (folder / "sub" / "flow.v2.py").write_text("print(2)\n")
+    (folder / "bundle.yml").write_text(
+        "name: Demo\nsnippets:\n  flow.py: {scenarios: {happy-path: {}}}\n  sub/flow.v2.py: {}\n")
+    loaded = bundle_mod.load(folder)
+    specs = specs_for(loaded)
+    assert len(specs) == 2
+    for spec in specs:
+        assert _golden_of(loaded, spec) == golden_path(loaded.dir, spec.snippet, spec.scenario)
+    assert sorted(_golden_of(loaded, s).name for s in specs) == ["flow.happy-path.txt", "sub.flow.v2.txt"]
