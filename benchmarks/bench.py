@@ -7,29 +7,33 @@ Run (from the repository root, with the project's virtualenv)::
 
 It generates synthetic sites in a temporary folder (see ``sitegen.py``): the same pages and
 the same small, realistic Python programs, built four ways. Every comparison is measured in
-alternation, A B A B, ``--rounds`` times (at least five), and reported as medians:
+alternation, A B A B, ``--rounds`` times (at least five); a ratio is the median of the
+per-round ratios (each pair ran back to back, so load from other processes that drifts over
+the run cancels out), times are medians:
 
 ``warm_ratio``     our warm build (nothing changed, cache full) / plain mkdocs-material build
                    of the same pages with the code and outputs as static highlighted blocks
 ``cold_ratio``     our cold build (empty cache) / markdown-exec running the same programs
                    in-process (no isolation, no timeout, no cache)
 ``overhead_ms_per_snippet``  CPU time a cold build costs per snippet beyond the code's own
-                   run time: (CPU of the cold build's process tree - CPU of the warm build's
-                   tree - the programs' own in-process run time) / snippets. CPU, not wall
-                   time, so it is the real cost whatever the core count (wall-clock figure:
-                   ``overhead_wall_ms_per_snippet``)
-``pytest_ratio``   ``pytest`` with the pattern-articles plugin, empty cache (runs and checks
-                   every output against its golden file) / pytest-markdown-docs running the
-                   same programs (no output check)
-``serve_ratio``    a real ``mkdocs serve``: rebuild after one snippet changes among all /
-                   rebuild of the plain site's ``mkdocs serve`` after the same code block
-                   changes in its page; timed from the server's "Building documentation" log
-                   line to its "Reloading browsers" line
-``memory_ratio``   peak memory of the whole process tree (the sum of the RSS of the build and
-                   all its descendants, sampled from /proc every 10 ms) of a cold build /
-                   the plain build
+                   run time: (CPU of the cold build's whole process tree - CPU of the warm
+                   build's - the programs' own in-process run time) / snippets. CPU, not wall
+                   time: the real cost whatever the core count and the machine's load.
+                   ``overhead_wall_ms_per_snippet`` is the same in wall-clock time
+``pytest_ratio``   ``pytest`` with the pattern-articles plugin, empty cache (runs every program
+                   isolated and checks its output against its golden file) /
+                   pytest-markdown-docs running the same programs in-process (no output check)
+``serve_ratio``    a real ``mkdocs serve``: the rebuild after one snippet changes among all /
+                   the plain site's ``mkdocs serve`` rebuild after the same code block changes
+                   in its page; timed from the server's "Building documentation" log line to
+                   its "Reloading browsers" line
+``memory_ratio``   peak memory of the whole process tree of a cold build / the plain build:
+                   the sum of the RSS of the build and all its descendants, sampled from /proc
+                   every 10 ms. A forked snippet shares its worker's pages, which RSS counts
+                   again in each process; ``memory_ratio_pss`` sums proportional set sizes
+                   (sampled every 100 ms), which count a shared page once
 
-The last line of output is one JSON object with those keys and the raw medians.
+The last line of output is one JSON object with those keys, CPU ratios and the raw medians.
 """
 
 from __future__ import annotations

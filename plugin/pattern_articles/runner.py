@@ -489,6 +489,7 @@ class Runner:
                 fresh.append(job)
             if fresh:
                 self._start_threads_locked()
+        misses: list[_Job] = []
         for job in fresh:
             try:
                 hit = self._lookup(job)
@@ -497,7 +498,12 @@ class Runner:
                 continue
             if hit is not None:
                 self._finish(job, hit)
-            elif not self._runs.put(job):
+            else:
+                misses.append(job)
+        # queued once every lookup is done: a run thread busy meanwhile would take the GIL
+        # back at each of the lookups' file reads
+        for job in misses:
+            if not self._runs.put(job):
                 self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
         return jobs
 
