@@ -16,26 +16,7 @@ import pytest
 
 from pattern_articles.cache import Cache, analyse, dependencies
 from pattern_articles.runner import Runner, RunnerSettings, RunResult, RunSpec
-
-Write = Callable[[str, str], Path]
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    folder = tmp_path / "project" / "snippets" / "demo"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
-def write(bundle: Path) -> Write:
-    def _write(name: str, text: str) -> Path:
-        path = bundle / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return _write
+from tests.core.conftest import Write
 
 
 @pytest.fixture

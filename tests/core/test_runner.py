@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,29 +16,11 @@ from pathlib import Path
 import pytest
 
 from pattern_articles.runner import Runner, RunnerSettings, RunResult, RunSpec
+from tests.core.conftest import Write
 
 LINUX = sys.platform.startswith("linux")
 needs_proc = pytest.mark.skipif(not LINUX, reason="checks for leftover processes read /proc")
 
-Write = Callable[[str, str], Path]
-
-
-@pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    folder = tmp_path / "project" / "snippets" / "demo"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
-def write(bundle: Path) -> Write:
-    def _write(name: str, text: str) -> Path:
-        path = bundle / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return _write
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ calls, so each is checked here against the slow way:
 
 from __future__ import annotations
 
-import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,8 +25,7 @@ from pattern_articles import bundle as bundle_mod
 from pattern_articles import cache as cache_mod
 from pattern_articles.cache import Cache
 from pattern_articles.runner import Runner, RunnerSettings, RunSpec
-
-Write = Callable[[str, str], Path]
+from tests.core.conftest import Write
 
 
 @pytest.fixture
@@ -36,17 +33,6 @@ def bundle(tmp_path: Path) -> Path:
     folder = tmp_path / "snippets" / "demo"
     folder.mkdir(parents=True)
     return folder
-
-
-@pytest.fixture
-def write(bundle: Path) -> Write:
-    def _write(name: str, text: str) -> Path:
-        path = bundle / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return _write
 
 
 @pytest.fixture
