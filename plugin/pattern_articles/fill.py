@@ -562,10 +562,23 @@ def verified_mark(outcome: Outcome) -> str:
     if outcome.status == "skipped":
         status, label, detail = "not-run", "Not run here · last verified output", outcome.result.reason
     elif outcome.result.cached:
-        status, label, detail = "cached", "Verified output · cached, code unchanged", f"matches {golden}"
+        status, label, detail = "cached", _CACHED_LABEL, f"matches {golden}"
     else:
-        status, label, detail = "passed", "Verified output · ran in this build", f"matches {golden}"
+        status, label, detail = "passed", _RAN_LABEL, f"matches {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
+
+
+_CACHED_LABEL = "Verified output · cached, code unchanged"
+_RAN_LABEL = "Verified output · ran in this build"
+_RAN_MARK = re.compile(
+    f'<span class="pa-verified" data-status="passed" (title="[^"<>]*")>{re.escape(_RAN_LABEL)}</span>')
+
+
+def as_cached(markdown: str) -> str:
+    """The page as a later build shows it from the page cache: every "ran in this build"
+    mark :func:`verified_mark` made becomes its "cached" mark (the run is not repeated)."""
+    return _RAN_MARK.sub(lambda m: f'<span class="pa-verified" data-status="cached" {m[1]}>{_CACHED_LABEL}</span>',
+                         markdown)
 
 
 def _ref_locations(m: Any) -> list[tuple[tuple[str | int, ...], object]]:

@@ -88,6 +88,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
     def __init__(self) -> None:
         self.project: Project | None = None
         self._linked: dict[Path, ArticleRef] = {}  # article path -> its link, from the front matter text
+        self._page_keys: dict[Path, str] = {}  # article path -> its key in the page cache
         self.started = 0.0
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
@@ -134,10 +135,22 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 files.append(File.generated(config, f"{SITE_ASSETS}/{name}", abs_src_path=str(ASSETS / name)))
         if self.project._runner is not None:
             self.project.runner.reset_stats()  # one summary line per (re)build
+        self.project.pages_cached = 0
         refs = self.project.articles()
         # pages whose front matter names a bundle, even when MkDocs cannot read that front
         # matter: such a page must fail loudly, not be published with its TODOs
         self._linked = {ref.path.resolve(): ref for ref in refs}
+        # an article whose filled page is in the page cache needs neither its bundle loaded
+        # nor its runs looked up: that is what makes a warm build cost a plain build
+        self._page_keys = {}
+        pages = self.project.page_cache
+        whole: set[Path] = set()
+        for ref in refs:
+            page_key = self.project.page_key(ref, refs)
+            if page_key is not None:
+                self._page_keys[ref.path.resolve()] = page_key
+                if pages is not None and pages.has(page_key):
+                    whole.add(ref.path.resolve())
         for page in files.documentation_pages():
             if not page.abs_src_path:
                 continue
@@ -146,7 +159,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             except PatternError as exc:
                 raise PluginError(f"pattern-articles: {exc.format()}") from None
         try:
-            used = {ref.bundle_id for ref in refs}
+            used = {ref.bundle_id for ref in refs if ref.path.resolve() not in whole}
             bundles = []
             for bundle_id in sorted(used):
                 try:
@@ -186,6 +199,15 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             for problem in expanded.problems:
                 _emit(problem, src)
             return expanded.markdown
+        page_key = self._page_keys.get(path.resolve())
+        handed = (markdown, dict(page.meta))  # what the page cache keys on, before our updates
+        if page_key is not None:
+            cached = self.project.cached_page(page_key, markdown, page.meta)
+            if cached is not None:
+                for problem in cached.problems:
+                    _emit(problem, src)
+                page.meta.update(cached.meta)
+                return cached.markdown
         offset = _front_matter_lines(path, markdown)
         try:
             rendered = self.project.fill(
@@ -202,6 +224,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             return markdown + "\n\n" + _error_admonition(exc)
         for problem in rendered.problems:
             _emit(problem, src)
+        if page_key is not None:
+            self.project.store_page(page_key, *handed, rendered)
         page.meta.update(rendered.meta)
         return rendered.markdown
 
@@ -216,13 +240,17 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         return server
 
     def on_post_build(self, *, config: Any) -> None:
-        if self.project is None or self.project._runner is None:
+        if self.project is None:
             return
-        stats = self.project.runner.stats
-        log.info(
-            f"snippets: ran {stats.ran}, cached {stats.cached}, failed {stats.failed}, "
-            f"skipped {stats.skipped}; build {time.perf_counter() - self.started:.2f} s"
-        )
+        if self.project._runner is not None or self.project.pages_cached:
+            from .runner import RunnerStats
+
+            stats = self.project.runner.stats if self.project._runner is not None else RunnerStats()
+            cached = stats.cached + self.project.pages_cached
+            log.info(
+                f"snippets: ran {stats.ran}, cached {cached}, failed {stats.failed}, "
+                f"skipped {stats.skipped}; build {time.perf_counter() - self.started:.2f} s"
+            )
         if not self.is_serve:
             self.project.close()
             self.project = None

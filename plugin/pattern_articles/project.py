@@ -25,6 +25,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .bundle import Bundle
     from .fill import Rendered, SiteLinks
+    from .pagecache import PageCache, PageEntry
     from .runner import Runner, RunSpec
     from .verify import Outcome
 
@@ -47,6 +48,8 @@ class Project:
         self._outcomes: dict[RunSpec, Outcome] = {}
         self._lock = threading.Lock()
         self._articles_memo: tuple[object, list[ArticleRef]] | None = None
+        self._pages: PageCache | None = None
+        self.pages_cached = 0  # runs shown by pages that came whole from the page cache
 
     # -- bundles -------------------------------------------------------------------------
     def bundle_dirs(self) -> list[Path]:
@@ -76,6 +79,7 @@ class Project:
     def reload(self, changed: set[Path] | None = None) -> None:
         """Forget bundles (metadata may have changed) and outcomes of runs whose inputs changed."""
         self._bundles.clear()
+        self._pages = None  # its per-build digests of bundles and settings
         if self._runner is not None:
             # the runner memoises by spec; a spec's files may have changed. The disk cache,
             # keyed by content, still answers every run whose inputs did not change.
@@ -215,6 +219,70 @@ class Project:
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+
+    # -- whole pages ---------------------------------------------------------------------
+    @property
+    def page_cache(self) -> PageCache | None:
+        """The whole-page cache (``pagecache.py``), or None when results are not cached or
+        every run is forced fresh."""
+        s = self.settings
+        if not s.run or s.force_fresh or s.cache_path is None:
+            return None
+        if self._pages is None:
+            from .pagecache import PageCache
+
+            self._pages = PageCache(s.cache_path, s)
+        return self._pages
+
+    def page_key(self, ref: ArticleRef, refs: list[ArticleRef] | None = None) -> str | None:
+        """The page cache's key for an article as it is on disk now (None: no page cache,
+        or no such bundle folder, which the fill reports)."""
+        pages = self.page_cache
+        if pages is None:
+            return None
+        folder = self._bundle_dir(ref.bundle_id)
+        if folder is None:
+            return None
+        try:
+            source = ref.path.read_bytes()
+        except OSError:
+            return None
+        targets: dict[str, str] = {}
+        for other in refs if refs is not None else self.articles():
+            targets.setdefault(other.bundle_id, other.docs_path)
+        return pages.key(source, ref.path, folder, targets)
+
+    def cached_page(self, key: str, markdown: str, meta: Mapping[str, Any]) -> PageEntry | None:
+        pages = self.page_cache
+        if pages is None:
+            return None
+        entry = pages.load(key, pages.input_digest(markdown, meta))
+        if entry is not None:
+            self.pages_cached += entry.runs
+        return entry
+
+    def store_page(self, key: str, markdown: str, meta: Mapping[str, Any], rendered: Rendered) -> None:
+        """Keep a filled page for the next build, if every run it shows passed."""
+        from .fill import as_cached
+        from .pagecache import PageEntry, cacheable
+
+        pages = self.page_cache
+        if pages is None or 'class="pa-verified"' in markdown:
+            return  # the author's own text holds a mark: as_cached must not touch it
+        with self._lock:
+            outcomes = [self._outcomes.get(spec) for spec in rendered.specs]
+        if any(o is None for o in outcomes) or not cacheable(o.status for o in outcomes if o is not None):
+            return
+        entry = PageEntry(as_cached(rendered.markdown), dict(rendered.meta), list(rendered.problems),
+                          len(rendered.specs))
+        pages.store(key, pages.input_digest(markdown, meta), entry)
+
+    def _bundle_dir(self, bundle_id: str) -> Path | None:
+        for root in self.settings.snippet_roots:
+            folder = root / bundle_id
+            if folder.is_dir() and bundle_mod.find_metadata(folder) is not None:
+                return folder.resolve()
+        return None
 
     # -- filling -------------------------------------------------------------------------
     def fill(

@@ -1,0 +1,221 @@
+"""Whole-page cache: a warm build hands back each article exactly as the last build filled it.
+
+Why: with every run cached, a warm build still loaded and validated every bundle, looked up
+2,000 result entries (hashing each snippet's dependencies), judged each output against its
+golden file and rendered every template again, about 0.4 ms per snippet and the import of
+pydantic and markdown-it, to produce the same Markdown as last time. A warm build must cost
+what a plain build of the same pages costs, so an unchanged page skips all of that.
+
+An entry is valid only while everything the filled page was made from is unchanged; its key
+is the sha256 of
+
+* the article's source file (front matter included: MkDocs derives ``page.meta`` from it),
+  its path and the site's article links (bundle id -> page), which the related-patterns
+  section uses;
+* the *content* of every file in the article's bundle (metadata, snippets, modules, data,
+  golden outputs), so editing, adding or deleting any of them misses. Content, not mtimes:
+  a checkout or a copy gives new mtimes and the same pages;
+* the settings, this package's own code and templates, the author's ``templates_dir``;
+* what the result cache's context holds for a run (the interpreters, the allowlisted
+  environment variables, the sandbox, ``PATTERN_ARTICLES_*`` variables) and the installed
+  distributions (``*.dist-info`` names on ``sys.path``, versions included), so a change
+  that could change an output re-runs through the result cache as before.
+
+On top of the key, the entry records a digest of the Markdown and metadata MkDocs handed to
+the plugin, so a plugin running before us that changes the text (macros, say) is a miss.
+
+Only pages whose every run passed are stored: a failure, a mismatch or a run skipped because
+a service was missing is looked at again on every build. Problems the fill reported (a
+heading naming another pattern, a TODO left) are stored with the page and reported again
+on a hit, so ``--strict`` fails the same way. Entries are written atomically; an unreadable
+or malformed one is a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import Place, Problem
+from .settings import Settings
+
+PAGE_FORMAT = 1
+"""Bumped whenever the entry layout or the meaning of the key changes."""
+
+_SKIP_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "node_modules"})
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass
+class PageEntry:
+    """A filled page as the last build made it."""
+
+    markdown: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    runs: int = 0  # how many snippet runs the page shows (counted as cached on a hit)
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative path and the bytes of every file under ``folder``.
+
+    Sorted walk, so the digest does not depend on the order the filesystem lists files in;
+    symbolic links are followed as a run would follow them.
+    """
+    digest = hashlib.sha256()
+    entries: list[tuple[str, str]] = []
+    for current, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        for name in names:
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            full = os.path.join(current, name)
+            entries.append((os.path.relpath(full, folder), full))
+    for relative, full in sorted(entries):
+        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            with open(full, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            data = b"\0unreadable"
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _installed() -> list[str]:
+    """Names of the installed distributions' metadata folders (they carry the version)."""
+    found: list[str] = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            if entry and os.path.isdir(entry):
+                found.extend(sorted(n for n in os.listdir(entry) if n.endswith((".dist-info", ".egg-info"))))
+    return found
+
+
+def _code_digest() -> str:
+    """This package's code and templates: a new version of the plugin re-fills every page."""
+    return folder_digest(_PACKAGE)
+
+
+def run_context(settings: Settings) -> dict[str, object]:
+    """What the runner's cache context holds (see ``Runner._context``) for any run."""
+    from .runner import RunnerSettings, _interpreter_identity, default_languages
+
+    allow = sorted(set(RunnerSettings().env_allowlist) | set(settings.env_allowlist))
+    env = {name: os.environ[name] for name in allow if name in os.environ and name != "PATH"}
+    ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_")}
+    return {
+        "interpreters": {name: _interpreter_identity(command)
+                         for name, command in sorted(default_languages().items())},
+        "env": env,
+        "ours": dict(sorted(ours.items())),
+        "sandbox": settings.sandbox_mode,
+    }
+
+
+class PageCache:
+    """Filled pages under ``<cache_dir>/pages``, one JSON file per key."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        self.folder = Path(folder) / "pages"
+        self.settings = settings
+        self._static: str | None = None
+        self._bundles: dict[Path, str] = {}
+
+    def _static_part(self) -> str:
+        """Everything in the key that is the same for every page of one build (computed once)."""
+        if self._static is None:
+            s = self.settings
+            templates = s.absolute(s.templates_dir) if s.templates_dir is not None else None
+            material = {
+                "format": PAGE_FORMAT,
+                "settings": {f.name: getattr(s, f.name) for f in fields(s)},
+                "code": _code_digest(),
+                "templates": folder_digest(templates) if templates is not None and templates.is_dir() else "",
+                "context": run_context(s),
+                "installed": _installed(),
+            }
+            blob = json.dumps(material, sort_keys=True, default=str).encode("utf-8")
+            self._static = hashlib.sha256(blob).hexdigest()
+        return self._static
+
+    def bundle_digest(self, bundle_dir: Path) -> str:
+        """The digest of one bundle's files, computed once per build (per PageCache)."""
+        known = self._bundles.get(bundle_dir)
+        if known is None:
+            known = self._bundles[bundle_dir] = folder_digest(bundle_dir)
+        return known
+
+    def key(self, source: bytes, path: Path, bundle_dir: Path, links: Mapping[str, str]) -> str:
+        """The name of the entry for one article (see the module docstring)."""
+        digest = hashlib.sha256()
+        for part in (self._static_part(), str(path), str(bundle_dir), self.bundle_digest(bundle_dir),
+                     json.dumps(sorted(links.items()))):
+            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(source)
+        return digest.hexdigest()
+
+    @staticmethod
+    def input_digest(markdown: str, meta: Mapping[str, Any]) -> str:
+        """What MkDocs handed the plugin for the page."""
+        blob = json.dumps([markdown, dict(meta)], sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        """Whether an entry exists (it may still turn out stale or for other input text)."""
+        return self._path(key).is_file()
+
+    def load(self, key: str, input_digest: str) -> PageEntry | None:
+        """The stored page, or None (missing, unreadable, malformed, or other input text)."""
+        try:
+            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        try:
+            if entry["format"] != PAGE_FORMAT or entry["key"] != key or entry["input"] != input_digest:
+                return None
+            problems = [
+                Problem(p["message"], Place(p["path"], int(p["line"])) if p["path"] is not None else None,
+                        p["hint"], p["level"], p["detail"])
+                for p in entry["problems"]
+            ]
+            markdown, meta, runs = entry["markdown"], entry["meta"], int(entry["runs"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not isinstance(markdown, str) or not isinstance(meta, dict):
+            return None
+        return PageEntry(markdown, meta, problems, runs)
+
+    def store(self, key: str, input_digest: str, page: PageEntry) -> None:
+        """Write an entry atomically; a failure to write only costs a fill next time."""
+        from .cache import _write_atomic
+
+        problems = [
+            {**{k: v for k, v in asdict(p).items() if k != "place"},
+             "path": str(p.place.path) if p.place is not None else None,
+             "line": p.place.line if p.place is not None else 0}
+            for p in page.problems
+        ]
+        entry = {"format": PAGE_FORMAT, "key": key, "input": input_digest, "markdown": page.markdown,
+                 "meta": page.meta, "problems": problems, "runs": page.runs}
+        try:
+            data = json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
+        except (TypeError, ValueError):
+            return  # metadata that is not JSON: such a page is simply filled every time
+        _write_atomic(self._path(key), data)
+
+
+def cacheable(statuses: Iterable[str]) -> bool:
+    """A page is stored only when every run it shows passed."""
+    return all(status == "passed" for status in statuses)

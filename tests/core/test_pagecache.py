@@ -1,0 +1,124 @@
+"""The whole-page cache's key and entries (pagecache.py) and the mark rewrite it relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pattern_articles.errors import Place, Problem
+from pattern_articles.fill import as_cached
+from pattern_articles.pagecache import PageCache, PageEntry, cacheable, folder_digest
+from pattern_articles.settings import Settings
+
+
+def make_bundle(root: Path) -> Path:
+    bundle = root / "b"
+    (bundle / "expected").mkdir(parents=True)
+    (bundle / "bundle.yml").write_text("name: B\n")
+    (bundle / "s.py").write_text("print('hi')\n")
+    (bundle / "expected" / "s.txt").write_text("hi\n")
+    return bundle
+
+
+def test_folder_digest_sees_every_content_change(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path)
+    first = folder_digest(bundle)
+    assert folder_digest(bundle) == first
+    (bundle / "expected" / "s.txt").write_text("ho\n")
+    changed = folder_digest(bundle)
+    assert changed != first
+    (bundle / "new.py").write_text("")
+    added = folder_digest(bundle)
+    assert added != changed
+    (bundle / "new.py").unlink()
+    assert folder_digest(bundle) == changed
+    (bundle / "s.py").rename(bundle / "t.py")  # same bytes under another name
+    assert folder_digest(bundle) != changed
+
+
+def test_folder_digest_ignores_bytecode_and_mtimes(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path)
+    first = folder_digest(bundle)
+    (bundle / "__pycache__").mkdir()
+    (bundle / "__pycache__" / "s.cpython-311.pyc").write_bytes(b"\0")
+    import os
+
+    os.utime(bundle / "s.py", (1, 1))
+    assert folder_digest(bundle) == first
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> PageCache:
+    return PageCache(tmp_path / "cache", Settings(root=tmp_path))
+
+
+def test_key_depends_on_source_bundle_and_links(tmp_path: Path, pages: PageCache) -> None:
+    bundle = make_bundle(tmp_path)
+    page = tmp_path / "docs" / "a.md"
+    key = pages.key(b"---\npattern: b\n---\n", page, bundle, {"b": "a.md"})
+    assert pages.key(b"---\npattern: b\n---\n", page, bundle, {"b": "a.md"}) == key
+    assert pages.key(b"---\npattern: b\n---\n\nmore", page, bundle, {"b": "a.md"}) != key
+    assert pages.key(b"---\npattern: b\n---\n", page, bundle, {"b": "a.md", "c": "c.md"}) != key
+    assert pages.key(b"---\npattern: b\n---\n", tmp_path / "docs" / "z.md", bundle, {"b": "a.md"}) != key
+    (bundle / "s.py").write_text("print('changed')\n")
+    fresh = PageCache(tmp_path / "cache", Settings(root=tmp_path))  # a new build
+    assert fresh.key(b"---\npattern: b\n---\n", page, bundle, {"b": "a.md"}) != key
+
+
+def test_key_depends_on_settings_and_allowlisted_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = make_bundle(tmp_path)
+
+    def key(settings: Settings) -> str:
+        return PageCache(tmp_path / "cache", settings).key(b"x", tmp_path / "a.md", bundle, {})
+
+    base = key(Settings(root=tmp_path))
+    assert key(Settings(root=tmp_path, timeout=5.0)) != base
+    assert key(Settings(root=tmp_path, fix_headings=False)) != base
+    monkeypatch.setenv("LANG", "xx_XX.UTF-8")  # allowlisted: it reaches every run
+    assert key(Settings(root=tmp_path)) != base
+    monkeypatch.setenv("PATTERN_ARTICLES_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert len({base, key(Settings(root=tmp_path))}) == 2
+
+
+def test_round_trip_keeps_markdown_meta_problems(pages: PageCache) -> None:
+    problem = Problem("heading names X", Place("docs/a.md", 12), "fix it", "info", "detail\nlines")
+    unplaced = Problem("a warning without a place")
+    digest = pages.input_digest("# A\n", {"pattern": "b", "date": "2026-01-01"})
+    pages.store("k" * 64, digest, PageEntry("# A filled\n", {"title": "T"}, [problem, unplaced], 3))
+    assert pages.has("k" * 64)
+    entry = pages.load("k" * 64, digest)
+    assert entry is not None
+    assert entry.markdown == "# A filled\n" and entry.meta == {"title": "T"} and entry.runs == 3
+    assert [p.format() for p in entry.problems] == [problem.format(), unplaced.format()]
+    assert entry.problems[0].level == "info" and entry.problems[1].level == "warning"
+
+
+def test_other_input_text_or_a_damaged_entry_is_a_miss(pages: PageCache) -> None:
+    digest = pages.input_digest("# A\n", {})
+    pages.store("k" * 64, digest, PageEntry("filled"))
+    assert pages.load("k" * 64, pages.input_digest("# A, changed by another plugin\n", {})) is None
+    assert pages.load("k" * 64, pages.input_digest("# A\n", {"extra": 1})) is None
+    path = pages.folder / ("k" * 64 + ".json")
+    for damaged in ("", "{", "[]", '{"format": 1}', path.read_text("utf-8")[:-20]):
+        path.write_text(damaged, "utf-8")
+        assert pages.load("k" * 64, digest) is None
+    assert pages.load("m" * 64, digest) is None
+
+
+def test_only_all_passed_pages_are_cacheable() -> None:
+    assert cacheable(["passed", "passed"]) and cacheable([])
+    for bad in ("mismatch", "failed", "timeout", "skipped", "error"):
+        assert not cacheable(["passed", bad])
+
+
+def test_as_cached_rewrites_only_ran_marks() -> None:
+    ran = ('<span class="pa-verified" data-status="passed" title="matches a.txt">'
+           "Verified output · ran in this build</span>")
+    cached = ('<span class="pa-verified" data-status="cached" title="matches a.txt">'
+              "Verified output · cached, code unchanged</span>")
+    skipped = ('<span class="pa-verified" data-status="not-run" title="no redis">'
+               "Not run here · last verified output</span>")
+    text = f"before\n{ran}\nmiddle {skipped}\n{ran.replace('a.txt', 'b.txt')}"
+    assert as_cached(text) == f"before\n{cached}\nmiddle {skipped}\n{cached.replace('a.txt', 'b.txt')}"
+    assert as_cached(cached) == cached

@@ -1,0 +1,119 @@
+"""The whole-page cache in real ``mkdocs build --strict`` runs of the demo site.
+
+A warm build must hand back each article exactly as a fill would make it, say the same
+things in its log, and miss as soon as anything the page was made from changes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_project, run_mkdocs
+
+pytestmark = pytest.mark.e2e
+
+PAGE = Path("site/patterns/choreography-pattern/index.html")
+PAGES = Path(".cache/pattern-articles/pages")
+GOLDEN = Path("snippets/choreography/expected/ordering.txt")
+
+
+def build(project: Path) -> subprocess.CompletedProcess[str]:
+    result = run_mkdocs(project, "--strict", "-d", "site")
+    return result
+
+
+def plugin_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What the plugin logged, less the timing of the summary line."""
+    lines = [line for line in result.stderr.splitlines() if "pattern_articles" in line or line.startswith("  ")]
+    return [re.sub(r"; build [\d.]+ s", "", line) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = copy_project(tmp_path_factory.mktemp("pages") / "p")
+    cold = build(folder)
+    assert cold.returncode == 0, cold.stderr
+    return folder
+
+
+def entries(project: Path) -> list[Path]:
+    return sorted((project / PAGES).glob("*.json"))
+
+
+def test_a_cold_build_stores_the_page_marked_as_cached(project: Path) -> None:
+    (entry,) = entries(project)
+    stored = json.loads(entry.read_text("utf-8"))
+    assert 'data-status="cached"' in stored["markdown"]
+    # a later build did not run anything: no stored page may claim it did
+    assert "ran in this build" not in stored["markdown"]
+    assert stored["runs"] >= 10
+
+
+def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None:
+    hit = build(project)
+    assert hit.returncode == 0, hit.stderr
+    served = (project / PAGE).read_bytes()
+    assert "snippets: ran 0, cached" in hit.stderr
+    for entry in entries(project):
+        entry.unlink()
+    filled = build(project)  # every run from the result cache, the page filled again
+    assert filled.returncode == 0, filled.stderr
+    assert served == (project / PAGE).read_bytes()
+    assert plugin_lines(hit) == plugin_lines(filled)
+    assert any("names Orchestration" in line for line in plugin_lines(hit)), "problems are reported on a hit too"
+
+
+def test_the_hit_really_comes_from_the_cache(project: Path) -> None:
+    build(project)
+    (entry,) = entries(project)
+    stored = json.loads(entry.read_text("utf-8"))
+    stored["markdown"] += "\n\nPAGE-CACHE-SENTINEL\n"
+    entry.write_text(json.dumps(stored), "utf-8")
+    result = build(project)
+    assert result.returncode == 0, result.stderr
+    assert "PAGE-CACHE-SENTINEL" in (project / PAGE).read_text("utf-8")
+
+
+def test_a_changed_golden_file_misses_and_fails_strict(project: Path) -> None:
+    golden = project / GOLDEN
+    original = golden.read_bytes()
+    try:
+        golden.write_bytes(original.replace(b"\n", b" (edited)\n", 1))
+        result = build(project)
+        assert result.returncode != 0
+        assert "ordering.py" in result.stderr and "differs from ordering.txt" in result.stderr
+        assert "PAGE-CACHE-SENTINEL" not in (project / PAGE).read_text("utf-8")
+    finally:
+        golden.write_bytes(original)
+    again = build(project)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_changed_article_misses(project: Path) -> None:
+    article = project / "docs/patterns/choreography-pattern.md"
+    original = article.read_text("utf-8")
+    before = set(entries(project))
+    try:
+        article.write_text(original + "\nA closing line the author added.\n", "utf-8")
+        result = build(project)
+        assert result.returncode == 0, result.stderr
+        assert "A closing line the author added." in (project / PAGE).read_text("utf-8")
+        assert set(entries(project)) - before, "the edited page was stored under a new key"
+    finally:
+        article.write_text(original, "utf-8")
+
+
+def test_a_failing_run_is_never_stored(tmp_path: Path) -> None:
+    folder = copy_project(tmp_path / "p")
+    snippet = folder / "snippets/choreography/ordering.py"
+    snippet.write_text("raise SystemExit(3)\n" + snippet.read_text("utf-8"), "utf-8")
+    for _ in range(2):
+        result = build(folder)
+        assert result.returncode != 0
+        assert "ordering.py" in result.stderr
+    assert entries(folder) == []
