@@ -16,10 +16,13 @@ the run cancels out), times are medians:
 ``cold_ratio``     our cold build (empty cache) / markdown-exec running the same programs
                    in-process (no isolation, no timeout, no cache)
 ``overhead_ms_per_snippet``  CPU time a cold build costs per snippet beyond the code's own
-                   run time: (CPU of the cold build's whole process tree - CPU of the warm
-                   build's - the programs' own in-process run time) / snippets. CPU, not wall
-                   time: the real cost whatever the core count and the machine's load.
-                   ``overhead_wall_ms_per_snippet`` is the same in wall-clock time
+                   run time: (CPU of the cold build's whole process tree - CPU of the plain
+                   build of the same pages - the programs' own in-process run time) /
+                   snippets. Everything pattern-articles adds is in it: loading bundles,
+                   filling the pages, isolating, supervising, caching and judging each run.
+                   CPU, not wall time: the real cost whatever the core count and the
+                   machine's load. ``overhead_wall_ms_per_snippet`` is the same in wall-clock
+                   time (it shrinks with more cores: runs go in parallel with page rendering)
 ``pytest_ratio``   ``pytest`` with the pattern-articles plugin, empty cache (runs every program
                    isolated and checks its output against its golden file) /
                    pytest-markdown-docs running the same programs in-process (no output check)
@@ -28,10 +31,12 @@ the run cancels out), times are medians:
                    in its page; timed from the server's "Building documentation" log line to
                    its "Reloading browsers" line
 ``memory_ratio``   peak memory of the whole process tree of a cold build / the plain build:
-                   the sum of the RSS of the build and all its descendants, sampled from /proc
-                   every 10 ms. A forked snippet shares its worker's pages, which RSS counts
-                   again in each process; ``memory_ratio_pss`` sums proportional set sizes
-                   (sampled every 100 ms), which count a shared page once
+                   the sum of the proportional set sizes (PSS, from /proc/<pid>/smaps_rollup,
+                   sampled every 50 ms) of the build and all its descendants. PSS counts a
+                   page shared by n processes 1/n in each, so the tree's total is the memory
+                   it really holds. ``memory_ratio_rss`` sums resident set sizes instead
+                   (sampled every 10 ms): a forked snippet shares its worker's pages, and RSS
+                   counts them again in every process, so that sum overstates the tree
 
 The last line of output is one JSON object with those keys, CPU ratios and the raw medians.
 """
@@ -162,7 +167,7 @@ class Run:
     output: str
     worker_cpu: float = 0.0  # of which: the warm worker processes themselves
     snippet_cpu: float = 0.0  # of which: the snippet processes they forked
-    peak_pss: int = 0  # sampled every 100 ms only (reading smaps is costly)
+    peak_pss: int = 0  # sampled every 50 ms only (reading smaps is costly)
 
 
 def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800, pss: bool = False) -> Run:
@@ -181,7 +186,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
             count = 0
             while not stop.is_set():
                 peak = max(peak, tree_rss(process.pid, workers))
-                if pss and count % 10 == 0:
+                if pss and count % 5 == 0:
                     peak_pss = max(peak_pss, tree_pss(process.pid))
                 count += 1
                 stop.wait(0.01)
@@ -510,10 +515,10 @@ def main() -> int:
             result.update(
                 warm_ratio=paired(warm, plain),
                 cold_ratio=paired(cold, mdexec),
-                overhead_ms_per_snippet=(cold.cpu - warm.cpu - sites.own_seconds) / n * 1000,
-                overhead_wall_ms_per_snippet=(cold.wall - warm.wall - sites.own_seconds) / n * 1000,
-                memory_ratio=paired(cold, plain, "peak_rss"),
-                memory_ratio_pss=paired(cold, plain, "peak_pss"),
+                overhead_ms_per_snippet=(cold.cpu - plain.cpu - sites.own_seconds) / n * 1000,
+                overhead_wall_ms_per_snippet=(cold.wall - plain.wall - sites.own_seconds) / n * 1000,
+                memory_ratio=paired(cold, plain, "peak_pss"),
+                memory_ratio_rss=paired(cold, plain, "peak_rss"),
                 warm_cpu_ratio=paired(warm, plain, "cpu"), cold_cpu_ratio=paired(cold, mdexec, "cpu"),
                 plain_s=plain.wall, warm_s=warm.wall, markdown_exec_s=mdexec.wall, cold_s=cold.wall,
                 plain_cpu_s=plain.cpu, warm_cpu_s=warm.cpu, markdown_exec_cpu_s=mdexec.cpu, cold_cpu_s=cold.cpu,

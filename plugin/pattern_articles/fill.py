@@ -306,7 +306,7 @@ class Filler:
                 Place(getattr(template, "filename", template_name) or template_name),
                 hint="fix the template in your templates_dir",
             ) from None
-        return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        return squeeze_blank_lines(text).strip() + "\n"
 
     def context(self, level: int) -> dict[str, Any]:
         m = self.bundle.model
@@ -566,6 +566,35 @@ def verified_mark(outcome: Outcome) -> str:
     else:
         status, label, detail = "passed", _RAN_LABEL, f"matches {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
+
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+
+
+def squeeze_blank_lines(text: str) -> str:
+    """Collapse runs of blank lines a template leaves between blocks to one, but never inside
+    a fenced block: code keeps its two blank lines between functions, output its own."""
+    out: list[str] = []
+    fence = ""
+    blank = False
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                    and not line.strip()[len(opened.group(1)):].strip():
+                fence = ""
+            out.append(line)
+            continue
+        if opened:
+            fence = opened.group(1)
+        if not line.strip():
+            if blank:
+                continue
+            blank = True
+        else:
+            blank = False
+        out.append(line)
+    return "\n".join(out)
 
 
 _CACHED_LABEL = "Verified output · cached, code unchanged"

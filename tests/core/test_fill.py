@@ -130,3 +130,15 @@ def test_fix_headings_off_makes_the_slip_a_warning(demo: bundle.Bundle) -> None:
     out = filler.fill(article.parse("## Why use Other Pattern\nText.\n", "a.md"))
     assert out.markdown.startswith("## Why use Other Pattern")
     assert [(p.level, p.hint) for p in out.problems] == [("warning", "did you mean 'Why use Demo Pattern'?")]
+
+
+def test_blank_lines_are_squeezed_between_blocks_but_kept_in_code() -> None:
+    from pattern_articles.fill import squeeze_blank_lines
+
+    code = "```python\ndef f():\n    pass\n\n\ndef g():\n    pass\n```"
+    tabbed = "    ~~~~text\n    out\n\n\n\n    more\n    ~~~~"
+    text = f"intro\n\n\n\n{code}\n\n\n{tabbed}\n\n\n\nend\n"
+    assert squeeze_blank_lines(text) == f"intro\n\n{code}\n\n{tabbed}\n\nend\n"
+    # a shorter or other fence inside a block does not close it
+    inner = "````markdown\n```\n\n\nx\n````"
+    assert squeeze_blank_lines(inner) == inner
