@@ -13,6 +13,7 @@ do not pay for it unless a bundle really has to be validated.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,11 +205,39 @@ def load(folder: Path) -> Bundle:
             Place(folder),
             hint=f"create {folder / 'bundle.yml'} (run 'pattern-articles new {folder.name}')",
         )
-    return _load_cached(metadata, metadata.stat().st_mtime_ns, metadata.stat().st_size)
+    signature = _folder_signature(metadata.parent)
+    known = _LOADED.get(metadata)
+    if known is not None and known[0] == signature:
+        return known[1]
+    loaded = _load(metadata)
+    _LOADED[metadata] = (signature, loaded)  # one entry per bundle: a long serve does not grow
+    return loaded
 
 
-@functools.lru_cache(maxsize=1024)  # above the bundles of a big site: at 64, 100 bundles all missed
-def _load_cached(metadata: Path, _mtime: int, _size: int) -> Bundle:
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Bundle]] = {}
+
+
+def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every file in the bundle folder.
+
+    The load-time checks read more than bundle.yml (that each snippet exists, that a region
+    it names is marked in the file), so a loaded bundle is reused only while none of its
+    files changed: deleting a snippet during ``mkdocs serve`` must be reported at once.
+    """
+    found: list[tuple[str, int, int]] = []
+    for current, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in names:
+            full = os.path.join(current, name)
+            try:
+                info = os.stat(full)
+            except OSError:
+                continue
+            found.append((full, info.st_mtime_ns, info.st_size))
+    return tuple(sorted(found))
+
+
+def _load(metadata: Path) -> Bundle:
     data, lines = read_yaml(metadata)
     if data is None:
         data = {}

@@ -121,3 +121,15 @@ def test_schema_is_json_and_describes_fields() -> None:
     text = json.dumps(schema)
     assert schema["properties"]["subtitle"]["description"].startswith("Fills")
     assert "additionalProperties" in text
+
+
+def test_a_deleted_snippet_is_reported_on_the_next_load(tmp_path: Path) -> None:
+    """mkdocs serve loads bundles again on every rebuild; bundle.yml itself did not change."""
+    folder = make(tmp_path, GOOD + "snippets:\n  s.py: {}\n")
+    (folder / "s.py").write_text("print('hi')\n", encoding="utf-8")
+    first = bundle.load(folder)
+    assert bundle.load(folder) is first, "unchanged: the loaded bundle is reused"
+    (folder / "s.py").unlink()
+    with pytest.raises(PatternError) as info:
+        bundle.load(folder)
+    assert "snippets: 's.py' does not exist in demo/" in info.value.format()
