@@ -3,14 +3,18 @@
 Turn it on with ``pytest --pattern-articles`` or ``pattern_articles = true`` in the ini
 file; installed but not enabled, it only registers its options, so unrelated test runs are
 unchanged. Items have stable ids (``snippets/choreography/flow.py::flow[payment-declined]``),
-so ``pytest -n auto`` (xdist) distributes them like any other test.
+so ``pytest -n auto`` (xdist) distributes them like any other test. The selected items' runs
+are handed to the runner a few items ahead of the one being run (``_Prefetch``), so the
+snippets run on every worker while pytest walks and reports the items.
 
 This module is imported by every pytest run, so it imports nothing heavy at module level.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,30 +71,126 @@ def _project(config: pytest.Config) -> Project | None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    config = parent.config
-    if not _enabled(config):
-        return None
-    project = _project(config)
-    if project is None:
+    files = _files(parent.config)
+    if files is None:
         return None
     if file_path.suffix == ".md":
-        return _article_file(project, file_path, parent)
-    for root in project.settings.snippet_roots:
-        try:
-            relative = file_path.resolve().relative_to(root.resolve())
-        except ValueError:
-            continue
-        if len(relative.parts) >= 2:
-            return SnippetFile.from_parent(parent, path=file_path, bundle_id=relative.parts[0])
-    return None
+        return _article_file(files, file_path, parent)
+    return files.snippet_file(file_path, parent)
+
+
+def _files(config: pytest.Config) -> _Files | None:
+    """The session's collection memo; None when the plugin is off (or has no project)."""
+    stash: dict[str, Any] = config.__dict__.setdefault("_pattern_articles", {})
+    if "files" not in stash:
+        project = _project(config) if _enabled(config) else None
+        stash["files"] = _Files(config, project) if project is not None else None
+    files: _Files | None = stash["files"]
+    return files
+
+
+@dataclass
+class _BundleInfo:
+    """One bundle as collection sees it: loaded (with its runs by resolved snippet path) or
+    the error it failed to load with."""
+
+    bundle: Bundle | None
+    error: Exception | None = None
+    by_snippet: dict[str, list[RunSpec]] = field(default_factory=dict)
+
+
+class _Files:
+    """Answers, per collected file, "is this a snippet, and which runs does it hold?"
+
+    pytest asks for every file under the test paths: a site of 2,000 snippets has as many
+    golden files besides them. Asking naively (resolve the file and every snippet root, load
+    the bundle, list its runs, per file) made collection cost three times pytest's own; here
+    folders are resolved once, bundles and their runs are listed once, and a file that holds
+    no run gets no collector at all (unless an invalid bundle must be reported from it, or the
+    user named it).
+    """
+
+    def __init__(self, config: pytest.Config, project: Project) -> None:
+        self.config = config
+        self.project = project
+        self.roots = [_folder_prefix(os.path.realpath(root)) for root in project.settings.snippet_roots]
+        self._folders: dict[str, str] = {}
+        self._bundles: dict[str, _BundleInfo] = {}
+        self._named: set[str] | None = None
+        self._docs: Path | None = None
+
+    def real(self, path: Path) -> str:
+        """``path.resolve()``, resolving each folder once: a file that is not a symlink
+        resolves to its resolved folder plus its name."""
+        text = str(path)
+        if os.path.islink(text):
+            return os.path.realpath(text)
+        folder, name = os.path.split(text)
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, name)
+
+    def named(self, real: str) -> bool:
+        """Whether the user named this file on the command line."""
+        if self._named is None:
+            here = self.config.invocation_params.dir
+            self._named = {os.path.realpath(here / arg.split("::")[0]) for arg in self.config.args}
+        return real in self._named
+
+    def docs(self) -> Path:
+        if self._docs is None:
+            settings = self.project.settings
+            self._docs = settings.absolute(settings.docs_dir).resolve()
+        return self._docs
+
+    def bundle_info(self, bundle_id: str) -> _BundleInfo:
+        info = self._bundles.get(bundle_id)
+        if info is None:
+            from .errors import PatternError
+            from .verify import specs_for
+
+            try:
+                bundle = self.project.bundle(bundle_id)
+            except PatternError as exc:
+                info = _BundleInfo(None, exc)
+            else:
+                info = _BundleInfo(bundle)
+                for spec in specs_for(bundle, self.project.settings.timeout):
+                    info.by_snippet.setdefault(str(spec.snippet), []).append(spec)
+            self._bundles[bundle_id] = info
+        return info
+
+    def snippet_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        real = self.real(file_path)
+        for root in self.roots:
+            if not real.startswith(root):
+                continue
+            parts = real[len(root):].split(os.sep)
+            if len(parts) < 2:
+                continue
+            info = self.bundle_info(parts[0])
+            specs = info.by_snippet.get(real)
+            if specs is None:
+                reports = info.error is not None and (
+                    file_path.name in ("bundle.yml", "bundle.yaml") or file_path.suffix == ".py")
+                if not reports and not self.named(real):
+                    return None  # a golden file, a helper module: nothing to run from it
+            return SnippetFile.from_parent(parent, path=file_path, bundle_id=parts[0], specs=specs)
+        return None
+
+
+def _folder_prefix(folder: str) -> str:
+    return folder if folder.endswith(os.sep) else folder + os.sep
 
 
 class SnippetFile(pytest.File):
     """A snippet file; yields one item per declared scenario (or one when it has none)."""
 
-    def __init__(self, *, bundle_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, bundle_id: str, specs: list[RunSpec] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bundle_id = bundle_id
+        self.specs = specs  # known at collection: this file's runs (None: look them up)
 
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import PatternError
@@ -104,16 +204,18 @@ class SnippetFile(pytest.File):
             if self.path.name in ("bundle.yml", "bundle.yaml") or self.path.suffix == ".py":
                 yield from _bundle_error(self, self.bundle_id, exc)
             return
-        target = self.path.resolve()
-        for spec in specs_for(bundle, project.settings.timeout):
-            if spec.snippet == target:
-                name = f"{target.stem}[{spec.scenario}]" if spec.scenario else target.stem
-                item = SnippetItem.from_parent(self, name=name, bundle=bundle, spec=spec)
-                item.add_marker("pattern_snippet")
-                if spec.needs:
-                    for need in spec.needs:
-                        item.add_marker(need)
-                yield item
+        specs = self.specs
+        if specs is None:
+            target = self.path.resolve()
+            specs = [spec for spec in specs_for(bundle, project.settings.timeout) if spec.snippet == target]
+        for spec in specs:
+            stem = spec.snippet.stem
+            name = f"{stem}[{spec.scenario}]" if spec.scenario else stem
+            item = SnippetItem.from_parent(self, name=name, bundle=bundle, spec=spec)
+            item.add_marker("pattern_snippet")
+            for need in spec.needs:
+                item.add_marker(need)
+            yield item
 
 
 class BundleError(pytest.Item):
@@ -146,16 +248,15 @@ def _bundle_error(parent: pytest.Collector, bundle_id: str, exc: Exception) -> I
         yield BundleError.from_parent(parent, name="metadata", error=str(exc))
 
 
-def _article_file(project: Project, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+def _article_file(files: _Files, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """An article under docs_dir, or any Markdown file named on the command line (which then
     fails with the reason it is not an article)."""
     from .project import _linked_bundle
 
-    docs = project.settings.absolute(project.settings.docs_dir).resolve()
     target = path.resolve()
-    named = {(parent.config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in parent.config.args}
-    linked = target.is_relative_to(docs) and _linked_bundle(target, project.settings.article_key)[0]
-    if linked or target in named:
+    key = files.project.settings.article_key
+    linked = target.is_relative_to(files.docs()) and _linked_bundle(target, key)[0]
+    if linked or files.named(str(target)):
         return ArticleFile.from_parent(parent, path=path)
     return None
 
@@ -178,10 +279,14 @@ class ArticleFile(pytest.File):
         except PatternError as exc:
             yield from _bundle_error(self, ref.bundle_id, exc)
             return
-        yield ArticleItem.from_parent(self, name="article")
+        yield ArticleItem.from_parent(self, name="article", bundle_id=ref.bundle_id)
 
 
 class ArticleItem(pytest.Item):
+    def __init__(self, *, bundle_id: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bundle_id = bundle_id  # its runs are handed to the runner ahead (see _Prefetch)
+
     def runtest(self) -> None:
         from .errors import PatternError
         from .verify import describe
@@ -259,16 +364,90 @@ class SnippetItem(pytest.Item):
 _UPDATED = pytest.StashKey[list[str]]()
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Hand every collected run to the runner at once (not on xdist workers: each runs a share)."""
-    if not _enabled(session.config) or hasattr(session.config, "workerinput"):
-        return
-    project = _project(session.config)
-    if project is None or not project.settings.run:
-        return
-    specs = [item.spec for item in session.items if isinstance(item, SnippetItem)]
-    if specs:
-        project.runner.submit(specs)
+_FIRST_AHEAD = 32
+"""Runs handed to the runner, beyond one per worker, before the first item: their cache
+lookups overlap the workers' start-up."""
+_STEP = 4
+"""Runs handed to the runner per item after that: more than one, so the runs handed over
+stay ahead of the item that waits for one, but few, so that each item's cache lookups (a
+fraction of a millisecond each, in this thread) overlap the runs in flight instead of
+delaying the first of them until every lookup is done."""
+
+
+class _Prefetch:
+    """Hands the selected items' runs to the runner ahead of the item that waits for them,
+    so the snippets run on every worker in the background while pytest walks the items.
+
+    Only the items pytest will run are known here (after ``-k``/``-m``/``--deselect``), and
+    handing over stops when the session is to stop (``-x``, ``--maxfail``): the runner
+    drops runs still queued when it closes. An xdist worker receives its items one by one,
+    so there only the next item scheduled on it is handed over ahead.
+    """
+
+    def __init__(self, session: pytest.Session, project: Project) -> None:
+        self.session = session
+        self.project = project
+        self.runner = project.runner
+        self.xdist = hasattr(session.config, "workerinput")
+        self.specs: list[RunSpec] = []
+        self.needs: dict[pytest.Item, int] = {}  # item -> how many of specs it needs handed over
+        self.front = 0  # how many of specs are handed over
+        if not self.xdist:
+            for item in session.items:
+                self.specs.extend(self.runs_of(item))
+                self.needs[item] = len(self.specs)
+
+    def runs_of(self, item: pytest.Item | None) -> list[RunSpec]:
+        if isinstance(item, SnippetItem):
+            return [item.spec]
+        if isinstance(item, ArticleItem) and item.bundle_id:
+            from .errors import PatternError
+
+            try:
+                return [spec for _, spec in self.project.specs([self.project.bundle(item.bundle_id)])]
+            except PatternError:
+                return []  # the item reports it
+        return []
+
+    def before(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if self.session.shouldfail or self.session.shouldstop:
+            return
+        if self.xdist:
+            ahead = [*self.runs_of(item), *self.runs_of(nextitem)]
+            if ahead:
+                self.runner.submit(ahead)
+            return
+        if self.front >= len(self.specs):
+            return
+        if self.front == 0:  # one run per worker first: they start while the rest are looked up
+            jobs = self.project.settings.jobs
+            self.submit_to(jobs if jobs > 0 else os.cpu_count() or 1)
+            self.submit_to(self.front + _FIRST_AHEAD)
+        self.submit_to(max(self.front + _STEP, self.needs.get(item, 0)))
+
+    def submit_to(self, end: int) -> None:
+        end = min(end, len(self.specs))
+        if end > self.front:
+            self.runner.submit(self.specs[self.front:end])
+            self.front = end
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Hand runs to the runner ahead of the items that wait for them (see :class:`_Prefetch`)."""
+    stash: dict[str, Any] = item.config.__dict__.get("_pattern_articles", {})
+    prefetch: _Prefetch | None = stash.get("prefetch", _UNSET)
+    if prefetch is _UNSET:
+        project = _project(item.config) if stash.get("files") is not None else None
+        # off, or not running snippets at all: nothing to hand over, for any item
+        prefetch = _Prefetch(item.session, project) if project is not None and project.settings.run else None
+        stash["prefetch"] = prefetch
+    if prefetch is not None:
+        prefetch.before(item, nextitem)
+    return None
+
+
+_UNSET: Any = object()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

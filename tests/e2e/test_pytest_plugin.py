@@ -122,3 +122,40 @@ def test_bad_metadata_is_one_clear_failure(project: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert "bundle.yml:8: unknown key 'colour'" in out
     assert result.ret != 0
+
+
+def _cached_runs(root: object) -> int:
+    """Passing runs stored in the project's result cache (one entry per run)."""
+    from pathlib import Path
+
+    return len(list((Path(str(root)) / ".cache" / "pattern-articles").glob("*.json")))
+
+
+def test_only_selected_snippets_run(project: pytest.Pytester) -> None:
+    result = project.runpytest("--pattern-articles", "snippets", "-k", "broken")
+    result.assert_outcomes(passed=1, deselected=2)
+    assert _cached_runs(project.path) == 1
+
+
+def test_collect_only_runs_nothing(project: pytest.Pytester) -> None:
+    result = project.runpytest("--pattern-articles", "snippets", "--collect-only")
+    assert result.ret == 0
+    assert _cached_runs(project.path) == 0
+
+
+def test_stop_at_first_failure_hands_no_more_runs_over(project: pytest.Pytester) -> None:
+    """Runs are handed to the runner a few items ahead, not all at once: after ``-x`` stops
+    the session, the snippets far behind the failing one never run."""
+    bundle = project.path / "snippets" / "many"
+    (bundle / "expected").mkdir(parents=True)
+    names = [f"s{n:02d}" for n in range(80)]
+    (bundle / "bundle.yml").write_text("name: Many\nsnippets:\n" + "".join(f"  {n}.py: {{}}\n" for n in names))
+    for n in names:
+        (bundle / f"{n}.py").write_text(f"print({n!r})\n")
+        (bundle / "expected" / f"{n}.txt").write_text(f"{n}\n")
+    (bundle / "expected" / "s00.txt").write_text("not what it prints\n")
+    # one worker: at most 1 + 32 + 4 runs are handed over before the first item fails
+    (project.path / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - pattern-articles:\n      jobs: 1\n")
+    result = project.runpytest("--pattern-articles", "snippets/many", "-x")
+    result.assert_outcomes(failed=1)
+    assert _cached_runs(project.path) < 60
