@@ -20,10 +20,12 @@ and checkouts. The key is the sha256 of
 Golden files (``expected/``) are not part of the key: the cached output is compared with the
 current golden on every build, so editing a golden never needs a re-run.
 
-Only passing runs are cached (the runner decides; see ``runner.py``). Entries are written
-atomically (temporary file in the same folder, then ``os.replace``), so a reader never sees a
-half-written entry, even with several processes; an unreadable or malformed entry is treated
-as a miss and overwritten by the next run.
+Only passing runs are cached (the runner decides; see ``runner.py``). A new entry is created
+in place with ``O_EXCL`` (never two writers on one file); an existing one is replaced
+atomically (temporary file in the same folder, then ``os.replace``). A reader may meet an
+entry still being created, or one a crash left cut short: JSON cut anywhere does not parse,
+so that is a miss, and the next run replaces it. Any unreadable or malformed entry is
+treated as a miss the same way, also with several processes sharing the cache.
 """
 
 from __future__ import annotations
@@ -195,7 +197,8 @@ class _Analyser:
         if not text or text in (".", "..") or len(text) > 255 or "\n" in text or "\0" in text:
             return []
         out: list[Path] = []
-        for base in (self.bundle, module_dir):
+        # a snippet at the top of its bundle: one probe per literal, not the same one twice
+        for base in (self.bundle,) if module_dir == self.bundle else (self.bundle, module_dir):
             if not os.path.lexists(os.path.join(base, text)):
                 continue  # most literals name no file: one failed lstat, not a realpath walk
             try:
@@ -253,28 +256,53 @@ def _facts(path: Path) -> _ModuleFacts:
     return facts
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its child fields (str etc.: none)
+
+
 def _collect(tree: ast.AST) -> _ModuleFacts:
+    """Every import and string literal of a module, visiting each node once.
+
+    Not ``ast.walk`` with an ``isinstance`` chain: its generators made this walk cost as much
+    as the parse itself, once for every snippet of a cold build. The same nodes are visited
+    (the order differs, which no caller depends on: results are sorted or deduplicated).
+    """
     imports: list[tuple[str, tuple[str, ...], int]] = []
     strings: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+    todo: list[Any] = [tree]
+    pop, push, extend = todo.pop, todo.append, todo.extend
+    constant, call, binop = ast.Constant, ast.Call, ast.BinOp
+    while todo:
+        node = pop()
+        kind = type(node)
+        if kind is constant:
+            if isinstance(node.value, str):
+                strings.append(node.value)
+            continue
+        if kind is ast.Import:
             imports.extend((alias.name, (), 0) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
+        elif kind is ast.ImportFrom:
             names = tuple(alias.name for alias in node.names)
             imports.append((node.module or "", names, node.level))
-        elif isinstance(node, ast.Call):
+        elif kind is call:
             target = _dynamic_import(node)
             if target:
                 imports.append((target, (), 0))
             joined = _joined_call(node)
             if joined:
                 strings.append(joined)
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        elif kind is binop and isinstance(node.op, ast.Div):
             joined = _joined_div(node)
             if joined:
                 strings.append(joined)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            strings.append(node.value)
+        fields = _FIELDS.get(kind)
+        if fields is None:  # e.g. the str items of Global.names: no children
+            fields = _FIELDS[kind] = tuple(getattr(kind, "_fields", ()) or ())
+        for name in fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                extend(value)
+            elif isinstance(value, ast.AST):
+                push(value)
     return _ModuleFacts(tuple(imports), tuple(dict.fromkeys(strings)))
 
 
@@ -452,6 +480,8 @@ class _DependencyMemo:
                     return [(str(n), str(d)) for n, d in memo["files"]], tuple(memo["external"])
             except (OSError, ValueError, KeyError, TypeError):
                 pass
+        if path is not None:
+            self._known.pop(path, None)  # stale; see watch()
         folders = _folders(bundle) if path is not None else []
         analysis = analyse(spec)
         stats = [(str(f), _signature(str(f))) for f in analysis.files]
@@ -467,9 +497,52 @@ class _DependencyMemo:
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
             if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
                 memo = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
-                _write_atomic(path, json.dumps(memo).encode("utf-8"))
+                _write_new(path, json.dumps(memo).encode("utf-8"))
                 self._known[path] = memo
         return files, analysis.external
+
+    def watch(self, spec: RunSpec) -> list[list[Any]] | None:
+        """``[path, signature]`` of every folder and file the key of ``spec`` was last
+        computed from through a memo of this process (None: it was analysed afresh and not
+        remembered, e.g. a file written just now). Unchanged signatures mean an unchanged key.
+        """
+        path = self.path_for(spec)
+        memo = self._known.get(path) if path is not None else None
+        if memo is None:
+            return None
+        return [*([folder[0], folder[1:]] for folder in memo["folders"]),
+                *([name, signature] for name, signature in memo["stats"])]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file that is usually not there yet: created in place when it is new (one
+    open, one write), else replaced atomically (:func:`_write_atomic`).
+
+    Why not always a temporary file and a rename: a cold build writes two files per snippet
+    (its entry and its dependency memo), and the temporary file, the rename and Python's
+    buffered file object were most of the cost. Created in place, a file is briefly shorter
+    than its content; every reader parses it as JSON, to which a cut is an error, and treats
+    it as a miss. Created with O_EXCL, a file never gets two writers: whoever finds it there
+    (another process writing the same key, or an entry left torn by a crash) replaces it
+    atomically instead, so a torn file is healed by the next run that wants it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileNotFoundError:
+        _write_atomic(path, data)  # the folder is not there yet: made on that path
+        return
+    except OSError:
+        _write_atomic(path, data)
+        return
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # half a file: leave nothing rather than a certain miss
+    finally:
+        os.close(fd)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -540,11 +613,25 @@ class Cache:
         return result
 
     def store(self, key: str, result: Mapping[str, object], label: str = "") -> None:
-        """Write an entry atomically; a failure to write only costs a future re-run."""
+        """Write an entry; a failure to write only costs a future re-run."""
+        self.write(key, self.entry(key, result, label))
+
+    @staticmethod
+    def entry(key: str, result: Mapping[str, object], label: str = "") -> bytes:
+        """The bytes of the entry :meth:`store` writes (the runner may have its worker write
+        them: see :meth:`watch`)."""
         entry = {"format": CACHE_FORMAT, "key": key, "spec": label, "result": dict(result)}
         # no indent: json's C encoder does not indent, and entries are written per run
-        data = json.dumps(entry, ensure_ascii=False).encode("utf-8")
-        _write_atomic(self.path_for(key), data)
+        return json.dumps(entry, ensure_ascii=False).encode("utf-8")
+
+    def write(self, key: str, data: bytes) -> None:
+        """Write the entry bytes of :meth:`entry` (see :func:`_write_new`)."""
+        _write_new(self.path_for(key), data)
+
+    def watch(self, spec: RunSpec) -> list[list[Any]] | None:
+        """What :meth:`key` last read for ``spec``, as ``[path, signature]`` (see
+        ``_DependencyMemo.watch``); None when that is not known."""
+        return self._memo.watch(spec)
 
     def clear(self) -> int:
         """Delete every entry (``pattern-articles check --fresh`` does not need this; a

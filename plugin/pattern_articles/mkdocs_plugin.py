@@ -89,6 +89,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self.project: Project | None = None
         self._linked: dict[Path, ArticleRef] = {}  # article path -> its link, from the front matter text
         self._page_keys: dict[Path, str] = {}  # article path -> its key in the page cache
+        self._whole: set[Path] = set()  # articles expected whole from the page cache (runs not submitted)
         self.started = 0.0
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
@@ -144,7 +145,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         # nor its runs looked up: that is what makes a warm build cost a plain build
         self._page_keys = {}
         pages = self.project.page_cache
-        whole: set[Path] = set()
+        self._whole = whole = set()
         for ref in refs:
             page_key = self.project.page_key(ref, refs)
             if page_key is not None:
@@ -202,7 +203,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         page_key = self._page_keys.get(path.resolve())
         handed = (markdown, dict(page.meta))  # what the page cache keys on, before our updates
         if page_key is not None:
-            cached = self.project.cached_page(page_key, markdown, page.meta)
+            cached = self.project.cached_page(page_key, markdown, page.meta, count=path.resolve() in self._whole)
             if cached is not None:
                 for problem in cached.problems:
                     _emit(problem, src)

@@ -252,12 +252,15 @@ class Project:
             targets.setdefault(other.bundle_id, other.docs_path)
         return pages.key(source, ref.path, folder, targets)
 
-    def cached_page(self, key: str, markdown: str, meta: Mapping[str, Any]) -> PageEntry | None:
+    def cached_page(self, key: str, markdown: str, meta: Mapping[str, Any], *, count: bool = True) -> PageEntry | None:
+        """The stored page, if still valid. ``count``: add its runs to :attr:`pages_cached`
+        (not when they were handed to the runner anyway, which counts them itself: another
+        build sharing the cache may store the page in between)."""
         pages = self.page_cache
         if pages is None:
             return None
         entry = pages.load(key, pages.input_digest(markdown, meta))
-        if entry is not None:
+        if entry is not None and count:
             self.pages_cached += entry.runs
         return entry
 

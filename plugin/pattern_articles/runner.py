@@ -47,6 +47,7 @@ import collections
 import contextlib
 import json
 import os
+import py_compile
 import select
 import shutil
 import signal
@@ -225,14 +226,35 @@ class WorkerDied(Exception):
     """The worker process stopped answering or exited."""
 
 
-class _Worker:
-    """The runner's handle on one ``_worker.py`` process (see that module)."""
+class WorkerGone(WorkerDied):
+    """The worker had exited before it got the request: nothing ran, a new one may."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
-        argv = [WORKER_SCRIPT.as_posix() if a == "{path}" else a for a in command]
-        if WORKER_SCRIPT.as_posix() not in argv:
-            argv.append(WORKER_SCRIPT.as_posix())
+
+class _Worker:
+    """The runner's handle on one ``_worker.py`` process (see that module).
+
+    Each worker has a private folder (``pattern-articles-run-*``) for the run folder of the
+    snippet it runs (one at a time): ``<folder>/run``, there only while a snippet runs. The
+    worker makes it fresh for each run, or recycles it when the last run left it untouched
+    (see ``_worker.py``); the runner only names it, and removes the whole private folder once
+    the worker has exited. The name is the same for every run on purpose: the snippet's
+    environment (HOME, TMPDIR, the trace file) then does not change from run to run, which
+    spares the worker a ``setenv`` per variable and run (and glibc keeps every value ever set).
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str], program: Path | None = None) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="pattern-articles-run-"))
+        self.run_folder = self.folder / "run"
+        try:
+            self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        except OSError:
+            _rmtree(self.folder)
+            raise
+        # the compiled worker (see _compile_worker) when the command is our own interpreter
+        script = (program if program is not None and _runs_our_python(command) else WORKER_SCRIPT).as_posix()
+        argv = [script if a == "{path}" else a for a in command]
+        if script not in argv:
+            argv.append(script)
         argv += ["--serve", "--parent", str(os.getpid())]
         try:
             self.process = subprocess.Popen(
@@ -247,6 +269,7 @@ class _Worker:
             )
         except OSError as exc:
             self._log.close()
+            _rmtree(self.folder)
             raise WorkerDied(f"could not start the Python worker ({argv[0]}): "
                              f"{exc.strerror or exc}") from exc
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -260,22 +283,48 @@ class _Worker:
         # (and already reused) fd number
         self._write_lock = threading.Lock()
         self._stopped = False
-        hello, _ = self._receive(_HELLO_TIMEOUT)
+        try:
+            hello, _ = self._receive(_HELLO_TIMEOUT)
+        except WorkerDied:
+            self.wait_stopped()
+            raise
         if hello.get("op") != "hello":
             self.kill()
+            self.wait_stopped()
             raise WorkerDied(f"unexpected greeting from the worker: {hello!r}")
         self.info = hello
 
     def run(self, request: dict[str, Any], wait: float) -> tuple[dict[str, Any], list[bytes]]:
-        body = json.dumps(request).encode("utf-8")
+        self._send(request)
+        return self._receive(wait)
+
+    def store(self, path: str, data: bytes, watch: list[Any]) -> None:
+        """Have the worker write a cache entry, unless a file or folder in ``watch`` (as
+        ``[path, signature]``) no longer has that signature. No answer is awaited.
+
+        Why the worker: a file written here costs the build process its system calls, and
+        each of them hands the GIL to the thread rendering pages and waits to get it back
+        (measured: re-checking and storing in the run threads cost ~0.8 ms of CPU per
+        snippet in a cold build; one write of this message costs one call).
+        """
+        self._send({"op": "store", "path": path, "watch": watch}, data)
+
+    def _send(self, header: dict[str, Any], *payloads: bytes) -> None:
+        if payloads:
+            header = dict(header, payloads=[len(p) for p in payloads])
+        body = json.dumps(header).encode("utf-8")
         try:
             with self._write_lock:
                 if self._stopped:
                     raise BrokenPipeError("the worker was stopped")
-                _write_all(self._in, struct.pack(">I", len(body)) + body)
+                _write_all(self._in, b"".join([struct.pack(">I", len(body)), body, *payloads]))
+        except BrokenPipeError as exc:
+            if self._stopped:
+                raise WorkerDied(f"could not send the request: {exc}") from exc
+            # its end of the pipe is closed: it had exited before this request
+            raise WorkerGone(self._death(f"could not send the request: {exc}")) from exc
         except OSError as exc:
             raise WorkerDied(self._death(f"could not send the request: {exc}")) from exc
-        return self._receive(wait)
 
     def _receive(self, wait: float) -> tuple[dict[str, Any], list[bytes]]:
         deadline = time.monotonic() + wait
@@ -351,12 +400,43 @@ class _Worker:
             if self.process.stdout is not None:
                 self.process.stdout.close()
         self._log.close()
+        # the worker is gone, and with it everything it ran (subreaper sweep, or the
+        # parent-death signal when it was killed): nothing writes here any more
+        _rmtree(self.folder)
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(5.0)
+
+
+def _runs_our_python(command: list[str]) -> bool:
+    """``[this interpreter, "{path}"]``: a command that can run our compiled worker."""
+    if len(command) != 2 or command[1] != "{path}":
+        return False
+    found = shutil.which(command[0]) or command[0]
+    try:
+        return os.path.realpath(found) == os.path.realpath(sys.executable)
+    except OSError:
+        return False
+
+
+def _compile_worker(folder: Path) -> Path | None:
+    """``_worker.py`` compiled into ``folder`` (private to this runner), or None.
+
+    Why: started as a script, the worker parsed its own ~1,000 lines, and the parser's
+    memory stayed in its heap (~2 KB of resident memory per line of source, measured),
+    in every worker for its whole life and counted again in every child it forked (RSS).
+    A ``.pyc`` file runs as a script with no parsing (``python worker.pyc``). Only for our
+    own interpreter (another version could not read it); compiled once per runner.
+    """
+    target = folder / "_worker.pyc"  # still named like the script in process listings
+    try:
+        py_compile.compile(str(WORKER_SCRIPT), cfile=str(target), doraise=True)
+    except (OSError, py_compile.PyCompileError):
+        return None
+    return target
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -447,6 +527,9 @@ class Runner:
         # sandbox turns every run into an error rather than silently running unconfined
         self._bwrap, self.sandbox_status = sandbox_command(s.sandbox)
         self._home: Path | None = None  # the workers' empty HOME, made with the first one
+        self._program_folder: Path | None = None  # holds the compiled worker (_compile_worker)
+        self._program: Path | None = None
+        self._program_lock = threading.Lock()
         self._lock = threading.Lock()
         self._jobs: dict[RunSpec, _Job] = {}
         self._runs = _Queue()
@@ -570,6 +653,8 @@ class Runner:
             thread.join()
         if self._home is not None:
             _rmtree(self._home)
+        if self._program_folder is not None:
+            _rmtree(self._program_folder)
         atexit.unregister(self.close)
 
     def __enter__(self) -> Runner:
@@ -650,18 +735,19 @@ class Runner:
 
     # ------------------------------------------------------------------ one run
 
-    def _problem(self, spec: RunSpec) -> str:
-        """Why ``spec`` cannot run at all ("" when it can)."""
+    def _problem(self, spec: RunSpec, files: bool = True) -> str:
+        """Why ``spec`` cannot run at all ("" when it can). ``files=False`` leaves out the
+        file system checks, for a run: the worker makes them (see :meth:`_interpret`)."""
         if self._bwrap is None and self.settings.sandbox not in ("off", "auto", "", "false"):
             return self.sandbox_status  # requested but unusable (or unknown): never run unconfined
         if not hasattr(os, "fork"):
             return "running snippets needs a POSIX system (fork); this platform has none"
         if not spec.snippet.is_absolute() or not spec.bundle_dir.is_absolute():
             return f"snippet and bundle paths must be absolute: {spec.snippet}"
-        if not spec.snippet.is_file():
-            return f"snippet file not found: {spec.snippet}"
-        if not spec.bundle_dir.is_dir():
-            return f"bundle folder not found: {spec.bundle_dir}"
+        if files and not spec.snippet.is_file():
+            return _missing(spec, "snippet")
+        if files and not spec.bundle_dir.is_dir():
+            return _missing(spec, "bundle")
         if spec.language not in self._languages:
             known = ", ".join(sorted(self._languages))
             return f"no command for language {spec.language!r} (configured: {known})"
@@ -696,8 +782,11 @@ class Runner:
         return context
 
     def _execute(self, job: _Job, worker: _Worker | None) -> tuple[RunResult, _Worker | None]:
+        # Every system call in a run thread hands the GIL to the thread rendering pages and
+        # waits to get it back, which cost more CPU than the calls: so the worker checks the
+        # files, makes the run folder, reads the trace and writes the cache entry.
         spec = job.spec
-        problem = self._problem(spec)
+        problem = self._problem(spec, files=False)
         if problem:
             return self._error(spec, problem), worker
         try:
@@ -713,54 +802,77 @@ class Runner:
         except OSError as exc:  # e.g. no space left for the run folder
             return self._error(spec, f"could not prepare the run: {exc}"), worker
         if result.status == "passed" and self._cache is not None and job.key is not None:
-            # store only if the inputs did not change while it ran (an editor saving a file
-            # mid-run must not file the new output under the old content)
-            try:
-                unchanged = self._cache.key(spec, self._context(spec)) == job.key
-            except (OSError, ValueError, RecursionError):
-                unchanged = False
-            if unchanged:
-                self._cache.store(job.key, self._to_entry(result), spec.id)
+            self._store(spec, job.key, result, worker)
         return result, worker
+
+    def _store(self, spec: RunSpec, key: str, result: RunResult, worker: _Worker | None) -> None:
+        """Cache a passing result, only if its inputs did not change while it ran (an editor
+        saving a file mid-run must not file the new output under the old content)."""
+        cache = self._cache
+        assert cache is not None
+        data = cache.entry(key, self._to_entry(result), spec.id)
+        # the signatures the key was computed from; the worker checks and writes
+        watch = cache.watch(spec)
+        if watch is not None and worker is not None:
+            try:
+                worker.store(os.path.abspath(cache.path_for(key)), data, watch)
+                return
+            except WorkerDied:
+                pass  # the next run notices; the entry is written here
+        try:
+            unchanged = cache.key(spec, self._context(spec)) == key
+        except (OSError, ValueError, RecursionError):
+            unchanged = False
+        if unchanged:
+            cache.write(key, data)
 
     def _in_folder(
         self, spec: RunSpec, service_env: Mapping[str, str], worker: _Worker | None,
     ) -> tuple[RunResult, _Worker | None]:
-        root = Path(tempfile.mkdtemp(prefix="pattern-articles-run-"))
-        try:
-            work, home, tmp = root / "work", root / "home", root / "tmp"
-            for folder in (work, home, tmp):
-                folder.mkdir()
-            trace = root / "trace.jsonl"
-            env = dict(self._base_env)
-            env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
-            env.update(service_env)
-            env.update(dict(spec.env))
-            env[TRACE_VARIABLE] = str(trace)
-            request = self._request(spec, env, work)
-            if worker is not None and not worker.alive():
-                self._drop(worker)
-                worker = None
+        """Run ``spec`` in a fresh run folder, which the worker makes, reads the trace file
+        from and removes (or recycles) once every process of the run is gone: that costs
+        the build process no file system call at all."""
+        for attempt in (1, 2):
             if worker is None:
                 try:
                     worker = self._new_worker()
                 except WorkerDied as exc:
                     return self._error(spec, str(exc)), None
-            timeout = self._timeout(spec)
             try:
-                header, payloads = worker.run(request, timeout + _RESULT_GRACE)
+                return self._on(worker, spec, service_env), worker
+            except WorkerGone:
+                # it had exited between runs (nothing of this one ran): a new one, once
+                self._drop(worker)
+                worker = None
+                if attempt == 2 or self._closed:
+                    reason = ("the runner was closed while it ran" if self._closed
+                              else "the worker exited unexpectedly")
+                    return self._error(spec, reason), None
             except (WorkerDied, ValueError, struct.error) as exc:
                 # a dead worker, or one whose reply made no sense: never reuse it
                 self._drop(worker)
-                worker = None
                 reason = str(exc) if isinstance(exc, WorkerDied) else (
                     f"garbled reply from the worker: {exc}")
                 if self._closed:
                     reason = "the runner was closed while it ran"
-                return self._error(spec, reason), worker
-            return self._interpret(spec, header, payloads, trace, timeout), worker
-        finally:
-            _rmtree(root)
+                return self._error(spec, reason), None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on(self, worker: _Worker, spec: RunSpec, service_env: Mapping[str, str]) -> RunResult:
+        """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises."""
+        root = worker.run_folder
+        work, home, tmp = root / "work", root / "home", root / "tmp"
+        trace = root / "trace.jsonl"
+        env = dict(self._base_env)
+        env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+        env.update(service_env)
+        env.update(dict(spec.env))
+        env[TRACE_VARIABLE] = str(trace)
+        request = self._request(spec, env, work)
+        request.update(folder=str(root), trace=str(trace), trace_limit=_TRACE_LIMIT)
+        timeout = self._timeout(spec)
+        header, payloads = worker.run(request, timeout + _RESULT_GRACE)
+        return self._interpret(spec, header, payloads, timeout)
 
     def _drop(self, worker: _Worker, graceful: bool = False) -> None:
         """Forget a worker. ``graceful``: let it finish killing what it ran (it exits on
@@ -778,7 +890,8 @@ class Runner:
             home = self._home
         env = dict(self._base_env)
         env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
-        worker = _Worker(self._languages["python"], env)
+        command = self._languages["python"]
+        worker = _Worker(command, env, self._worker_program(command))
         with self._lock:
             self._workers.add(worker)
             self.workers_started += 1
@@ -786,6 +899,19 @@ class Runner:
         if closed:  # close() raced with us: do not leave this one running
             worker.stop()
         return worker
+
+    def _worker_program(self, command: list[str]) -> Path | None:
+        """The compiled worker, made with the first worker (None: run the script)."""
+        if not _runs_our_python(command):
+            return None
+        with self._program_lock:
+            if self._program_folder is None:
+                try:
+                    self._program_folder = Path(tempfile.mkdtemp(prefix="pattern-articles-worker-"))
+                except OSError:
+                    return None
+                self._program = _compile_worker(self._program_folder)
+            return self._program
 
     def _request(self, spec: RunSpec, env: dict[str, str], work: Path) -> dict[str, Any]:
         path = str(spec.snippet)
@@ -831,11 +957,14 @@ class Runner:
         return False
 
     def _interpret(
-        self, spec: RunSpec, header: dict[str, Any], payloads: list[bytes], trace_file: Path,
-        timeout: float,
+        self, spec: RunSpec, header: dict[str, Any], payloads: list[bytes], timeout: float,
     ) -> RunResult:
         if header.get("op") != "result":
             return self._error(spec, f"the worker answered {header.get('op')!r}")
+        if header.get("missing"):
+            return self._error(spec, _missing(spec, str(header["missing"])))
+        if header.get("prepare_error"):
+            return self._error(spec, f"could not prepare the run: {header['prepare_error']}")
         if header.get("start_error"):
             return self._error(spec, f"could not start: {header['start_error']}")
         limit = self.settings.output_limit
@@ -851,7 +980,8 @@ class Runner:
         if leftover:
             notes.append(f"killed {_plural(leftover, 'process')} still running after the "
                          "snippet exited")
-        events, trace_notes = self._read_trace(trace_file)
+        events, trace_notes = self._trace(payloads[2] if len(payloads) > 2 else b"",
+                                          str(header.get("trace_error") or ""))
         notes.extend(trace_notes)
         exit_code = header.get("exit_code")
         duration = float(header.get("duration") or 0.0)
@@ -874,15 +1004,13 @@ class Runner:
             trace=events, cached=False, reason=reason, notes=tuple(notes),
         )
 
-    def _read_trace(self, path: Path) -> tuple[tuple[dict[str, object], ...], list[str]]:
+    def _trace(self, data: bytes, error: str) -> tuple[tuple[dict[str, object], ...], list[str]]:
+        """Events of the trace file the worker read (at most ``_TRACE_LIMIT`` + 1 bytes)."""
         notes: list[str] = []
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(_TRACE_LIMIT + 1)
-        except FileNotFoundError:
+        if error:
+            return (), [f"could not read the trace: {error}"]
+        if not data:
             return (), notes
-        except OSError as exc:
-            return (), [f"could not read the trace: {exc.strerror or exc}"]
         if len(data) > _TRACE_LIMIT:
             data = data[:_TRACE_LIMIT]
             notes.append(f"trace truncated after {_size(_TRACE_LIMIT)}")
@@ -1002,6 +1130,12 @@ def _probe_bwrap() -> tuple[str | None, str]:
         detail = probe.stderr.decode("utf-8", "replace").strip().splitlines()
         return None, f"bwrap cannot run here ({detail[-1] if detail else f'exit code {probe.returncode}'})"
     return found, ""
+
+
+def _missing(spec: RunSpec, what: str) -> str:
+    if what == "snippet":
+        return f"snippet file not found: {spec.snippet}"
+    return f"bundle folder not found: {spec.bundle_dir}"
 
 
 def _failure_reason(exit_code: object, signal_number: object, stderr: str) -> str:

@@ -553,3 +553,64 @@ def test_death_by_signal_is_reported(bundle: Path, write: Write,
     result = make_runner().result(spec(path, bundle))
     assert (result.status, result.exit_code, result.reason) == ("failed", -15, "killed by SIGTERM")
     assert result.stdout == "before\n"
+
+
+def test_a_run_folder_left_dirty_is_never_handed_to_the_next_run(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    # the worker recycles a run folder only when the snippet left it exactly as it was made
+    dirty = write("dirty.py", """
+        import os
+        for folder in (".", os.environ["HOME"], os.environ["TMPDIR"]):
+            os.makedirs(os.path.join(folder, "sub", "deeper"))
+            open(os.path.join(folder, "sub", "left.txt"), "w").write("x")
+            os.chmod(os.path.join(folder, "sub"), 0o500)  # read-only: removal must cope
+        os.chmod(".", 0o500)
+    """)
+    look = write("look.py", """
+        import os
+        for folder in (".", os.environ["HOME"], os.environ["TMPDIR"]):
+            print(sorted(os.listdir(folder)), oct(os.stat(folder).st_mode & 0o777))
+    """)
+    runner = make_runner(jobs=1)
+    clean = runner.result(spec(look, bundle, scenario="before"))
+    assert clean.status == "passed", clean
+    assert runner.result(spec(dirty, bundle)).status == "passed"
+    after = runner.result(spec(look, bundle, scenario="after"))
+    assert after.status == "passed", after
+    assert after.stdout == clean.stdout
+    assert all(line.startswith("[] ") for line in after.stdout.splitlines())
+
+
+def test_a_worker_gone_between_runs_is_replaced_without_an_error(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("ppid.py", "import os\nprint(os.getppid())\n")
+    runner = make_runner(jobs=1)
+    first = int(runner.result(spec(path, bundle, scenario="1")).stdout)
+    os.kill(first, 9)
+    deadline = time.monotonic() + 10
+    while alive(first) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = runner.result(spec(path, bundle, scenario="2"))
+    assert second.status == "passed", second
+    assert int(second.stdout) != first
+
+
+def test_compile_warnings_and_gc_behave_as_in_a_fresh_interpreter(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    path = write("warn.py", """
+        import gc
+        assert (1, 2)
+        class Cycle:
+            pass
+        a, b = Cycle(), Cycle()
+        a.other, b.other = b, a
+        del a, b
+        print(gc.collect() >= 2)
+    """)
+    result = make_runner().result(spec(path, bundle))
+    assert result.status == "passed", result
+    assert result.stdout == "True\n"
+    assert "SyntaxWarning: assertion is always true" in result.stderr
