@@ -1,0 +1,109 @@
+"""The floor under per-snippet isolation: what a bare fork of a warm interpreter costs.
+
+Run:  python benchmarks/fork_floor.py [--runs 2000]
+
+A process loaded like the worker (the standard-library modules it pre-imports, ``gc.freeze``)
+forks ``--runs`` children one after the other, in three ways, and reports CPU milliseconds
+per child (parent + children, from ``getrusage``):
+
+* ``fork + _exit``          the child exits at once: the kernel's fork, exit and wait;
+* ``fork + tiny program``   the child runs ``print("x")`` compiled ahead, into a pipe the
+                            parent reads, then exits: the least a snippet run can do;
+* ``fork + typical program`` the child runs the benchmark's generated programs in turn
+                            (the six kinds of ``sitegen.program``), so it touches what the
+                            benchmark's snippets do; the same programs run in-process give
+                            the programs' own cost for comparison.
+
+Everything our runner adds per snippet (supervision, environment, run folder, timeouts,
+cache entry, judging) comes on top of these. The overhead target of 3 ms per snippet is set
+against them in the README's performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import io
+import os
+import resource
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sitegen
+
+WORKER_MODULES = ("abc", "collections", "collections.abc", "contextlib", "copy", "enum", "functools",
+                  "heapq", "itertools", "json", "math", "operator", "os.path", "re", "string", "typing",
+                  "warnings", "weakref", "dataclasses")
+
+
+def cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(runs: int, child: Callable[[int, int], None]) -> float:
+    """CPU ms per fork, parent and child together."""
+    start = cpu()
+    for index in range(runs):
+        read, write = os.pipe()
+        gc.freeze()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            try:
+                child(index, write)
+            finally:
+                os._exit(0)
+        gc.unfreeze()
+        os.close(write)
+        while os.read(read, 65536):
+            pass
+        os.close(read)
+        os.waitpid(pid, 0)
+    return (cpu() - start) / runs * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=2000)
+    options = parser.parse_args()
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    compile("", "<warm-up>", "exec")  # the ast classes, as the worker does
+    tiny = [compile('print("x")', "tiny.py", "exec")]
+    typical = [compile(sitegen.program(i), f"typical{i}.py", "exec") for i in range(6)]
+
+    def run(codes: list[types.CodeType]) -> Callable[[int, int], None]:
+        def child(index: int, fd: int) -> None:
+            sys.stdout = io.TextIOWrapper(io.FileIO(fd, "w"), write_through=True)
+            exec(codes[index % len(codes)], {"__name__": "__main__"})
+            sys.stdout.flush()
+        return child
+
+    results = {
+        "fork + _exit": measure(options.runs, lambda index, fd: None),
+        "fork + tiny program": measure(options.runs, run(tiny)),
+        "fork + typical program": measure(options.runs, run(typical)),
+    }
+    in_process = cpu()
+    for index in range(options.runs):
+        sink = io.StringIO()
+        saved, sys.stdout = sys.stdout, sink
+        try:
+            exec(typical[index % len(typical)], {"__name__": "__main__"})
+        finally:
+            sys.stdout = saved
+    results["typical program in-process (no fork)"] = (cpu() - in_process) / options.runs * 1000
+    for name, value in results.items():
+        print(f"{name:<40} {value:6.2f} ms CPU per run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
