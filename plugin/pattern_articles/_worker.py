@@ -703,7 +703,10 @@ def _signature(path: str) -> list[int] | None:
 
 def _store(path: str, data: bytes, watch: list[Any]) -> None:
     """Write a cache entry unless a file or folder the key was computed from changed since
-    (an editor saving a file mid-run must not file the new output under the old content)."""
+    (an editor saving a file mid-run must not file the new output under the old content).
+
+    Written the way ``cache._write_new`` writes (see there why); this file may not import
+    the package, so the few lines are repeated: change both together."""
     for name, signature in watch:
         if signature is None or _signature(name) != signature:
             return

@@ -525,6 +525,9 @@ def _write_new(path: Path, data: bytes) -> None:
     it as a miss. Created with O_EXCL, a file never gets two writers: whoever finds it there
     (another process writing the same key, or an entry left torn by a crash) replaces it
     atomically instead, so a torn file is healed by the next run that wants it.
+
+    ``_worker._store`` is its twin in the worker, which may import nothing of this package:
+    change both together.
     """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
