@@ -90,6 +90,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self._linked: dict[Path, ArticleRef] = {}  # article path -> its link, from the front matter text
         self._page_keys: dict[Path, str] = {}  # article path -> its key in the page cache
         self._whole: set[Path] = set()  # articles expected whole from the page cache (runs not submitted)
+        self._sources: dict[Path, str] = {}  # each page's text as read in on_files, by resolved path
         self.started = 0.0
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
@@ -141,26 +142,22 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         # pages whose front matter names a bundle, even when MkDocs cannot read that front
         # matter: such a page must fail loudly, not be published with its TODOs
         self._linked = {ref.path.resolve(): ref for ref in refs}
-        # an article whose filled page is in the page cache needs neither its bundle loaded
-        # nor its runs looked up: that is what makes a warm build cost a plain build
-        self._page_keys = {}
-        pages = self.project.page_cache
-        self._whole = whole = set()
-        for ref in refs:
-            page_key = self.project.page_key(ref, refs)
-            if page_key is not None:
-                self._page_keys[ref.path.resolve()] = page_key
-                if pages is not None and pages.has(page_key):
-                    whole.add(ref.path.resolve())
+        self._sources = {}
         for page in files.documentation_pages():
             if not page.abs_src_path:
                 continue
+            path = Path(page.abs_src_path)
             try:  # a page that is not UTF-8 would stop MkDocs later, with a traceback
-                read_article(Path(page.abs_src_path))
+                self._sources[path.resolve()] = read_article(path)
             except PatternError as exc:
                 raise PluginError(f"pattern-articles: {exc.format()}") from None
+        # an article whose filled page is in the page cache needs neither its bundle loaded
+        # nor its runs looked up: that is what makes a warm build cost a plain build
+        self._page_keys = self.project.page_keys(refs, self._sources)
+        pages = self.project.page_cache
+        self._whole = {path for path, page_key in self._page_keys.items() if pages is not None and pages.has(page_key)}
         try:
-            used = {ref.bundle_id for ref in refs if ref.path.resolve() not in whole}
+            used = {ref.bundle_id for ref in refs if ref.path.resolve() not in self._whole}
             bundles = []
             for bundle_id in sorted(used):
                 try:
@@ -179,7 +176,9 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         bundle_id = page.meta.get(key)
         src = page.file.src_uri
         path = Path(page.file.abs_src_path) if page.file.abs_src_path else Path(src)
-        linked = self._linked.get(path.resolve())
+        resolved = path.resolve()
+        linked = self._linked.get(resolved)
+        source = self._sources.get(resolved)
         if not bundle_id and linked is not None:
             # MkDocs could not read the front matter (invalid YAML, not a mapping, not closed)
             # and left it in the text: parse it ourselves for a message naming the line
@@ -193,23 +192,23 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 return markdown
             try:
                 expanded = catalogue.expand(markdown, self.project, src, path=path,
-                                            line_offset=_front_matter_lines(path, markdown))
+                                            line_offset=_front_matter_lines(path, markdown, source))
             except PatternError as exc:
                 log.error(f"{src}: {exc.format()}")
                 return markdown + "\n\n" + _error_admonition(exc)
             for problem in expanded.problems:
                 _emit(problem, src)
             return expanded.markdown
-        page_key = self._page_keys.get(path.resolve())
+        page_key = self._page_keys.get(resolved)
         handed = (markdown, dict(page.meta))  # what the page cache keys on, before our updates
         if page_key is not None:
-            cached = self.project.cached_page(page_key, markdown, page.meta, count=path.resolve() in self._whole)
+            cached = self.project.cached_page(page_key, markdown, page.meta, count=resolved in self._whole)
             if cached is not None:
                 for problem in cached.problems:
                     _emit(problem, src)
                 page.meta.update(cached.meta)
                 return cached.markdown
-        offset = _front_matter_lines(path, markdown)
+        offset = _front_matter_lines(path, markdown, source)
         try:
             rendered = self.project.fill(
                 markdown,
@@ -356,13 +355,15 @@ def _plugin_place(config_file: str | None) -> tuple[Place | None, dict[str, int]
     return Place(config_file, line), key_lines
 
 
-def _front_matter_lines(path: Path, markdown: str) -> int:
-    """How many lines MkDocs stripped from the top, so messages name real lines."""
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except OSError:
-        return 0
-    return max(0, source.count("\n") - markdown.count("\n"))
+def _front_matter_lines(path: Path, markdown: str, source: str | None = None) -> int:
+    """How many lines MkDocs stripped from the top, so messages name real lines.
+    ``source``: the file's text when already read."""
+    if source is None:
+        try:
+            source = path.read_text(encoding="utf-8-sig")
+        except OSError:
+            return 0
+    return max(0, source.lstrip("\ufeff").count("\n") - markdown.count("\n"))
 
 
 def _error_admonition(exc: PatternError) -> str:

@@ -234,23 +234,28 @@ class Project:
             self._pages = PageCache(s.cache_path, s)
         return self._pages
 
-    def page_key(self, ref: ArticleRef, refs: list[ArticleRef] | None = None) -> str | None:
-        """The page cache's key for an article as it is on disk now (None: no page cache,
-        or no such bundle folder, which the fill reports)."""
+    def page_keys(self, refs: list[ArticleRef], sources: Mapping[Path, str]) -> dict[Path, str]:
+        """The page cache's key of each article as it is on disk now, by resolved path
+        (none without a page cache, nor for an article whose bundle folder is missing: the
+        fill reports that). ``sources``: article texts already read, by resolved path."""
         pages = self.page_cache
         if pages is None:
-            return None
-        folder = self._bundle_dir(ref.bundle_id)
-        if folder is None:
-            return None
-        try:
-            source = ref.path.read_bytes()
-        except OSError:
-            return None
-        targets: dict[str, str] = {}
-        for other in refs if refs is not None else self.articles():
-            targets.setdefault(other.bundle_id, other.docs_path)
-        return pages.key(source, ref.path, folder, targets)
+            return {}
+        targets: dict[str, str] = {}  # which article shows which bundle: the same for every page
+        for ref in refs:
+            targets.setdefault(ref.bundle_id, ref.docs_path)
+        keys: dict[Path, str] = {}
+        for ref in refs:
+            folder = self._bundle_dir(ref.bundle_id)
+            resolved = ref.path.resolve()
+            known = sources.get(resolved)
+            try:
+                source = known.encode("utf-8") if known is not None else ref.path.read_bytes()
+            except OSError:
+                continue
+            if folder is not None:
+                keys[resolved] = pages.key(source, ref.path, folder, targets)
+        return keys
 
     def cached_page(self, key: str, markdown: str, meta: Mapping[str, Any], *, count: bool = True) -> PageEntry | None:
         """The stored page, if still valid. ``count``: add its runs to :attr:`pages_cached`
