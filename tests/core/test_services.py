@@ -119,13 +119,6 @@ def test_unknown_service_is_a_pattern_error() -> None:
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    folder = tmp_path / "project" / "snippets" / "redis-demo"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
 def runner() -> Iterator[Runner]:
     with Runner(RunnerSettings(timeout=20)) as made:
         yield made

@@ -81,27 +81,18 @@ def test_memo_key_equals_a_fresh_analysis_and_follows_every_dependency(
         keys.add(key)
 
 
-def test_a_new_module_shadowing_an_import_changes_the_key(
-    bundle: Path, write: Write, tmp_path: Path, settled: None,
+@pytest.mark.parametrize(("source", "new_file", "content"), [
+    ("import helpers_not_installed_anywhere\n", "helpers_not_installed_anywhere.py", "X = 1\n"),
+    ("print(open('notes/today.txt').read())\n", "notes/today.txt", "hello\n"),  # a new folder too
+], ids=["a new module shadowing an import", "a new data file named by a literal"])
+def test_a_new_file_the_snippet_names_changes_the_key(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, source: str, new_file: str, content: str,
 ) -> None:
-    path = write("flow.py", "import helpers_not_installed_anywhere\n")
+    path = write("flow.py", source)
     spec = RunSpec(path, bundle)
     folder = tmp_path / "cache"
     before = Cache(folder).key(spec)
-    write("helpers_not_installed_anywhere.py", "X = 1\n")
-    after = Cache(folder).key(spec)
-    assert after != before
-    assert after == fresh_key(spec, tmp_path)
-
-
-def test_a_new_data_file_named_by_a_literal_changes_the_key(
-    bundle: Path, write: Write, tmp_path: Path, settled: None,
-) -> None:
-    path = write("flow.py", "print(open('notes/today.txt').read())\n")
-    spec = RunSpec(path, bundle)
-    folder = tmp_path / "cache"
-    before = Cache(folder).key(spec)
-    write("notes/today.txt", "hello\n")  # a new folder and a new file in it
+    write(new_file, content)
     after = Cache(folder).key(spec)
     assert after != before
     assert after == fresh_key(spec, tmp_path)
