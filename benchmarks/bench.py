@@ -96,6 +96,18 @@ def _children(pid: int) -> list[int]:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _tree(root: int) -> list[int]:
+    """``root`` and all its descendants (alive when asked)."""
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.append(pid)
+            todo.extend(_children(pid))
+    return found
+
+
 def tree_rss(root: int, workers: dict[int, tuple[float, float]] | None = None) -> int:
     """Sum of the resident set sizes of ``root`` and all its descendants, in bytes.
 
@@ -103,52 +115,39 @@ def tree_rss(root: int, workers: dict[int, tuple[float, float]] | None = None) -
     worker, its own CPU seconds and those of its waited-for children (the snippets).
     """
     total = 0
-    todo = [root]
-    seen: set[int] = set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * PAGE
-        except (OSError, ValueError, IndexError):
-            continue
-        kids = _children(pid)
-        todo.extend(kids)
-        if workers is not None and pid == root:
-            for kid in kids:
-                with _suppress_os():
-                    with open(f"/proc/{kid}/cmdline", "rb") as handle:
-                        if b"_worker.py" not in handle.read():
-                            continue
-                    with open(f"/proc/{kid}/stat", "rb") as handle:
-                        fields = handle.read().rsplit(b")", 1)[1].split()
-                    # utime, stime, cutime, cstime are fields 14-17 (11-14 after the name)
-                    workers[kid] = ((int(fields[11]) + int(fields[12])) / TICK,
-                                    (int(fields[13]) + int(fields[14])) / TICK)
+    for pid in _tree(root):
+        with _suppress_os(), open(f"/proc/{pid}/statm", "rb") as handle:
+            total += int(handle.read().split()[1]) * PAGE
+    if workers is None:
+        return total
+    for kid in _children(root):
+        with _suppress_os():
+            with open(f"/proc/{kid}/cmdline", "rb") as handle:
+                if b"_worker.py" not in handle.read():
+                    continue
+            with open(f"/proc/{kid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            # utime, stime, cutime, cstime are fields 14-17 (11-14 after the name)
+            workers[kid] = ((int(fields[11]) + int(fields[12])) / TICK,
+                            (int(fields[13]) + int(fields[14])) / TICK)
     return total
 
 
-def tree_pss(root: int) -> int:
-    """Sum of the proportional set sizes of ``root`` and its descendants, in bytes: a page
+def tree_pss(root: int) -> tuple[int, int]:
+    """Proportional set sizes in bytes, of ``root`` itself and of all its descendants: a page
     shared by n processes counts 1/n in each (a forked child shares its worker's pages)."""
-    total = 0
-    todo = [root]
-    seen: set[int] = set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
+    own = others = 0
+    for pid in _tree(root):
         with _suppress_os(), open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
             for line in handle:
                 if line.startswith(b"Pss:"):
-                    total += int(line.split()[1]) * 1024
+                    size = int(line.split()[1]) * 1024
+                    if pid == root:
+                        own += size
+                    else:
+                        others += size
                     break
-        todo.extend(_children(pid))
-    return total
+    return own, others
 
 
 class _suppress_os:
@@ -168,6 +167,7 @@ class Run:
     worker_cpu: float = 0.0  # of which: the warm worker processes themselves
     snippet_cpu: float = 0.0  # of which: the snippet processes they forked
     peak_pss: int = 0  # sampled every 50 ms only (reading smaps is costly)
+    peak_pss_descendants: int = 0  # of which: the build's descendants (workers, snippets)
 
 
 def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800, pss: bool = False) -> Run:
@@ -177,17 +177,19 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
         started = time.perf_counter()
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
-        peak = peak_pss = 0
+        peak = peak_pss = peak_pss_descendants = 0
         stop = threading.Event()
         workers: dict[int, tuple[float, float]] = {}
 
         def sample() -> None:
-            nonlocal peak, peak_pss
+            nonlocal peak, peak_pss, peak_pss_descendants
             count = 0
             while not stop.is_set():
                 peak = max(peak, tree_rss(process.pid, workers))
                 if pss and count % 5 == 0:
-                    peak_pss = max(peak_pss, tree_pss(process.pid))
+                    own, others = tree_pss(process.pid)
+                    if own + others > peak_pss:
+                        peak_pss, peak_pss_descendants = own + others, others
                 count += 1
                 stop.wait(0.01)
 
@@ -211,7 +213,7 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 18
         raise SystemExit(f"failed (exit {code}) in {cwd}: {' '.join(argv)}\n{tail}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Run(wall, cpu, peak, output, sum(w for w, _ in workers.values()), sum(c for _, c in workers.values()),
-               peak_pss)
+               peak_pss, peak_pss_descendants)
 
 
 def median(values: list[float]) -> float:
@@ -247,6 +249,10 @@ class Series:
     @property
     def pss(self) -> float:
         return median([float(r.peak_pss) for r in self.runs])
+
+    @property
+    def pss_descendants(self) -> float:
+        return median([float(r.peak_pss_descendants) for r in self.runs])
 
     @property
     def worker_cpu(self) -> float:
@@ -528,6 +534,7 @@ def main() -> int:
                 cold_peak_mib=cold.peak / 2**20, plain_peak_mib=plain.peak / 2**20,
                 warm_peak_mib=warm.peak / 2**20,
                 cold_pss_mib=cold.pss / 2**20, plain_pss_mib=plain.pss / 2**20,
+                cold_pss_workers_mib=cold.pss_descendants / 2**20,  # at the peak: workers and snippets
             )
         if "pytest" in only:
             p = bench.pytests()
