@@ -340,21 +340,14 @@ class Filler:
 
     # -- snippets ----------------------------------------------------------------------
     def _spec_for(self, relative: str, scenario: str) -> RunSpec | None:
-        from .verify import specs_for
+        from .verify import specs_by_snippet, specs_for
 
-        # the bundle's specs, indexed once per Filler: recomputing them for every snippet
-        # shown made a page of M snippets cost O(M^2) path resolutions
-        by_path: dict[Path, dict[str, RunSpec]] | None = getattr(self, "_specs_by_path", None)
-        if by_path is None:
-            by_path = {}
-            for spec in specs_for(self.bundle, self.settings.timeout):
-                by_path.setdefault(spec.snippet, {}).setdefault(spec.scenario, spec)
-            self._specs_by_path = by_path
         target = self._resolved.get(relative) or (self.bundle.dir / relative).resolve()
-        if target not in by_path:  # shown but neither declared nor referenced in the metadata
-            extra = specs_for(self.bundle, self.settings.timeout, extra=[relative])
-            by_path[target] = {spec.scenario: spec for spec in extra if spec.snippet == target}
-        return by_path[target].get(scenario)
+        specs = specs_by_snippet(self.bundle, self.settings.timeout).get(target)
+        if specs is None:  # shown but neither declared nor referenced in the metadata
+            specs = [spec for spec in specs_for(self.bundle, self.settings.timeout, extra=[relative])
+                     if spec.snippet == target]
+        return next((spec for spec in specs if spec.scenario == scenario), None)
 
     def _scenarios(self, relative: str) -> list[str]:
         spec = self.bundle.model.snippets.get(relative)

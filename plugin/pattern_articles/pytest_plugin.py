@@ -96,7 +96,7 @@ class _BundleInfo:
 
     bundle: Bundle | None
     error: Exception | None = None
-    by_snippet: dict[str, list[RunSpec]] = field(default_factory=dict)
+    by_snippet: dict[Path, list[RunSpec]] = field(default_factory=dict)
 
 
 class _Files:
@@ -148,16 +148,14 @@ class _Files:
         info = self._bundles.get(bundle_id)
         if info is None:
             from .errors import PatternError
-            from .verify import specs_for
+            from .verify import specs_by_snippet
 
             try:
                 bundle = self.project.bundle(bundle_id)
             except PatternError as exc:
                 info = _BundleInfo(None, exc)
             else:
-                info = _BundleInfo(bundle)
-                for spec in specs_for(bundle, self.project.settings.timeout):
-                    info.by_snippet.setdefault(str(spec.snippet), []).append(spec)
+                info = _BundleInfo(bundle, by_snippet=specs_by_snippet(bundle, self.project.settings.timeout))
             self._bundles[bundle_id] = info
         return info
 
@@ -170,7 +168,7 @@ class _Files:
             if len(parts) < 2:
                 continue
             info = self.bundle_info(parts[0])
-            specs = info.by_snippet.get(real)
+            specs = info.by_snippet.get(Path(real))
             if specs is None:
                 reports = info.error is not None and (
                     file_path.name in ("bundle.yml", "bundle.yaml") or file_path.suffix == ".py")
@@ -194,7 +192,7 @@ class SnippetFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import PatternError
-        from .verify import specs_for
+        from .verify import specs_by_snippet
 
         project = _project(self.config)
         assert project is not None
@@ -207,7 +205,7 @@ class SnippetFile(pytest.File):
         specs = self.specs
         if specs is None:
             target = self.path.resolve()
-            specs = [spec for spec in specs_for(bundle, project.settings.timeout) if spec.snippet == target]
+            specs = specs_by_snippet(bundle, project.settings.timeout).get(target, [])
         for spec in specs:
             stem = spec.snippet.stem
             name = f"{stem}[{spec.scenario}]" if spec.scenario else stem

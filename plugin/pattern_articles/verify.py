@@ -95,6 +95,20 @@ def specs_for(bundle: Bundle, default_timeout: float | None = None, extra: list[
     return list(known)
 
 
+def specs_by_snippet(bundle: Bundle, default_timeout: float | None = None) -> dict[Path, list[RunSpec]]:
+    """:func:`specs_for` grouped by resolved snippet path, memoised with the bundle: a page
+    shows, and pytest collects, one snippet after another; searching the whole list for each
+    made both quadratic in a bundle's snippets. Do not modify the returned mapping."""
+    memo_key = ("specs_by_snippet", default_timeout)
+    known: dict[Path, list[RunSpec]] | None = bundle.derived.get(memo_key)
+    if known is None:
+        known = {}
+        for spec in specs_for(bundle, default_timeout):
+            known.setdefault(spec.snippet, []).append(spec)
+        bundle.derived[memo_key] = known
+    return known
+
+
 def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] | None) -> list[RunSpec]:
     from .model import SnippetSpec
     from .runner import RunSpec
