@@ -84,6 +84,10 @@ _STARTUP_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
 _FORKABLE_PYTHON_VARIABLES = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
 _TRACE_LIMIT = 64 << 20
 _HELLO_TIMEOUT = 60.0
+# Seconds a worker waits for work before it exits (see Runner._run_loop). Long enough that a
+# build feeding runs page by page (pytest's prefetch, a serve rebuild) keeps its workers; a
+# restart costs ~40 ms of CPU, so even retiring and restarting every second would be cheap.
+WORKER_IDLE = 1.0
 _RESULT_GRACE = 20.0  # beyond the timeout: killing, reaping and draining take a moment
 
 
@@ -175,11 +179,24 @@ class RunnerStats:
 
 
 class _Job:
+    """One submitted spec; done once ``result`` is set (under the runner's lock).
+
+    Slotted and without an Event of its own: a build holds one per snippet, and an Event
+    (a Condition and two locks) cost ~1 KB each; the runner's one Condition serves all."""
+
+    __slots__ = ("key", "result", "spec")
+
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.key: str | None = None
-        self.done = threading.Event()
         self.result: RunResult | None = None
+
+
+class _Idle:
+    """What :meth:`_Queue.get` returns when nothing was queued for a while."""
+
+
+IDLE = _Idle()
 
 
 class _Queue:
@@ -199,10 +216,12 @@ class _Queue:
             self._cv.notify()
             return True
 
-    def get(self) -> _Job | None:
+    def get(self, idle: float | None = None) -> _Job | _Idle | None:
+        """The next job; None once closed; ``IDLE`` when nothing came for ``idle`` seconds."""
         with self._cv:
             while not self._items and not self._closed:
-                self._cv.wait()
+                if not self._cv.wait(idle) and idle is not None and not self._items:
+                    return IDLE
             return self._items.popleft() if self._items else None
 
     def promote(self, job: _Job) -> None:
@@ -531,6 +550,7 @@ class Runner:
         self._program: Path | None = None
         self._program_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)  # a job got its result
         self._jobs: dict[RunSpec, _Job] = {}
         self._runs = _Queue()
         self._threads: list[threading.Thread] = []
@@ -593,10 +613,11 @@ class Runner:
     def result(self, spec: RunSpec) -> RunResult:
         """The result of ``spec``, running it first if nobody submitted it; blocks."""
         (job,) = self._submit([spec])
-        if not job.done.is_set():
+        if job.result is None:
             self._runs.promote(job)
-            job.done.wait()
-        assert job.result is not None
+            with self._lock:
+                while job.result is None:
+                    self._finished.wait()
         return job.result
 
     def run_all(self, specs: Iterable[RunSpec]) -> list[RunResult]:
@@ -619,7 +640,7 @@ class Runner:
             targets = list(self._jobs) if specs is None else list(specs)
             for spec in targets:
                 job = self._jobs.get(spec)
-                if job is not None and job.done.is_set():
+                if job is not None and job.result is not None:
                     del self._jobs[spec]
 
     @property
@@ -698,9 +719,19 @@ class Runner:
         worker: _Worker | None = None
         try:
             while True:
-                job = self._runs.get()
+                # A worker with nothing to run retires after WORKER_IDLE seconds: an idle
+                # interpreter holds ~10 MiB for the rest of a build that only renders pages
+                # now (at 2,000 snippets the runs are done long before the pages); the next
+                # run, if any, starts a fresh one lazily.
+                job = self._runs.get(WORKER_IDLE if worker is not None else None)
+                if job is IDLE:
+                    if worker is not None:
+                        self._drop(worker, graceful=True)
+                        worker = None
+                    continue
                 if job is None:
                     return
+                assert isinstance(job, _Job)
                 try:
                     result, worker = self._execute(job, worker)
                 except Exception as exc:
@@ -715,7 +746,7 @@ class Runner:
             self._finish_locked(job, result)
 
     def _finish_locked(self, job: _Job, result: RunResult) -> None:
-        if job.done.is_set():
+        if job.result is not None:
             return
         job.result = result
         stats = self._stats
@@ -731,7 +762,7 @@ class Runner:
             self._outstanding -= 1
             if self._outstanding == 0:
                 stats.seconds += time.monotonic() - self._busy_since
-        job.done.set()
+        self._finished.notify_all()
 
     # ------------------------------------------------------------------ one run
 

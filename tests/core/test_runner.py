@@ -514,6 +514,38 @@ def test_context_manager_closes_workers(bundle: Path, write: Write) -> None:
     assert not (LINUX and alive(worker_pid))
 
 
+@needs_proc
+def test_an_idle_worker_retires_and_the_next_run_starts_a_fresh_one(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: a build whose runs are done keeps rendering pages; idle interpreters would hold
+    # their memory to the end (the memory target counts the whole process tree)
+    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 0.2)
+    path = write("ppid.py", "import os\nprint(os.getppid())\n")
+    runner = make_runner(jobs=1)
+    first = int(runner.result(spec(path, bundle, scenario="1")).stdout)
+    deadline = time.monotonic() + 10  # a bound, not a speed: it retires after ~0.2 s
+    while alive(first) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(first)
+    second = runner.result(spec(path, bundle, scenario="2"))
+    assert second.status == "passed", second
+    assert int(second.stdout) != first and runner.workers_started == 2
+
+
+def test_a_busy_worker_does_not_retire(bundle: Path, write: Write,
+                                       make_runner: Callable[..., Runner],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 0.2)
+    path = write("slow.py", "import os, sys, time\ntime.sleep(float(sys.argv[1]))\nprint(os.getppid())\n")
+    runner = make_runner(jobs=1)
+    # runs longer than the idle time, queued back to back: one worker serves them all
+    specs = [spec(path, bundle, scenario=str(i), args=("0.3",)) for i in range(3)]
+    assert len({r.stdout for r in runner.run_all(specs)}) == 1
+    assert runner.workers_started == 1
+
+
 def test_dependencies_for_a_watcher(bundle: Path, write: Write,
                                     make_runner: Callable[..., Runner]) -> None:
     write("shop/__init__.py", "")
