@@ -266,16 +266,23 @@ class Series:
 # --------------------------------------------------------------------------- the runs
 
 
+def build_env() -> dict[str, str]:
+    """The environment every measured command runs in: none of our settings from the caller's
+    shell, and .pyc files written (without them every import would parse its source)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATTERN_ARTICLES_")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+
 class Bench:
     def __init__(self, sites: sitegen.Sites, rounds: int, quiet: bool) -> None:
         self.sites = sites
         self.rounds = rounds
         self.quiet = quiet
         self.python = sys.executable
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PATTERN_ARTICLES_")}
-        env["NO_MKDOCS_2_WARNING"] = "1"
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self.env = env
+        self.env = build_env()
         self.cache = sites.ours / ".cache"
 
     def say(self, text: str) -> None:

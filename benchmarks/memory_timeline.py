@@ -19,7 +19,6 @@ made of, which is what bounds ``memory_ratio`` (see the README's performance sec
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -60,9 +59,7 @@ def main() -> int:
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="pattern-articles-memory-"))
     root.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PATTERN_ARTICLES_")}
-    env["NO_MKDOCS_2_WARNING"] = "1"
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = bench.build_env()
     try:
         sites = sitegen.generate(root, options.articles, options.per_article)
         sitegen.write_plain(sites)

@@ -220,7 +220,7 @@ class _Queue:
         """The next job; None once closed; ``IDLE`` when nothing came for ``idle`` seconds."""
         with self._cv:
             while not self._items and not self._closed:
-                if not self._cv.wait(idle) and idle is not None and not self._items:
+                if not self._cv.wait(idle) and not self._items:  # timed out (never with None)
                     return IDLE
             return self._items.popleft() if self._items else None
 
