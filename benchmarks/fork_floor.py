@@ -2,8 +2,9 @@
 
 Run:  python benchmarks/fork_floor.py [--runs 2000]
 
-A process loaded like the worker (the standard-library modules it pre-imports, ``gc.freeze``)
-forks ``--runs`` children one after the other, in three ways, and reports CPU milliseconds
+A process loaded like the worker (the standard-library modules it pre-imports at start, and
+the ones the programs import, which the worker loads before their first fork (its
+``_preload``); ``gc.freeze``) forks ``--runs`` children one after the other, in three ways, and reports CPU milliseconds
 per child (parent + children, from ``getrusage``) and the child's minor page faults (mostly
 pages it shared with its parent and wrote to, each one copied):
 
@@ -23,6 +24,7 @@ against them in the README's performance section.
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import importlib
 import io
@@ -52,6 +54,18 @@ def faults() -> int:
     """Minor page faults of the waited-for children: in a forked child, mostly first writes
     to a page it shares with its parent, each a page copied."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
+
+
+def imported(sources: list[str]) -> set[str]:
+    """The modules the programs import (all standard library: see ``sitegen.program``)."""
+    names: set[str] = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return names
 
 
 def measure(runs: int, child: Callable[[int, int], None]) -> tuple[float, float]:
@@ -84,7 +98,10 @@ def main() -> int:
         importlib.import_module(name)
     compile("", "<warm-up>", "exec")  # the ast classes, as the worker does
     tiny = [compile('print("x")', "tiny.py", "exec")]
-    typical = [compile(sitegen.program(i), f"typical{i}.py", "exec") for i in range(6)]
+    sources = [sitegen.program(i) for i in range(6)]
+    for name in sorted(imported(sources)):  # as the worker's _preload: children then import nothing
+        importlib.import_module(name)
+    typical = [compile(source, f"typical{i}.py", "exec") for i, source in enumerate(sources)]
 
     def run(codes: list[types.CodeType]) -> Callable[[int, int], None]:
         def child(index: int, fd: int) -> None:

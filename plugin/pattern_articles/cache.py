@@ -41,10 +41,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .runner import RunSpec
@@ -194,7 +194,7 @@ class _Analyser:
         return (self.bundle / top).is_dir() or (self.bundle / f"{top}.py").is_file()
 
     def _data_files(self, text: str, module_dir: Path) -> list[Path]:
-        if not text or text in (".", "..") or len(text) > 255 or "\n" in text or "\0" in text:
+        if not _may_name_file(text):
             return []
         out: list[Path] = []
         # a snippet at the top of its bundle: one probe per literal, not the same one twice
@@ -230,6 +230,10 @@ class _Analyser:
 
 _FACTS_LOCK = threading.Lock()
 _FACTS: dict[str, _ModuleFacts] = {}
+# Why few: a snippet is analysed once per build (its dependency memo answers after that), so
+# what is worth keeping are the modules many snippets import, which a short LRU keeps hot.
+# Keeping every file's facts held ~1 KB per snippet of string literals for the whole build.
+_FACTS_KEPT = 256
 
 
 def _facts(path: Path) -> _ModuleFacts:
@@ -240,7 +244,9 @@ def _facts(path: Path) -> _ModuleFacts:
         return _ModuleFacts((), ())
     digest = hashlib.sha256(source).hexdigest()
     with _FACTS_LOCK:
-        cached = _FACTS.get(digest)
+        cached = _FACTS.pop(digest, None)
+        if cached is not None:
+            _FACTS[digest] = cached  # most recently used last
     if cached is not None:
         return cached
     try:
@@ -250,8 +256,8 @@ def _facts(path: Path) -> _ModuleFacts:
     else:
         facts = _collect(tree)
     with _FACTS_LOCK:
-        if len(_FACTS) > 4096:
-            _FACTS.clear()
+        while len(_FACTS) >= _FACTS_KEPT:
+            del _FACTS[next(iter(_FACTS))]  # the least recently used
         _FACTS[digest] = facts
     return facts
 
@@ -303,7 +309,14 @@ def _collect(tree: ast.AST) -> _ModuleFacts:
                 extend(value)
             elif isinstance(value, ast.AST):
                 push(value)
-    return _ModuleFacts(tuple(imports), tuple(dict.fromkeys(strings)))
+    # only the literals that could name a file are kept: the facts of every module stay in
+    # memory for the whole build, and docstrings were most of their size
+    return _ModuleFacts(tuple(imports), tuple(dict.fromkeys(filter(_may_name_file, strings))))
+
+
+def _may_name_file(text: str) -> bool:
+    """Whether a string literal could be a path a snippet reads (checked before any probe)."""
+    return bool(text) and text not in (".", "..") and len(text) <= 255 and "\n" not in text and "\0" not in text
 
 
 def _dynamic_import(node: ast.Call) -> str:
@@ -414,26 +427,26 @@ _MEMO_FORMAT = 1
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime tick
 
 
-def _signature(path: str) -> list[int] | None:
+def _signature(path: str) -> tuple[int, int, int, int] | None:
     """What changes whenever a file or folder is written: mtime, ctime, size, inode."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-def _folders(bundle: Path) -> list[list[Any]]:
+def _folders(bundle: Path) -> list[tuple[Any, ...]]:
     """Every folder of a bundle (the skipped ones aside) with its signature: creating or
     removing a file anywhere the analysis could look changes one of them."""
-    out: list[list[Any]] = []
+    out: list[tuple[Any, ...]] = []
     todo = [str(bundle)]
     while todo:
         folder = todo.pop()
         signature = _signature(folder)
         if signature is None:
             continue
-        out.append([folder, *signature])
+        out.append((folder, *signature))
         try:
             with os.scandir(folder) as entries:
                 todo.extend(e.path for e in entries
@@ -441,6 +454,15 @@ def _folders(bundle: Path) -> list[list[Any]]:
         except OSError:
             continue
     return sorted(out)
+
+
+class _Memo(NamedTuple):
+    """One snippet's remembered analysis (the memo file's content, in tuples)."""
+
+    folders: tuple[tuple[Any, ...], ...]  # (folder, *signature), shared by the bundle's memos
+    stats: tuple[tuple[str, tuple[int, ...] | None], ...]  # (file, signature)
+    files: tuple[tuple[str, str], ...]  # (name, digest), as in the cache key
+    external: tuple[str, ...]
 
 
 class _DependencyMemo:
@@ -457,7 +479,10 @@ class _DependencyMemo:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._real: dict[Path, Path] = {}  # bundle folder -> its resolved path
-        self._known: dict[Path, dict[str, Any]] = {}  # memos read or written by this process
+        self._known: dict[Path, _Memo] = {}  # memos read or written by this process
+        # one copy of each bundle's folder list for all of its snippets' memos: a cold
+        # build holds a memo per snippet until it ends
+        self._shared: dict[str, tuple[tuple[Any, ...], ...]] = {}  # bundle folder -> its list
 
     def path_for(self, spec: RunSpec) -> Path | None:
         if spec.inputs:  # globs may reach into skipped folders: always analyse
@@ -473,11 +498,11 @@ class _DependencyMemo:
             bundle = self._real.setdefault(spec.bundle_dir, spec.bundle_dir.resolve())
         if path is not None:
             try:
-                memo = self._known.get(path) or json.loads(path.read_bytes())
-                if (memo["folders"] == _folders(bundle)
-                        and all(_signature(name) == sig for name, sig in memo["stats"])):
+                memo = self._known.get(path) or self._read(path)
+                if (memo.folders == tuple(_folders(bundle))
+                        and all(_signature(name) == sig for name, sig in memo.stats)):
                     self._known[path] = memo  # a run's result is stored after a second look
-                    return [(str(n), str(d)) for n, d in memo["files"]], tuple(memo["external"])
+                    return list(memo.files), memo.external
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         if path is not None:
@@ -496,10 +521,29 @@ class _DependencyMemo:
             now = time.time_ns()
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
             if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
-                memo = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
-                _write_new(path, json.dumps(memo).encode("utf-8"))
-                self._known[path] = memo
+                data = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
+                _write_new(path, json.dumps(data).encode("utf-8"))
+                self._known[path] = self._memo(folders, stats, files, analysis.external)
         return files, analysis.external
+
+    def _read(self, path: Path) -> _Memo:
+        """A memo file, as :meth:`_memo` keeps it (JSON gives lists where it keeps tuples)."""
+        data = json.loads(path.read_bytes())
+        return self._memo([tuple(f) for f in data["folders"]],
+                          [(str(n), tuple(sig) if sig is not None else None) for n, sig in data["stats"]],
+                          [(str(n), str(d)) for n, d in data["files"]],
+                          tuple(data["external"]))
+
+    def _memo(self, folders: Sequence[tuple[Any, ...]], stats: Sequence[tuple[str, tuple[int, ...] | None]],
+              files: Sequence[tuple[str, str]], external: tuple[str, ...]) -> _Memo:
+        shared = tuple(folders)
+        if shared:  # the latest list of each bundle only: a long serve does not grow
+            known = self._shared.get(shared[0][0])
+            if known == shared:
+                shared = known
+            else:
+                self._shared[shared[0][0]] = shared
+        return _Memo(shared, tuple(stats), tuple(files), external)
 
     def watch(self, spec: RunSpec) -> list[list[Any]] | None:
         """``[path, signature]`` of every folder and file the key of ``spec`` was last
@@ -510,8 +554,8 @@ class _DependencyMemo:
         memo = self._known.get(path) if path is not None else None
         if memo is None:
             return None
-        return [*([folder[0], folder[1:]] for folder in memo["folders"]),
-                *([name, signature] for name, signature in memo["stats"])]
+        return [*([folder[0], folder[1:]] for folder in memo.folders),
+                *([name, signature] for name, signature in memo.stats)]
 
 
 def _write_new(path: Path, data: bytes) -> None:

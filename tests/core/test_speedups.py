@@ -81,6 +81,60 @@ def test_memo_key_equals_a_fresh_analysis_and_follows_every_dependency(
         keys.add(key)
 
 
+def test_a_memo_read_back_is_trusted_without_analysing_again(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write("helpers.py", "X = 1\n")
+    path = write("flow.py", "import helpers\nprint(open('data.txt').read() if False else helpers.X)\n")
+    spec = RunSpec(path, bundle)
+    folder = tmp_path / "cache"
+    first = Cache(folder).key(spec)
+
+    def analyse(_spec: RunSpec) -> None:
+        raise AssertionError("the memo on disk should have answered")
+
+    monkeypatch.setattr(cache_mod, "analyse", analyse)
+    again = Cache(folder)
+    assert again.key(spec) == first
+    watched = again.watch(spec)  # what the worker checks before it stores a result
+    helpers = str(bundle / "helpers.py")
+    assert watched is not None
+    assert [helpers, list(cache_mod._signature(helpers) or ())] in [[n, list(sig)] for n, sig in watched]
+
+
+def test_the_memos_of_one_bundle_hold_one_copy_of_its_folder_list(
+    bundle: Path, write: Write, tmp_path: Path, settled: None,
+) -> None:
+    write("data/orders.json", "[1]\n")
+    specs = [RunSpec(write(f"s{i}.py", f"print({i})\n"), bundle) for i in range(3)]
+    cache = Cache(tmp_path / "cache")
+    for spec in specs:
+        cache.key(spec)
+    memos = [cache._memo._known[path] for spec in specs if (path := cache._memo.path_for(spec))]
+    assert len(memos) == 3
+    assert len(memos[0].folders) == 2, "the bundle and its data folder"
+    assert all(memo.folders is memos[0].folders for memo in memos)
+
+
+def test_module_facts_keep_what_could_name_a_file_and_only_the_recently_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cache_mod, "_FACTS", {})
+    monkeypatch.setattr(cache_mod, "_FACTS_KEPT", 4)
+    module = tmp_path / "module.py"
+    module.write_text('"""A docstring,\nover two lines."""\nimport json\nPATH = "data/orders.json"\n')
+    facts = cache_mod._facts(module)
+    assert facts.strings == ("data/orders.json",)
+    assert facts.imports == (("json", (), 0),)
+    for i in range(6):
+        other = tmp_path / f"other{i}.py"
+        other.write_text(f"X = {i}\n")
+        cache_mod._facts(other)
+        cache_mod._facts(module)  # used again and again: stays
+    assert len(cache_mod._FACTS) == 4
+    assert cache_mod._facts(module) is facts
+
+
 @pytest.mark.parametrize(("source", "new_file", "content"), [
     ("import helpers_not_installed_anywhere\n", "helpers_not_installed_anywhere.py", "X = 1\n"),
     ("print(open('notes/today.txt').read())\n", "notes/today.txt", "hello\n"),  # a new folder too
