@@ -206,6 +206,7 @@ class _Queue:
         self._items: collections.deque[_Job] = collections.deque()
         self._cv = threading.Condition()
         self._closed = False
+        self._retire = 0  # bumped by retire(): whoever waits then gets IDLE at once
 
     def put(self, job: _Job) -> bool:
         """Queue ``job``; False when the queue is closed (the caller must finish it)."""
@@ -217,12 +218,22 @@ class _Queue:
             return True
 
     def get(self, idle: float | None = None) -> _Job | _Idle | None:
-        """The next job; None once closed; ``IDLE`` when nothing came for ``idle`` seconds."""
+        """The next job; None once closed; ``IDLE`` when nothing came for ``idle`` seconds
+        (or, with ``idle`` set, as soon as :meth:`retire` is called)."""
         with self._cv:
+            retire = self._retire
             while not self._items and not self._closed:
+                if idle is not None and self._retire != retire:
+                    return IDLE
                 if not self._cv.wait(idle) and not self._items:  # timed out (never with None)
                     return IDLE
             return self._items.popleft() if self._items else None
+
+    def retire(self) -> None:
+        """Wake every :meth:`get` waiting with an idle time: it returns ``IDLE`` now."""
+        with self._cv:
+            self._retire += 1
+            self._cv.notify_all()
 
     def promote(self, job: _Job) -> None:
         with self._cv:
@@ -619,6 +630,14 @@ class Runner:
                 while job.result is None:
                     self._finished.wait()
         return job.result
+
+    def wait_all(self) -> None:
+        """Block until every submitted run has its result, then retire the idle workers at
+        once rather than after :data:`WORKER_IDLE` (the caller knows no run is coming)."""
+        with self._lock:
+            while self._outstanding:
+                self._finished.wait()
+        self._runs.retire()
 
     def run_all(self, specs: Iterable[RunSpec]) -> list[RunResult]:
         """Run every spec (in parallel) and return the results in the same order."""

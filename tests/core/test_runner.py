@@ -546,6 +546,30 @@ def test_a_busy_worker_does_not_retire(bundle: Path, write: Write,
     assert runner.workers_started == 1
 
 
+def test_wait_all_returns_once_every_run_is_done_and_retires_the_workers(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: the MkDocs plugin runs everything before the pages grow the build process, so the
+    # workers must be gone when wait_all returns, not a WORKER_IDLE later
+    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 600.0)
+    path = write("ppid.py", "import os, sys, time\ntime.sleep(float(sys.argv[1]))\nprint(os.getppid())\n")
+    runner = make_runner(jobs=2)
+    specs = [spec(path, bundle, scenario=str(i), args=("0.2",)) for i in range(4)]
+    runner.submit(specs)
+    runner.wait_all()
+    results = [runner.result(s) for s in specs]  # all there already: no run is started
+    assert [r.status for r in results] == ["passed"] * 4
+    workers = {int(r.stdout) for r in results}
+    deadline = time.monotonic() + 10  # a bound, not a speed: far below the 600 s idle time
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(alive(pid) for pid in workers)
+    assert runner.workers_started == len(workers)
+    again = runner.result(spec(path, bundle, scenario="after", args=("0",)))
+    assert again.status == "passed" and int(again.stdout) not in workers
+
+
 def test_dependencies_for_a_watcher(bundle: Path, write: Write,
                                     make_runner: Callable[..., Runner]) -> None:
     write("shop/__init__.py", "")

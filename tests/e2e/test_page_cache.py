@@ -117,3 +117,34 @@ def test_a_failing_run_is_never_stored(tmp_path: Path) -> None:
         assert result.returncode != 0
         assert "ordering.py" in result.stderr
     assert entries(folder) == []
+
+
+HOOK = '''
+import json, os
+
+def on_page_markdown(markdown, page, config, files):
+    project = config.plugins["pattern-articles"].project
+    runner = project._runner if project is not None else None
+    stats = runner.stats if runner is not None else None
+    with open(os.environ["PA_TEST_PAGES"], "a", encoding="utf-8") as out:
+        out.write(json.dumps([page.file.src_uri, stats.ran if stats else None]) + "\\n")
+    return markdown
+'''
+
+
+def test_every_run_is_done_before_the_first_page_is_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # why: the peak memory of a cold build is then the larger of the runs' and the pages',
+    # not their sum (README, performance); the pages would wait for their runs anyway
+    folder = copy_project(tmp_path / "p")
+    (folder / "hook.py").write_text(HOOK, "utf-8")
+    config = folder / "mkdocs.yml"
+    config.write_text(config.read_text("utf-8") + "\nhooks:\n  - hook.py\n", "utf-8")
+    record = tmp_path / "pages.jsonl"
+    monkeypatch.setenv("PA_TEST_PAGES", str(record))
+    result = build(folder)
+    assert result.returncode == 0, result.stderr
+    ran = int(re.search(r"snippets: ran (\d+)", result.stderr).group(1))  # type: ignore[union-attr]
+    assert ran >= 10, "a cold build: everything ran"
+    pages = [json.loads(line) for line in record.read_text("utf-8").splitlines()]
+    assert any(src.endswith("choreography-pattern.md") for src, _ in pages)
+    assert {count for _, count in pages} == {ran}, pages
