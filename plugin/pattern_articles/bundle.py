@@ -217,6 +217,11 @@ def load(folder: Path) -> Bundle:
 _LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Bundle]] = {}
 
 
+def forget_loaded() -> None:
+    """Drop every remembered bundle (see :func:`project.release_caches`)."""
+    _LOADED.clear()
+
+
 def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """Name, mtime and size of every file in the bundle folder.
 

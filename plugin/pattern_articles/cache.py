@@ -262,6 +262,12 @@ def _facts(path: Path) -> _ModuleFacts:
     return facts
 
 
+def forget_facts() -> None:
+    """Drop every remembered module's facts (see :func:`project.release_caches`)."""
+    with _FACTS_LOCK:
+        _FACTS.clear()
+
+
 _FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its child fields (str etc.: none)
 
 

@@ -2,14 +2,15 @@
 
 The MkDocs plugin, the pytest plugin and the CLI are thin because they all talk to this
 object: it finds the bundles and the articles that use them, hands every run to the runner
-up front (so snippets run while pages render), judges results against golden files and
-fills articles. Nothing here imports MkDocs.
+up front (they run in the background while the adapter goes on), judges results against
+golden files and fills articles. Nothing here imports MkDocs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
     from .pagecache import PageCache, PageEntry
     from .runner import Runner, RunSpec
     from .verify import Outcome
+
+
+def release_caches() -> None:
+    """Forget what this process remembers across builds: loaded bundles (with everything
+    derived from them) and the facts of analysed modules. For a one-shot build that is done:
+    a long-lived process (``mkdocs serve``, a test session) keeps them to rebuild faster."""
+    bundle_mod.forget_loaded()
+    cache = sys.modules.get(f"{__package__}.cache")  # not imported by a build that ran nothing
+    if cache is not None:
+        cache.forget_facts()
 
 
 @dataclass(frozen=True)

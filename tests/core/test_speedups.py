@@ -260,3 +260,21 @@ def test_golden_names_without_resolving_match_golden_path(tmp_path: Path) -> Non
     for spec in specs:
         assert _golden_of(loaded, spec) == golden_path(loaded.dir, spec.snippet, spec.scenario)
     assert sorted(_golden_of(loaded, s).name for s in specs) == ["flow.happy-path.txt", "sub.flow.v2.txt"]
+
+
+def test_release_caches_forgets_loaded_bundles_and_module_facts(tmp_path: Path) -> None:
+    # why: a one-shot build lets go of them before the search index is built (README)
+    from pattern_articles.project import release_caches
+
+    folder = tmp_path / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "flow.py").write_text("import json\nprint(json.dumps(1))\n")
+    (folder / "bundle.yml").write_text("name: Demo\nsnippets:\n  flow.py: {}\n")
+    loaded = bundle_mod.load(folder)
+    assert bundle_mod.load(folder) is loaded, "remembered while nothing changed"
+    cache_mod._facts(folder / "flow.py")
+    assert cache_mod._FACTS
+    release_caches()
+    assert not cache_mod._FACTS
+    again = bundle_mod.load(folder)
+    assert again is not loaded and again.model == loaded.model

@@ -129,12 +129,18 @@ def on_page_markdown(markdown, page, config, files):
     with open(os.environ["PA_TEST_PAGES"], "a", encoding="utf-8") as out:
         out.write(json.dumps([page.file.src_uri, stats.ran if stats else None]) + "\\n")
     return markdown
+
+
+def on_post_build(config):  # priority 0, as the search plugin's
+    with open(os.environ["PA_TEST_PAGES"] + ".post", "w", encoding="utf-8") as out:
+        out.write("released" if config.plugins["pattern-articles"].project is None else "held")
 '''
 
 
 def test_every_run_is_done_before_the_first_page_is_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # why: the peak memory of a cold build is then the larger of the runs' and the pages',
-    # not their sum (README, performance); the pages would wait for their runs anyway
+    # not their sum (README, performance); the pages would wait for their runs anyway.
+    # And a build lets go of its data before the search plugin builds its index.
     folder = copy_project(tmp_path / "p")
     (folder / "hook.py").write_text(HOOK, "utf-8")
     config = folder / "mkdocs.yml"
@@ -148,3 +154,4 @@ def test_every_run_is_done_before_the_first_page_is_filled(tmp_path: Path, monke
     pages = [json.loads(line) for line in record.read_text("utf-8").splitlines()]
     assert any(src.endswith("choreography-pattern.md") for src, _ in pages)
     assert {count for _, count in pages} == {ran}, pages
+    assert Path(f"{record}.post").read_text("utf-8") == "released"
