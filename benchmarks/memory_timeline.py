@@ -9,7 +9,8 @@ they fork). It prints the timeline side by side and, for our build:
 
 * the tree's peak and when it happened;
 * the build process alone at that moment, and the workers' share;
-* the build process at the end (the workers have retired by then, see ``runner.WORKER_IDLE``);
+* the build process at the end (the workers are gone by then: the plugin waits for every
+  run before it fills a page, then retires them, see ``Runner.wait_all``);
 * the plain build's peak.
 
 Why it exists: ``bench.py`` reports one number, the tree's peak; this shows what the peak is
