@@ -51,6 +51,14 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+def gone(pids: set[int], bound: float = 10.0) -> bool:
+    """Whether every process in ``pids`` exits within ``bound`` seconds (a bound, not a speed)."""
+    deadline = time.monotonic() + bound
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not any(alive(pid) for pid in pids)
+
+
 def read_pids(path: Path) -> list[int]:
     return [int(x) for x in path.read_text().split()] if path.exists() else []
 
@@ -508,10 +516,7 @@ def test_context_manager_closes_workers(bundle: Path, write: Write) -> None:
     with Runner(RunnerSettings(jobs=1)) as runner:
         worker_pid = int(runner.result(spec(path, bundle)).stdout)
         assert alive(worker_pid) or not LINUX
-    deadline = time.monotonic() + 10
-    while LINUX and alive(worker_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not (LINUX and alive(worker_pid))
+    assert not LINUX or gone({worker_pid})
 
 
 @needs_proc
@@ -525,10 +530,7 @@ def test_an_idle_worker_retires_and_the_next_run_starts_a_fresh_one(
     path = write("ppid.py", "import os\nprint(os.getppid())\n")
     runner = make_runner(jobs=1)
     first = int(runner.result(spec(path, bundle, scenario="1")).stdout)
-    deadline = time.monotonic() + 10  # a bound, not a speed: it retires after ~0.2 s
-    while alive(first) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not alive(first)
+    assert gone({first})  # it retires after ~0.2 s
     second = runner.result(spec(path, bundle, scenario="2"))
     assert second.status == "passed", second
     assert int(second.stdout) != first and runner.workers_started == 2
@@ -546,6 +548,7 @@ def test_a_busy_worker_does_not_retire(bundle: Path, write: Write,
     assert runner.workers_started == 1
 
 
+@needs_proc
 def test_wait_all_returns_once_every_run_is_done_and_retires_the_workers(
     bundle: Path, write: Write, make_runner: Callable[..., Runner],
     monkeypatch: pytest.MonkeyPatch,
@@ -561,10 +564,7 @@ def test_wait_all_returns_once_every_run_is_done_and_retires_the_workers(
     results = [runner.result(s) for s in specs]  # all there already: no run is started
     assert [r.status for r in results] == ["passed"] * 4
     workers = {int(r.stdout) for r in results}
-    deadline = time.monotonic() + 10  # a bound, not a speed: far below the 600 s idle time
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(alive(pid) for pid in workers)
+    assert gone(workers)  # far sooner than the 600 s idle time
     assert runner.workers_started == len(workers)
     again = runner.result(spec(path, bundle, scenario="after", args=("0",)))
     assert again.status == "passed" and int(again.stdout) not in workers
@@ -645,9 +645,7 @@ def test_a_worker_gone_between_runs_is_replaced_without_an_error(
     runner = make_runner(jobs=1)
     first = int(runner.result(spec(path, bundle, scenario="1")).stdout)
     os.kill(first, 9)
-    deadline = time.monotonic() + 10
-    while alive(first) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert not LINUX or gone({first})
     second = runner.result(spec(path, bundle, scenario="2"))
     assert second.status == "passed", second
     assert int(second.stdout) != first
