@@ -738,10 +738,10 @@ class Runner:
         worker: _Worker | None = None
         try:
             while True:
-                # A worker with nothing to run retires after WORKER_IDLE seconds: an idle
-                # interpreter holds ~10 MiB for the rest of a build that only renders pages
-                # now (at 2,000 snippets the runs are done long before the pages); the next
-                # run, if any, starts a fresh one lazily.
+                # A worker with nothing to run retires after WORKER_IDLE seconds (or at
+                # once after wait_all): an idle interpreter holds ~10 MiB for the rest of a
+                # build that only renders pages now, or of an idle serve; the next run, if
+                # any, starts a fresh one lazily.
                 job = self._runs.get(WORKER_IDLE if worker is not None else None)
                 if job is IDLE:
                     if worker is not None:
