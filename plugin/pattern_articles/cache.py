@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -429,7 +429,7 @@ def _mtime(path: str) -> int:
         return 0
 
 
-_MEMO_FORMAT = 1
+_MEMO_FORMAT = 2  # 2: one file per bundle
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime tick
 
 
@@ -485,16 +485,69 @@ class _DependencyMemo:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._real: dict[Path, Path] = {}  # bundle folder -> its resolved path
-        self._known: dict[Path, _Memo] = {}  # memos read or written by this process
+        self._known: dict[tuple[Path, str], _Memo] = {}  # memos this process trusted or wrote
         # one copy of each bundle's folder list for all of its snippets' memos: a cold
         # build holds a memo per snippet until it ends
         self._shared: dict[str, tuple[tuple[Any, ...], ...]] = {}  # bundle folder -> its list
+        self._lock = threading.Lock()
+        self._files: dict[Path, dict[str, Any]] = {}  # memo file -> its entries, as JSON data
+        self._dirty: set[Path] = set()  # memo files with entries not written yet
+        self._batches = 0
 
     def path_for(self, spec: RunSpec) -> Path | None:
+        """The memo file of ``spec``'s bundle: one per bundle, not per snippet (a cold build
+        created a file per snippet, which cost more than the analysis it saves next time)."""
         if spec.inputs:  # globs may reach into skipped folders: always analyse
             return None
-        ident = f"{_MEMO_FORMAT}\0{spec.snippet}\0{spec.bundle_dir}\0{spec.language}"
+        ident = f"{_MEMO_FORMAT}\0{spec.bundle_dir}"
         return self.folder / f"{hashlib.sha256(ident.encode()).hexdigest()}.json"
+
+    @staticmethod
+    def _ident(spec: RunSpec) -> str:
+        return f"{spec.snippet}\0{spec.language}"
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write new memos once at the end, not one file per key (a build's lookups)."""
+        with self._lock:
+            self._batches += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batches -= 1
+                outer = self._batches == 0
+            if outer:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write every memo file with new entries, merged with what is on disk by now
+        (another process sharing the cache may have added its own)."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            pending = {path: dict(self._files.get(path, {})) for path in dirty}
+        for path, entries in pending.items():
+            merged = {**self._load(path), **entries}
+            _write_atomic(path, json.dumps({"memos": merged}).encode("utf-8"))
+
+    @staticmethod
+    def _load(path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_bytes())
+            memos = data["memos"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return memos if isinstance(memos, dict) else {}
+
+    def _entries(self, path: Path) -> dict[str, Any]:
+        """The memo file's entries, read once per process."""
+        with self._lock:
+            known = self._files.get(path)
+        if known is None:
+            loaded = self._load(path)
+            with self._lock:
+                known = self._files.setdefault(path, loaded)
+        return known
 
     def files(self, spec: RunSpec) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
         """(name, digest) of every dependency and the external modules, as in :meth:`Cache.key`."""
@@ -502,17 +555,18 @@ class _DependencyMemo:
         bundle = self._real.get(spec.bundle_dir)
         if bundle is None:
             bundle = self._real.setdefault(spec.bundle_dir, spec.bundle_dir.resolve())
+        ident = self._ident(spec)
         if path is not None:
             try:
-                memo = self._known.get(path) or self._read(path)
+                memo = self._known.get((path, ident)) or self._read(self._entries(path)[ident])
                 if (memo.folders == tuple(_folders(bundle))
                         and all(_signature(name) == sig for name, sig in memo.stats)):
-                    self._known[path] = memo  # a run's result is stored after a second look
+                    self._known[(path, ident)] = memo  # a run's result is stored after a second look
                     return list(memo.files), memo.external
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         if path is not None:
-            self._known.pop(path, None)  # stale; see watch()
+            self._known.pop((path, ident), None)  # stale; see watch()
         folders = _folders(bundle) if path is not None else []
         analysis = analyse(spec)
         stats = [(str(f), _signature(str(f))) for f in analysis.files]
@@ -528,13 +582,18 @@ class _DependencyMemo:
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
             if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
                 data = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
-                _write_new(path, json.dumps(data).encode("utf-8"))
-                self._known[path] = self._memo(folders, stats, files, analysis.external)
+                entries = self._entries(path)
+                with self._lock:
+                    entries[ident] = data
+                    self._dirty.add(path)
+                    batched = self._batches > 0
+                if not batched:
+                    self.flush()
+                self._known[(path, ident)] = self._memo(folders, stats, files, analysis.external)
         return files, analysis.external
 
-    def _read(self, path: Path) -> _Memo:
-        """A memo file, as :meth:`_memo` keeps it (JSON gives lists where it keeps tuples)."""
-        data = json.loads(path.read_bytes())
+    def _read(self, data: Mapping[str, Any]) -> _Memo:
+        """A memo as :meth:`_memo` keeps it (JSON gives lists where it keeps tuples)."""
         return self._memo([tuple(f) for f in data["folders"]],
                           [(str(n), tuple(sig) if sig is not None else None) for n, sig in data["stats"]],
                           [(str(n), str(d)) for n, d in data["files"]],
@@ -557,7 +616,7 @@ class _DependencyMemo:
         remembered, e.g. a file written just now). Unchanged signatures mean an unchanged key.
         """
         path = self.path_for(spec)
-        memo = self._known.get(path) if path is not None else None
+        memo = self._known.get((path, self._ident(spec))) if path is not None else None
         if memo is None:
             return None
         return [*([folder[0], folder[1:]] for folder in memo.folders),
@@ -568,9 +627,9 @@ def _write_new(path: Path, data: bytes) -> None:
     """Write a file that is usually not there yet: created in place when it is new (one
     open, one write), else replaced atomically (:func:`_write_atomic`).
 
-    Why not always a temporary file and a rename: a cold build writes two files per snippet
-    (its entry and its dependency memo), and the temporary file, the rename and Python's
-    buffered file object were most of the cost. Created in place, a file is briefly shorter
+    Why not always a temporary file and a rename: a cold build writes a file per snippet
+    (its entry), and the temporary file, the rename and Python's buffered file object were
+    most of the cost. Created in place, a file is briefly shorter
     than its content; every reader parses it as JSON, to which a cut is an error, and treats
     it as a miss. Created with O_EXCL, a file never gets two writers: whoever finds it there
     (another process writing the same key, or an entry left torn by a crash) replaces it
@@ -624,6 +683,10 @@ class Cache:
         self.folder = Path(folder)
         self._distributions = _Distributions()
         self._memo = _DependencyMemo(self.folder / "deps")
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Keys computed inside write their dependency memos once, at the end."""
+        return self._memo.batch()
 
     def key(self, spec: RunSpec, context: Mapping[str, object] | None = None) -> str:
         """The sha256 naming ``spec``'s entry; changes whenever its output could."""

@@ -604,16 +604,17 @@ class Runner:
             if fresh:
                 self._start_threads_locked()
         misses: list[_Job] = []
-        for job in fresh:
-            try:
-                hit = self._lookup(job)
-            except Exception as exc:  # a bug of ours: an error result, never a traceback
-                self._finish(job, self._internal(job.spec, exc))
-                continue
-            if hit is not None:
-                self._finish(job, hit)
-            else:
-                misses.append(job)
+        with self._cache.batch() if self._cache is not None else contextlib.nullcontext():
+            for job in fresh:
+                try:
+                    hit = self._lookup(job)
+                except Exception as exc:  # a bug of ours: an error result, never a traceback
+                    self._finish(job, self._internal(job.spec, exc))
+                    continue
+                if hit is not None:
+                    self._finish(job, hit)
+                else:
+                    misses.append(job)
         # queued once every lookup is done: a run thread busy meanwhile would take the GIL
         # back at each of the lookups' file reads
         for job in misses:

@@ -110,10 +110,36 @@ def test_the_memos_of_one_bundle_hold_one_copy_of_its_folder_list(
     cache = Cache(tmp_path / "cache")
     for spec in specs:
         cache.key(spec)
-    memos = [cache._memo._known[path] for spec in specs if (path := cache._memo.path_for(spec))]
+    memos = [cache._memo._known[(path, cache._memo._ident(spec))]
+             for spec in specs if (path := cache._memo.path_for(spec))]
     assert len(memos) == 3
+    assert len(memo_files(tmp_path / "cache")) == 1, "one memo file for the bundle"
     assert len(memos[0].folders) == 2, "the bundle and its data folder"
     assert all(memo.folders is memos[0].folders for memo in memos)
+
+
+def test_a_batch_writes_its_memos_once_and_writers_sharing_a_cache_merge(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: a cold build created one memo file per snippet, which cost more than it saved
+    specs = [RunSpec(write(f"s{i}.py", f"print({i})\n"), bundle) for i in range(4)]
+    folder = tmp_path / "cache"
+    first, second = Cache(folder), Cache(folder)  # e.g. two pytest-xdist workers
+    path = second._memo.path_for(specs[0])
+    assert path is not None and second._memo._entries(path) == {}, "read before the first wrote"
+    with first.batch():
+        keys = {spec: first.key(spec) for spec in specs[:2]}
+        assert memo_files(folder) == [], "written at the end of the batch, not per key"
+    assert len(memo_files(folder)) == 1
+    keys |= {spec: second.key(spec) for spec in specs[2:]}  # merged with the first's on disk
+    assert len(memo_files(folder)) == 1
+
+    def analyse(_spec: RunSpec) -> None:
+        raise AssertionError("every snippet's memo should be in the bundle's file")
+
+    monkeypatch.setattr(cache_mod, "analyse", analyse)
+    third = Cache(folder)
+    assert {spec: third.key(spec) for spec in specs} == keys
 
 
 def test_module_facts_keep_what_could_name_a_file_and_only_the_recently_used(
