@@ -171,7 +171,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 # build becomes the larger of the runs' and the pages', not their sum. At
                 # 2,000 snippets the runs then have both cores and the workers (~22 MiB)
                 # are gone before the pages grow the build process: the peak went from 1.72
-                # to 1.38 times a plain build's, the cold build's time stayed within noise
+                # to about 1.4 times a plain build's, the cold build's time stayed in noise
                 # (README, performance). With many cores, overlapping them could save a
                 # little time; the lower peak was chosen over that.
                 self.project.runner.wait_all()
