@@ -275,7 +275,6 @@ def build_env() -> dict[str, str]:
     return env
 
 
-
 class Bench:
     def __init__(self, sites: sitegen.Sites, rounds: int, quiet: bool) -> None:
         self.sites = sites

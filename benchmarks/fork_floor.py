@@ -2,11 +2,11 @@
 
 Run:  python benchmarks/fork_floor.py [--runs 2000]
 
-A process loaded like the worker (the standard-library modules it pre-imports at start, and
-the ones the programs import, which the worker loads before their first fork (its
-``_preload``); ``gc.freeze``) forks ``--runs`` children one after the other, in three ways, and reports CPU milliseconds
-per child (parent + children, from ``getrusage``) and the child's minor page faults (mostly
-pages it shared with its parent and wrote to, each one copied):
+A process loaded like the worker (``gc.freeze``, the standard-library modules it pre-imports
+at start, and those the programs import, which the worker's ``_preload`` loads before their
+first fork) forks ``--runs`` children one after the other, in three ways, and reports CPU
+milliseconds per child (parent + children, from ``getrusage``) and the child's minor page
+faults (mostly pages it shared with its parent and wrote to, each one copied):
 
 * ``fork + _exit``          the child exits at once: the kernel's fork, exit and wait;
 * ``fork + tiny program``   the child runs ``print("x")`` compiled ahead, into a pipe the

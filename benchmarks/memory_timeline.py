@@ -80,7 +80,6 @@ def main() -> int:
         plain_peak = max(s[1] for s in plain)
         print(f"our tree's peak: {own + others:.1f} MiB at {at:.1f} s = build process {own:.1f} "
               f"+ workers and snippets {others:.1f}")
-        # a short build can end before its workers have been idle long enough to retire
         print(f"our build process at the end: {ours[-1][1]:.1f} MiB (workers and snippets then: "
               f"{ours[-1][2]:.1f} MiB)")
         print(f"plain build's peak: {plain_peak:.1f} MiB; ratio of the peaks {(own + others) / plain_peak:.2f}")

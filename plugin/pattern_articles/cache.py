@@ -194,8 +194,7 @@ class _Analyser:
         return (self.bundle / top).is_dir() or (self.bundle / f"{top}.py").is_file()
 
     def _data_files(self, text: str, module_dir: Path) -> list[Path]:
-        if not _may_name_file(text):
-            return []
+        """Files a string literal names (``text`` already passed :func:`_may_name_file`)."""
         out: list[Path] = []
         # a snippet at the top of its bundle: one probe per literal, not the same one twice
         for base in (self.bundle,) if module_dir == self.bundle else (self.bundle, module_dir):
@@ -490,8 +489,9 @@ class _DependencyMemo:
         # build holds a memo per snippet until it ends
         self._shared: dict[str, tuple[tuple[Any, ...], ...]] = {}  # bundle folder -> its list
         self._lock = threading.Lock()
-        self._files: dict[Path, dict[str, Any]] = {}  # memo file -> its entries, as JSON data
-        self._dirty: set[Path] = set()  # memo files with entries not written yet
+        # memo file -> its entries as read, each dropped once _known holds it as a _Memo
+        self._files: dict[Path, dict[str, Any]] = {}
+        self._pending: dict[Path, dict[str, Any]] = {}  # memo file -> entries not written yet
         self._batches = 0
 
     def path_for(self, spec: RunSpec) -> Path | None:
@@ -524,8 +524,7 @@ class _DependencyMemo:
         """Write every memo file with new entries, merged with what is on disk by now
         (another process sharing the cache may have added its own)."""
         with self._lock:
-            dirty, self._dirty = self._dirty, set()
-            pending = {path: dict(self._files.get(path, {})) for path in dirty}
+            pending, self._pending = self._pending, {}
         for path, entries in pending.items():
             merged = {**self._load(path), **entries}
             _write_atomic(path, json.dumps({"memos": merged}).encode("utf-8"))
@@ -540,7 +539,7 @@ class _DependencyMemo:
         return memos if isinstance(memos, dict) else {}
 
     def _entries(self, path: Path) -> dict[str, Any]:
-        """The memo file's entries, read once per process."""
+        """The memo file's entries not yet taken by :meth:`files`, read once per process."""
         with self._lock:
             known = self._files.get(path)
         if known is None:
@@ -558,7 +557,7 @@ class _DependencyMemo:
         ident = self._ident(spec)
         if path is not None:
             try:
-                memo = self._known.get((path, ident)) or self._read(self._entries(path)[ident])
+                memo = self._known.get((path, ident)) or self._read(self._entries(path).pop(ident))
                 if (memo.folders == tuple(_folders(bundle))
                         and all(_signature(name) == sig for name, sig in memo.stats)):
                     self._known[(path, ident)] = memo  # a run's result is stored after a second look
@@ -582,10 +581,8 @@ class _DependencyMemo:
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
             if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
                 data = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
-                entries = self._entries(path)
                 with self._lock:
-                    entries[ident] = data
-                    self._dirty.add(path)
+                    self._pending.setdefault(path, {})[ident] = data
                     batched = self._batches > 0
                 if not batched:
                     self.flush()
