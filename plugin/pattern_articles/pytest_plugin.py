@@ -12,6 +12,7 @@ This module is imported by every pytest run, so it imports nothing heavy at modu
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -390,10 +391,16 @@ class _Prefetch:
         self.specs: list[RunSpec] = []
         self.needs: dict[pytest.Item, int] = {}  # item -> how many of specs it needs handed over
         self.front = 0  # how many of specs are handed over
+        # one batch for the whole session: memos are written once, at its end (close)
+        self.held = contextlib.ExitStack()
+        self.held.enter_context(self.runner.batch())
         if not self.xdist:
             for item in session.items:
                 self.specs.extend(self.runs_of(item))
                 self.needs[item] = len(self.specs)
+
+    def close(self) -> None:
+        self.held.close()
 
     def runs_of(self, item: pytest.Item | None) -> list[RunSpec]:
         if isinstance(item, SnippetItem):
@@ -458,6 +465,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stash = config.__dict__.get("_pattern_articles", {})
+    prefetch = stash.get("prefetch")
+    if prefetch is not None and prefetch is not _UNSET:
+        prefetch.close()
     project = stash.get(_KEY)
     if project is not None:
         project.close()

@@ -622,6 +622,15 @@ class Runner:
                 self._finish(job, self._error(job.spec, "the runner was closed before it ran"))
         return jobs
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Hold new dependency memos until the outermost batch ends (see ``Cache.batch``).
+
+        For a caller that submits a few runs at a time over a long session (pytest hands
+        runs over a few items ahead): each submit is a batch of its own, and every one of
+        them rewrote its bundle's memo file (~0.13 ms per snippet in a 2,000-snippet run).
+        """
+        return self._cache.batch() if self._cache is not None else contextlib.nullcontext()
+
     def result(self, spec: RunSpec) -> RunResult:
         """The result of ``spec``, running it first if nobody submitted it; blocks."""
         (job,) = self._submit([spec])

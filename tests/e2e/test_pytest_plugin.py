@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,32 @@ def test_stop_at_first_failure_hands_no_more_runs_over(project: pytest.Pytester)
     result = project.runpytest("--pattern-articles", "snippets/many", "-x")
     result.assert_outcomes(failed=1)
     assert _cached_runs(project.path) < 60
+
+
+def test_memos_are_written_once_per_session(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs are handed over a few items at a time; the dependency memos of the whole session
+    are still written once per bundle, at its end, not once per hand-over."""
+    from pattern_articles import cache
+
+    bundle = project.path / "snippets" / "many"
+    (bundle / "expected").mkdir(parents=True)
+    names = [f"s{n:02d}" for n in range(40)]
+    (bundle / "bundle.yml").write_text("name: Many\nsnippets:\n" + "".join(f"  {n}.py: {{}}\n" for n in names))
+    for n in names:
+        (bundle / f"{n}.py").write_text(f"print({n!r})\n")
+        (bundle / "expected" / f"{n}.txt").write_text(f"{n}\n")
+    written: list[str] = []
+    real = cache._write_atomic
+
+    def counting(path: object, data: bytes) -> None:
+        if getattr(path, "parent", None) is not None and path.parent.name == "deps":  # type: ignore[attr-defined]
+            written.append(str(path))
+        real(path, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache, "_write_atomic", counting)
+    monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files were just written: memoise them anyway
+    result = project.runpytest_inprocess("--pattern-articles", "snippets/many")
+    result.assert_outcomes(passed=40)
+    assert len(written) == 1, written
+    memo = json.loads(Path(written[0]).read_text())
+    assert len(memo["memos"]) == 40
