@@ -184,12 +184,13 @@ class _Job:
     Slotted and without an Event of its own: a build holds one per snippet, and an Event
     (a Condition and two locks) cost ~1 KB each; the runner's one Condition serves all."""
 
-    __slots__ = ("key", "result", "spec")
+    __slots__ = ("code", "key", "result", "spec")
 
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.key: str | None = None
         self.result: RunResult | None = None
+        self.code: bytes | None = None  # the snippet compiled by the key, until it runs
 
 
 class _Idle:
@@ -324,8 +325,8 @@ class _Worker:
             raise WorkerDied(f"unexpected greeting from the worker: {hello!r}")
         self.info = hello
 
-    def run(self, request: dict[str, Any], wait: float) -> tuple[dict[str, Any], list[bytes]]:
-        self._send(request)
+    def run(self, request: dict[str, Any], wait: float, *payloads: bytes) -> tuple[dict[str, Any], list[bytes]]:
+        self._send(request, *payloads)
         return self._receive(wait)
 
     def store(self, path: str, data: bytes, watch: list[Any]) -> None:
@@ -553,6 +554,9 @@ class Runner:
         self._cache = Cache(s.cache_dir) if s.cache_dir is not None else None
         self._languages = {k: list(v) for k, v in s.languages.items()}
         self._languages.setdefault("python", [sys.executable, "{path}"])
+        # the code the cache key compiled goes to the worker only if it is this interpreter
+        # (marshal's format is per version): see _facts_and_code in cache.py
+        self._ship_code = _runs_our_python(self._languages["python"]) and not sys.flags.optimize
         # the sandbox wrapper (bwrap's path) or why there is none; an unusable *requested*
         # sandbox turns every run into an error rather than silently running unconfined
         self._bwrap, self.sandbox_status = sandbox_command(s.sandbox)
@@ -731,18 +735,20 @@ class Runner:
         if self._cache is None or self._problem(job.spec):
             return None
         try:
-            job.key = self._cache.key(job.spec, self._context(job.spec))
+            job.key, code = self._cache.key_and_code(job.spec, self._context(job.spec))
         except (OSError, ValueError, RecursionError):
             return None  # e.g. a dependency unreadable right now: run it, do not cache it
         if self._fresh:
+            job.code = code if self._ship_code else None
             return None
         entry = self._cache.load(job.key)
-        if entry is None:
-            return None
         try:
-            return self._from_entry(job.spec, entry)
+            if entry is not None:
+                return self._from_entry(job.spec, entry)
         except (KeyError, TypeError, ValueError):
-            return None  # malformed entry: run again, the new result overwrites it
+            pass  # malformed entry: run again, the new result overwrites it
+        job.code = code if self._ship_code else None
+        return None
 
     def _run_loop(self) -> None:
         worker: _Worker | None = None
@@ -778,6 +784,7 @@ class Runner:
         if job.result is not None:
             return
         job.result = result
+        job.code = None
         stats = self._stats
         if result.cached:
             stats.cached += 1
@@ -849,9 +856,10 @@ class Runner:
         problem = self._problem(spec, files=False)
         if problem:
             return self._error(spec, problem), worker
+        code, job.code = job.code, None
         try:
             with services.provide(spec.needs, self.settings.service_urls) as service_env:
-                result, worker = self._in_folder(spec, service_env, worker)
+                result, worker = self._in_folder(spec, service_env, worker, code)
         except services.ServiceUnavailable as exc:
             notes = (exc.hint,) if exc.hint else ()
             return self._make(spec, "skipped", reason=exc.reason, notes=notes), worker
@@ -888,6 +896,7 @@ class Runner:
 
     def _in_folder(
         self, spec: RunSpec, service_env: Mapping[str, str], worker: _Worker | None,
+        code: bytes | None = None,
     ) -> tuple[RunResult, _Worker | None]:
         """Run ``spec`` in a fresh run folder, which the worker makes, reads the trace file
         from and removes (or recycles) once every process of the run is gone: that costs
@@ -899,7 +908,7 @@ class Runner:
                 except WorkerDied as exc:
                     return self._error(spec, str(exc)), None
             try:
-                return self._on(worker, spec, service_env), worker
+                return self._on(worker, spec, service_env, code), worker
             except WorkerGone:
                 # it had exited between runs (nothing of this one ran): a new one, once
                 self._drop(worker)
@@ -918,8 +927,10 @@ class Runner:
                 return self._error(spec, reason), None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _on(self, worker: _Worker, spec: RunSpec, service_env: Mapping[str, str]) -> RunResult:
-        """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises."""
+    def _on(self, worker: _Worker, spec: RunSpec, service_env: Mapping[str, str],
+            code: bytes | None = None) -> RunResult:
+        """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises.
+        ``code``: the snippet compiled by its cache key, which a forked run uses as is."""
         root = worker.run_folder
         work, home, tmp = root / "work", root / "home", root / "tmp"
         trace = root / "trace.jsonl"
@@ -931,7 +942,10 @@ class Runner:
         request = self._request(spec, env, work)
         request.update(folder=str(root), trace=str(trace), trace_limit=_TRACE_LIMIT)
         timeout = self._timeout(spec)
-        header, payloads = worker.run(request, timeout + _RESULT_GRACE)
+        shipped = [code] if code is not None and request["mode"] == "fork" else []
+        if shipped:
+            request["code"] = True
+        header, payloads = worker.run(request, timeout + _RESULT_GRACE, *shipped)
         return self._interpret(spec, header, payloads, timeout)
 
     def _drop(self, worker: _Worker, graceful: bool = False) -> None:

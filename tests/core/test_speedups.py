@@ -304,3 +304,92 @@ def test_release_caches_forgets_loaded_bundles_and_module_facts(tmp_path: Path) 
     assert not cache_mod._FACTS
     again = bundle_mod.load(folder)
     assert again is not loaded and again.model == loaded.model
+
+
+# ----------------------------------------------------------------------- compiled once
+# The cache key compiles the snippet and reads its imports and literals off the code
+# (cache._code_facts); the same code goes to the worker, so the forked child does not
+# compile it again. The AST stays the reference: whatever the code says must agree.
+
+FACTS_SOURCE = '''\
+"""Docstring."""
+import json, os.path
+import shop.bus as bus
+from shop import events, ledger as books
+from . import sibling
+from ..pkg.mod import name
+from x import *
+import importlib
+
+def load():
+    from inner import thing
+    mod = importlib.import_module("shop.plugins.extra")
+    here = os.path.dirname(__file__)
+    return open(os.path.join(here, "data", "orders.json")), mod
+
+CONFIG = Path(__file__).parent / "conf" / "settings.toml"
+'''
+
+
+def test_imports_read_off_the_code_are_the_asts(tmp_path: Path) -> None:
+    path = tmp_path / "flow.py"
+    path.write_text(FACTS_SOURCE)
+    code = compile(FACTS_SOURCE, str(path), "exec", dont_inherit=True)
+    from_code = cache_mod._code_facts(code)
+    from_ast = cache_mod._parsed_facts(FACTS_SOURCE.encode(), path)
+    assert from_code is not None
+    assert set(from_ast.imports) <= set(from_code.imports)
+    # the only extra "imports" are the dotted-name constants of the code calling import_module
+    extra = {module for module, _, _ in set(from_code.imports) - set(from_ast.imports)}
+    assert extra == {"data", "orders.json", "thing"}, extra
+    # every literal the AST saw, and its joined paths, are among the code's
+    assert set(from_ast.strings) <= set(from_code.strings)
+    assert {"data/orders.json", "conf/settings.toml"} <= set(from_code.strings)
+
+
+def test_an_import_of_an_unusual_shape_falls_back_to_the_ast(tmp_path: Path) -> None:
+    # 300 constants first: the import's fromlist needs an EXTENDED_ARG prefix
+    source = "".join(f"c{i} = {i + 1000}\n" for i in range(300)) + "from shop import (bus)\n"
+    code = compile(source, "flow.py", "exec", dont_inherit=True)
+    assert cache_mod._code_facts(code) is None
+    path = tmp_path / "flow.py"
+    path.write_text(source)
+    facts, shipped = cache_mod._facts_and_code(path, str(path))
+    assert ("shop", ("bus",), 0) in facts.imports
+    assert shipped is not None  # it compiled cleanly: the run still gets its code
+
+
+def test_a_snippet_the_compiler_warns_about_is_compiled_by_the_child(
+    bundle: Path, write: Write, tmp_path: Path,
+) -> None:
+    """No code is handed over when compiling warns: the child compiles it and the warning
+    goes where ``python snippet.py`` puts it."""
+    clean = write("clean.py", "print('ok')\n")
+    warns = write("warns.py", "import re\nprint(re.findall('\\d', 'a1'))\n")
+    cache = Cache(tmp_path / "cache")
+    assert cache.key_and_code(RunSpec(clean, bundle))[1] is not None
+    key, code = cache.key_and_code(RunSpec(warns, bundle))
+    assert code is None
+    assert key == Cache(tmp_path / "other").key(RunSpec(warns, bundle))
+
+
+def test_the_worker_runs_the_code_the_key_compiled(
+    bundle: Path, write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import marshal
+
+    path = write("flow.py", "print('from the file')\n")
+    spec = RunSpec(path, bundle)
+
+    def handed_over(source: str, name: str) -> bytes:
+        return marshal.dumps(compile(source, name, "exec", dont_inherit=True))
+
+    cases = {
+        "from the code": handed_over("print('from the code')\n", str(path)),
+        "from the file": handed_over("print('from the code')\n", str(path) + ".other"),  # misnamed
+    }
+    for expected, shipped in cases.items():
+        monkeypatch.setattr(Cache, "key_and_code", lambda self, s, c=None, code=shipped: ("k" * 64, code))
+        with Runner(RunnerSettings(jobs=1, timeout=60, cache_dir=tmp_path / expected)) as runner:
+            result = runner.result(spec)
+        assert (result.status, result.stdout) == ("passed", f"{expected}\n"), result
