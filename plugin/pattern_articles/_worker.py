@@ -1093,9 +1093,14 @@ def _preload(request: dict[str, Any]) -> None:
     """Load into the worker the pre-importable modules this snippet (or a bundle module it
     imports) imports, so this child and every later one get them for free."""
     bundle = request.get("bundle_dir") or ""
-    names, tops = _scan(request["path"])
+    if "imports" in request:  # what the runner's analysis found (see _shipped): no scan
+        names = frozenset(str(name) for name in request["imports"])
+        tops = frozenset(name.split(".")[0] for name in names)
+        todo: list[str] = []
+    else:
+        names, tops = _scan(request["path"])
+        todo = [t for t in tops if t]
     seen = {request["path"]}
-    todo = [t for t in tops if t]
     while todo and len(seen) < 64:  # bundle modules the snippet imports, transitively
         top = todo.pop()
         for local in (os.path.join(bundle, f"{top}.py"), os.path.join(bundle, top)):

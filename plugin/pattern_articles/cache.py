@@ -63,16 +63,23 @@ _SKIP_DIRS = frozenset({"__pycache__", "expected", ".git", "node_modules", ".ven
 _STDLIB = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names)
 
 
+class Compiled(NamedTuple):
+    """A snippet compiled while its key was computed, for the runner to hand to its worker
+    with the run: the worker then neither compiles it nor scans it for imports."""
+
+    code: bytes  # marshal bytes of the code, named by the snippet path as given
+    imports: tuple[str, ...]  # dotted names it and the bundle modules it uses import
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What a snippet depends on: files inside its bundle, and top-level modules outside it.
 
-    ``code``: the snippet compiled on the way (``marshal`` bytes, named by the snippet path
-    as given), for the runner to hand to its worker; None when it was not compiled here."""
+    ``code``: the snippet compiled on the way; None when it was not compiled here."""
 
     files: tuple[Path, ...]
     external: tuple[str, ...]
-    code: bytes | None = None
+    code: Compiled | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ class _Analyser:
 
         seen.add(snippet)
         code: bytes | None = None
+        imported: set[str] = set()  # absolute imports of the snippet and its bundle modules
         if spec.language == "python" and snippet.is_file():
             todo: list[tuple[Path, str | None]] = [(snippet, None)]  # (file, its package)
             done: set[Path] = set()
@@ -140,6 +148,9 @@ class _Analyser:
                 else:
                     facts = _facts(path)
                 for module, names, level in facts.imports:
+                    if not level and module:
+                        imported.add(module)
+                        imported.update(f"{module}.{name}" for name in names if name != "*")
                     for target in self._resolve(module, names, level, package, external):
                         add(target)
                         if target.suffix == ".py" and target not in done:
@@ -151,7 +162,8 @@ class _Analyser:
                 if match.is_file():
                     add(match)
         files = [snippet, *sorted(p for p in found if p != snippet)]
-        return Analysis(tuple(files), tuple(sorted(external)), code)
+        compiled = Compiled(code, tuple(sorted(imported))) if code is not None else None
+        return Analysis(tuple(files), tuple(sorted(external)), compiled)
 
     def _inside(self, path: Path) -> bool:
         try:
@@ -689,7 +701,7 @@ class _DependencyMemo:
                 known = self._files.setdefault(path, loaded)
         return known
 
-    def files(self, spec: RunSpec) -> tuple[list[tuple[str, str]], tuple[str, ...], bytes | None]:
+    def files(self, spec: RunSpec) -> tuple[list[tuple[str, str]], tuple[str, ...], Compiled | None]:
         """(name, digest) of every dependency and the external modules, as in :meth:`Cache.key`,
         and the snippet's code when it was compiled on the way (see :class:`Analysis`)."""
         path = self.path_for(spec)
@@ -833,9 +845,9 @@ class Cache:
 
     def key_and_code(
         self, spec: RunSpec, context: Mapping[str, object] | None = None,
-    ) -> tuple[str, bytes | None]:
-        """:meth:`key`, and the snippet's code when computing the key compiled it (``marshal``
-        bytes, for the runner's worker: see ``_facts_and_code``); None when a memo answered."""
+    ) -> tuple[str, Compiled | None]:
+        """:meth:`key`, and the snippet's code when computing the key compiled it (for the
+        runner's worker: see ``_facts_and_code``); None when a memo answered."""
         files, external, code = self._memo.files(spec)
         material: dict[str, Any] = {
             "format": CACHE_FORMAT,

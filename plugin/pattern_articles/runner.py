@@ -45,6 +45,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import functools
 import json
 import os
 import py_compile
@@ -66,7 +67,7 @@ from types import TracebackType
 from typing import Any
 
 from . import services
-from .cache import Cache, dependencies
+from .cache import Cache, Compiled, dependencies
 from .errors import PatternError
 
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = (
@@ -114,8 +115,8 @@ class RunSpec:
     language: str = "python"
     inputs: tuple[str, ...] = ()
 
-    @property
-    def id(self) -> str:
+    @functools.cached_property
+    def id(self) -> str:  # cached: the runner labels every cache entry with it (pathlib is slow)
         """Stable id, e.g. ``snippets/choreography/flow.py::flow[payment-declined]``."""
         try:
             path = self.snippet.relative_to(self.bundle_dir.parent.parent).as_posix()
@@ -190,7 +191,7 @@ class _Job:
         self.spec = spec
         self.key: str | None = None
         self.result: RunResult | None = None
-        self.code: bytes | None = None  # the snippet compiled by the key, until it runs
+        self.code: Compiled | None = None  # the snippet compiled by the key, until it runs
 
 
 class _Idle:
@@ -896,7 +897,7 @@ class Runner:
 
     def _in_folder(
         self, spec: RunSpec, service_env: Mapping[str, str], worker: _Worker | None,
-        code: bytes | None = None,
+        code: Compiled | None = None,
     ) -> tuple[RunResult, _Worker | None]:
         """Run ``spec`` in a fresh run folder, which the worker makes, reads the trace file
         from and removes (or recycles) once every process of the run is gone: that costs
@@ -928,7 +929,7 @@ class Runner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _on(self, worker: _Worker, spec: RunSpec, service_env: Mapping[str, str],
-            code: bytes | None = None) -> RunResult:
+            code: Compiled | None = None) -> RunResult:
         """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises.
         ``code``: the snippet compiled by its cache key, which a forked run uses as is."""
         root = worker.run_folder
@@ -942,9 +943,9 @@ class Runner:
         request = self._request(spec, env, work)
         request.update(folder=str(root), trace=str(trace), trace_limit=_TRACE_LIMIT)
         timeout = self._timeout(spec)
-        shipped = [code] if code is not None and request["mode"] == "fork" else []
-        if shipped:
-            request["code"] = True
+        shipped = [code.code] if code is not None and request["mode"] == "fork" else []
+        if code is not None and shipped:
+            request.update(code=True, imports=list(code.imports))
         header, payloads = worker.run(request, timeout + _RESULT_GRACE, *shipped)
         return self._interpret(spec, header, payloads, timeout)
 

@@ -367,7 +367,8 @@ def test_a_snippet_the_compiler_warns_about_is_compiled_by_the_child(
     clean = write("clean.py", "print('ok')\n")
     warns = write("warns.py", "import re\nprint(re.findall('\\d', 'a1'))\n")
     cache = Cache(tmp_path / "cache")
-    assert cache.key_and_code(RunSpec(clean, bundle))[1] is not None
+    compiled = cache.key_and_code(RunSpec(clean, bundle))[1]
+    assert compiled is not None
     key, code = cache.key_and_code(RunSpec(warns, bundle))
     assert code is None
     assert key == Cache(tmp_path / "other").key(RunSpec(warns, bundle))
@@ -381,8 +382,8 @@ def test_the_worker_runs_the_code_the_key_compiled(
     path = write("flow.py", "print('from the file')\n")
     spec = RunSpec(path, bundle)
 
-    def handed_over(source: str, name: str) -> bytes:
-        return marshal.dumps(compile(source, name, "exec", dont_inherit=True))
+    def handed_over(source: str, name: str) -> cache_mod.Compiled:
+        return cache_mod.Compiled(marshal.dumps(compile(source, name, "exec", dont_inherit=True)), ())
 
     cases = {
         "from the code": handed_over("print('from the code')\n", str(path)),
@@ -393,3 +394,38 @@ def test_the_worker_runs_the_code_the_key_compiled(
         with Runner(RunnerSettings(jobs=1, timeout=60, cache_dir=tmp_path / expected)) as runner:
             result = runner.result(spec)
         assert (result.status, result.stdout) == ("passed", f"{expected}\n"), result
+
+
+def test_the_imports_handed_over_are_the_snippets_and_its_bundle_modules(
+    bundle: Path, write: Write, tmp_path: Path,
+) -> None:
+    """The worker preloads from them instead of scanning the files (see ``_preload``)."""
+    write("shop/__init__.py", "")
+    write("shop/bus.py", "import statistics\nfrom concurrent import futures\n")
+    path = write("flow.py", "import json\nfrom shop import bus\nfrom . import nothing\n")
+    _, compiled = Cache(tmp_path / "cache").key_and_code(RunSpec(path, bundle))
+    assert compiled is not None
+    assert set(compiled.imports) == {"json", "shop", "shop.bus", "statistics", "concurrent",
+                                     "concurrent.futures"}
+
+
+def test_the_worker_preloads_what_the_handed_over_imports_name(bundle: Path, write: Write, tmp_path: Path) -> None:
+    # asyncio is pre-importable, not loaded eagerly; the snippet hides its import from a
+    # scan of the source, so only the handed-over names can have loaded it
+    hidden = write("hidden.py", "import sys\nprint('asyncio' in sys.modules)\nexec('import asyncio')\n")
+    plain = write("plain.py", "import sys\nprint('asyncio' in sys.modules)\n")
+    code = compile(hidden.read_text(), str(hidden), "exec", dont_inherit=True)
+    import marshal
+
+    real = Cache.key_and_code
+
+    def with_asyncio(self: Cache, spec: RunSpec, context: object = None) -> tuple[str, cache_mod.Compiled | None]:
+        key, _ = real(self, spec, context)  # type: ignore[arg-type]
+        return key, cache_mod.Compiled(marshal.dumps(code), ("asyncio",)) if spec.snippet == hidden else None
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Cache, "key_and_code", with_asyncio)
+        with Runner(RunnerSettings(jobs=1, timeout=60, cache_dir=tmp_path / "cache")) as runner:
+            first = runner.result(RunSpec(hidden, bundle))
+            assert (first.status, first.stdout) == ("passed", "True\n"), first
+            assert runner.result(RunSpec(plain, bundle)).stdout == "True\n"
