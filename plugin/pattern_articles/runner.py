@@ -380,7 +380,9 @@ class _Worker:
             if not poller.poll(int(left * 1000) + 1):
                 continue
             try:
-                chunk = os.read(self._out, max(size - len(buffer), 1 << 20))
+                # at least 64 KiB (a whole reply in one call), not 1 MiB: a read buffer over
+                # 128 KiB is an mmap, an mremap and a munmap per call, thrice per run
+                chunk = os.read(self._out, max(size - len(buffer), 1 << 16))
             except OSError:
                 chunk = b""
             if not chunk:
