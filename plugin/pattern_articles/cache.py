@@ -645,6 +645,7 @@ class _DependencyMemo:
         # memo file -> its entries as read, each dropped once _known holds it as a _Memo
         self._files: dict[Path, dict[str, Any]] = {}
         self._pending: dict[Path, dict[str, Any]] = {}  # memo file -> entries not written yet
+        self._paths: dict[Path, Path] = {}  # bundle folder -> its memo file
         self._batches = 0
 
     def path_for(self, spec: RunSpec) -> Path | None:
@@ -652,8 +653,12 @@ class _DependencyMemo:
         created a file per snippet, which cost more than the analysis it saves next time)."""
         if spec.inputs:  # globs may reach into skipped folders: always analyse
             return None
-        ident = f"{_MEMO_FORMAT}\0{spec.bundle_dir}"
-        return self.folder / f"{hashlib.sha256(ident.encode()).hexdigest()}.json"
+        known = self._paths.get(spec.bundle_dir)
+        if known is None:
+            ident = f"{_MEMO_FORMAT}\0{spec.bundle_dir}"
+            known = self._paths[spec.bundle_dir] = (
+                self.folder / f"{hashlib.sha256(ident.encode()).hexdigest()}.json")
+        return known
 
     @staticmethod
     def _ident(spec: RunSpec) -> str:
@@ -834,6 +839,7 @@ class Cache:
         self.folder = Path(folder)
         self._distributions = _Distributions()
         self._memo = _DependencyMemo(self.folder / "deps")
+        self._absolute: str | None = None
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Keys computed inside write their dependency memos once, at the end."""
@@ -871,6 +877,12 @@ class Cache:
 
     def path_for(self, key: str) -> Path:
         return self.folder / f"{key}.json"
+
+    def absolute_path_for(self, key: str) -> str:
+        """:meth:`path_for` as an absolute string, without pathlib (once per run)."""
+        if self._absolute is None:
+            self._absolute = os.path.abspath(self.folder)
+        return os.path.join(self._absolute, f"{key}.json")
 
     def load(self, key: str) -> dict[str, Any] | None:
         """The stored result for ``key``, or None when missing, unreadable or malformed."""

@@ -277,6 +277,10 @@ class _Worker:
     def __init__(self, command: list[str], env: dict[str, str], program: Path | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="pattern-articles-run-"))
         self.run_folder = self.folder / "run"
+        # its paths as strings, made once: every run's request names them (pathlib is slow)
+        root = str(self.run_folder)
+        self.run_paths = {name: os.path.join(root, name) for name in ("work", "home", "tmp", "trace.jsonl")}
+        self.run_paths["folder"] = root
         try:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         except OSError:
@@ -886,7 +890,7 @@ class Runner:
         watch = cache.watch(spec)
         if watch is not None and worker is not None:
             try:
-                worker.store(os.path.abspath(cache.path_for(key)), data, watch)
+                worker.store(cache.absolute_path_for(key), data, watch)
                 return
             except WorkerDied:
                 pass  # the next run notices; the entry is written here
@@ -934,16 +938,15 @@ class Runner:
             code: Compiled | None = None) -> RunResult:
         """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises.
         ``code``: the snippet compiled by its cache key, which a forked run uses as is."""
-        root = worker.run_folder
-        work, home, tmp = root / "work", root / "home", root / "tmp"
-        trace = root / "trace.jsonl"
+        paths = worker.run_paths
+        trace = paths["trace.jsonl"]
         env = dict(self._base_env)
-        env.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+        env.update(HOME=paths["home"], TMPDIR=paths["tmp"], PYTHONDONTWRITEBYTECODE="1")
         env.update(service_env)
         env.update(dict(spec.env))
-        env[TRACE_VARIABLE] = str(trace)
-        request = self._request(spec, env, work)
-        request.update(folder=str(root), trace=str(trace), trace_limit=_TRACE_LIMIT)
+        env[TRACE_VARIABLE] = trace
+        request = self._request(spec, env, paths["work"])
+        request.update(folder=paths["folder"], trace=trace, trace_limit=_TRACE_LIMIT)
         timeout = self._timeout(spec)
         shipped = [code.code] if code is not None and request["mode"] == "fork" else []
         if code is not None and shipped:
@@ -990,12 +993,12 @@ class Runner:
                 self._program = _compile_worker(self._program_folder)
             return self._program
 
-    def _request(self, spec: RunSpec, env: dict[str, str], work: Path) -> dict[str, Any]:
+    def _request(self, spec: RunSpec, env: dict[str, str], work: str) -> dict[str, Any]:
         path = str(spec.snippet)
         bundle = str(spec.bundle_dir)
         request: dict[str, Any] = {
             "op": "run",
-            "cwd": str(work),
+            "cwd": work,
             "env": env,
             "timeout": self._timeout(spec),
             "limit": self.settings.output_limit,
@@ -1020,7 +1023,7 @@ class Runner:
         if self._bwrap is not None:
             # the warm worker cannot fork into a sandbox, so a sandboxed run execs a fresh
             # interpreter (or the language's command) inside bwrap: see docs/guide/security.md
-            argv = [*sandbox_argv(self._bwrap, work.parent), *argv]
+            argv = [*sandbox_argv(self._bwrap, Path(work).parent), *argv]
         request["mode"] = "exec"
         request["argv"] = argv
         return request
