@@ -145,16 +145,22 @@ def test_collect_only_runs_nothing(project: pytest.Pytester) -> None:
     assert _cached_runs(project.path) == 0
 
 
-def test_stop_at_first_failure_hands_no_more_runs_over(project: pytest.Pytester) -> None:
-    """Runs are handed to the runner a few items ahead, not all at once: after ``-x`` stops
-    the session, the snippets far behind the failing one never run."""
+def _many(project: pytest.Pytester, count: int) -> Path:
+    """A bundle ``snippets/many`` of ``count`` one-line snippets, each with its golden file."""
     bundle = project.path / "snippets" / "many"
     (bundle / "expected").mkdir(parents=True)
-    names = [f"s{n:02d}" for n in range(80)]
+    names = [f"s{n:02d}" for n in range(count)]
     (bundle / "bundle.yml").write_text("name: Many\nsnippets:\n" + "".join(f"  {n}.py: {{}}\n" for n in names))
     for n in names:
         (bundle / f"{n}.py").write_text(f"print({n!r})\n")
         (bundle / "expected" / f"{n}.txt").write_text(f"{n}\n")
+    return bundle
+
+
+def test_stop_at_first_failure_hands_no_more_runs_over(project: pytest.Pytester) -> None:
+    """Runs are handed to the runner a few items ahead, not all at once: after ``-x`` stops
+    the session, the snippets far behind the failing one never run."""
+    bundle = _many(project, 80)
     (bundle / "expected" / "s00.txt").write_text("not what it prints\n")
     # one worker: at most 1 + 32 + 4 runs are handed over before the first item fails
     (project.path / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - pattern-articles:\n      jobs: 1\n")
@@ -168,13 +174,7 @@ def test_memos_are_written_once_per_session(project: pytest.Pytester, monkeypatc
     are still written once per bundle, at its end, not once per hand-over."""
     from pattern_articles import cache
 
-    bundle = project.path / "snippets" / "many"
-    (bundle / "expected").mkdir(parents=True)
-    names = [f"s{n:02d}" for n in range(40)]
-    (bundle / "bundle.yml").write_text("name: Many\nsnippets:\n" + "".join(f"  {n}.py: {{}}\n" for n in names))
-    for n in names:
-        (bundle / f"{n}.py").write_text(f"print({n!r})\n")
-        (bundle / "expected" / f"{n}.txt").write_text(f"{n}\n")
+    _many(project, 40)
     written: list[str] = []
     real = cache._write_atomic
 
