@@ -204,10 +204,13 @@ def _descendants(root: int) -> list[int]:
         todo = [root]
         while todo:
             pid = todo.pop()
-            try:
-                tids = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
+            if pid == root and _single_threaded():
+                tids = [str(pid)]  # the worker has no other thread to hold children
+            else:
+                try:
+                    tids = os.listdir(f"/proc/{pid}/task")
+                except OSError:
+                    continue
             for tid in tids:
                 try:
                     with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
@@ -232,6 +235,12 @@ def _descendants(root: int) -> list[int]:
         frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - set(result)
         result.extend(sorted(frontier))
     return result
+
+
+def _single_threaded() -> bool:
+    """Whether the worker has only its main thread (it starts none; a preloaded module could)."""
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _stat(pid: int) -> tuple[str, int] | None:

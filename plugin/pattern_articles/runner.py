@@ -614,6 +614,8 @@ class Runner:
                 fresh.append(job)
             if fresh:
                 self._start_threads_locked()
+        if not fresh:  # every page asks for its runs' results again: nothing to look up
+            return jobs
         misses: list[_Job] = []
         with self._cache.batch() if self._cache is not None else contextlib.nullcontext():
             for job in fresh:
