@@ -37,10 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sitegen  # noqa: E402
+import sitegen
 
-PRELOADED = ("abc collections contextlib copy enum functools heapq itertools json math operator "
-             "os.path re string typing warnings weakref dataclasses hashlib sqlite3").split()
+PRELOADED = ["abc", "collections", "contextlib", "copy", "enum", "functools", "heapq", "itertools",
+             "json", "math", "operator", "os.path", "re", "string", "typing", "warnings", "weakref",
+             "dataclasses", "hashlib", "sqlite3"]
 ENV = {f"VARIABLE_{n}": "v" * 30 for n in range(12)}
 
 
