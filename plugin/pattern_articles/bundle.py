@@ -299,7 +299,8 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
         message = f"{where}: a key is not a name (YAML read it as true/false or a number)"
         hint = "YAML reads on/off/yes/no as true/false: quote the key, or use 'reacts_to:' in flow steps"
     else:
-        message = f"{where}: {err.get('msg', 'invalid value')}"
+        text = str(err.get("msg", "invalid value"))
+        message = f"{where}: {text.removeprefix('Value error, ')}"
         hint = "fix the value; 'pattern-articles schema' describes every key and its type"
     return Problem(message, Place(path, line), hint)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Strict(BaseModel):
@@ -185,6 +185,14 @@ class SnippetSpec(Strict):
 
 class BundleModel(Strict):
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        """An empty name would title the article with nothing and link to it as nothing."""
+        if not value.strip():
+            raise ValueError("the pattern's name is empty")
+        return value
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
     description: str = Field("", description="Fills 'description: <TODO>'.")

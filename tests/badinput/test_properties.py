@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pattern_articles import article, bundle, checks
@@ -227,6 +227,8 @@ METADATA = st.one_of(
 
 @EXAMPLES
 @given(metadata=METADATA)
+@example(metadata="name: ''\n")  # found by this test: an empty name loaded as a bundle
+@example(metadata="name: '   '\n")
 def test_random_metadata_never_crashes_the_loader(metadata: str | bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:  # a fresh folder: the loader memoises by path
         folder = Path(tmp) / "demo"
