@@ -340,7 +340,7 @@ def _parsed_facts(source: bytes, path: Path) -> _ModuleFacts:
 _IMPORT_NAME = opcode.opmap["IMPORT_NAME"]
 _IMPORT_OP = bytes([_IMPORT_NAME])
 _LOAD_CONST = opcode.opmap["LOAD_CONST"]
-_LOAD_SMALL_INT = opcode.opmap.get("LOAD_SMALL_INT", -1)  # Python 3.14 loads the level so
+_LOAD_SMALL_INT = opcode.opmap.get("LOAD_SMALL_INT", -1)  # 3.14 may load the level so
 _EXTENDED_ARG = opcode.EXTENDED_ARG
 _DYNAMIC = frozenset({"import_module", "__import__"})
 
@@ -351,7 +351,8 @@ def _code_facts(code: types.CodeType) -> _ModuleFacts | None:
 
     Imports are exact: every ``import`` compiles to ``LOAD_CONST level; LOAD_CONST
     fromlist; IMPORT_NAME module`` (the level with ``LOAD_SMALL_INT`` from 3.14), the same
-    (module, names, level) the AST gives. The strings are a superset of the AST's literals:
+    (module, names, level) the AST gives; it is the shape CPython's own
+    ``dis._find_imports`` (behind ``modulefinder``) reads. The strings are a superset of the AST's literals:
     every string constant (also keyword and qualified names, which name no file and are
     dropped by :meth:`_Analyser._data_files` without a probe), and where the AST joined
     ``join(base, "data", "x.json")`` or ``base / "data" / "x.json"`` into ``data/x.json``,
