@@ -229,6 +229,9 @@ class _Analyser:
         return files
 
     def _is_local(self, top: str) -> bool:
+        names = self._names(str(self.bundle))  # listed once: most imports are not local
+        if names is not None and not {top, f"{top}.py", top.casefold(), f"{top}.py".casefold()} & names:
+            return False
         return (self.bundle / top).is_dir() or (self.bundle / f"{top}.py").is_file()
 
     def _data_files(self, texts: Sequence[str], module_dir: Path) -> list[Path]:
@@ -352,9 +355,9 @@ def _code_facts(code: types.CodeType) -> _ModuleFacts | None:
     Imports are exact: every ``import`` compiles to ``LOAD_CONST level; LOAD_CONST
     fromlist; IMPORT_NAME module`` (the level with ``LOAD_SMALL_INT`` from 3.14), the same
     (module, names, level) the AST gives; it is the shape CPython's own
-    ``dis._find_imports`` (behind ``modulefinder``) reads. The strings are a superset of the AST's literals:
-    every string constant (also keyword and qualified names, which name no file and are
-    dropped by :meth:`_Analyser._data_files` without a probe), and where the AST joined
+    ``dis._find_imports`` (behind ``modulefinder``) reads. The strings are a superset of the
+    AST's literals: every string constant (also keyword and qualified names, which name no
+    file and are dropped by :meth:`_Analyser._data_files` without a probe), and where the AST joined
     ``join(base, "data", "x.json")`` or ``base / "data" / "x.json"`` into ``data/x.json``,
     this joins each two and three neighbouring constants. Where ``import_module`` or
     ``__import__`` is called, each dotted-name constant of that code is taken as an import.

@@ -185,14 +185,6 @@ class SnippetSpec(Strict):
 
 class BundleModel(Strict):
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
-
-    @field_validator("name")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        """An empty name would title the article with nothing and link to it as nothing."""
-        if not value.strip():
-            raise ValueError("the pattern's name is empty")
-        return value
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
     description: str = Field("", description="Fills 'description: <TODO>'.")
@@ -212,6 +204,14 @@ class BundleModel(Strict):
     summary: Summary | None = None
     snippets: dict[str, SnippetSpec] = Field(default_factory=dict, description="How to run each snippet.")
     normalize: list[str | Normaliser] = Field(default_factory=list, description="Bundle-wide normalisers.")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        """An empty name would title the article with nothing and link to it as nothing."""
+        if not value.strip():
+            raise ValueError("the pattern's name is empty")
+        return value
 
     def all_flows(self) -> list[tuple[tuple[str | int, ...], Flow]]:
         out: list[tuple[tuple[str | int, ...], Flow]] = []
