@@ -77,6 +77,7 @@ _KEEP: list[object] = []
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+_SUBREAPER = False  # set in _serve: whether the kernel made the worker a child subreaper
 _CHUNK = 65536
 _GRACE = 0.2  # seconds descendants get to exit by themselves after the snippet exits
 
@@ -262,15 +263,16 @@ def _is_zombie(pid: int) -> bool:
     return stat is None or stat[0] in ("Z", "X")
 
 
-def _reap(statuses: dict[int, int]) -> None:
-    """Collect every exited child of the worker (the snippet's and adopted orphans)."""
+def _reap(statuses: dict[int, int]) -> bool:
+    """Collect every exited child of the worker (the snippet's and adopted orphans); True
+    when the worker has no child left at all, exited or not."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return True
         if pid == 0:
-            return
+            return False
         statuses[pid] = status
 
 
@@ -771,6 +773,9 @@ def _replace(path: str, data: bytes) -> None:
 
 _WORKER_ENV: dict[str, str] = dict(os.environ)  # the worker's own, for its own imports
 _TZ: str | None = _START_TZ  # the TZ the worker's C library last read
+# The environment _use_environment last set (None: unknown, e.g. after the worker imported
+# modules, which may have changed os.environ).
+_ENV_SET: dict[str, str] | None = None
 
 
 def _use_environment(env: dict[str, str]) -> None:
@@ -781,7 +786,9 @@ def _use_environment(env: dict[str, str]) -> None:
     refilling them would write (~80 page copies per run). The worker itself reads nothing
     from its environment after start-up (its imports switch back to its own first).
     """
-    global _TZ
+    global _TZ, _ENV_SET
+    if env == _ENV_SET:  # the usual run: the same environment as the last one
+        return
     current = os.environ
     for name in [name for name in current if name not in env]:
         del current[name]
@@ -792,6 +799,7 @@ def _use_environment(env: dict[str, str]) -> None:
     if tz != _TZ and hasattr(time, "tzset"):
         time.tzset()  # TZ is read once per process: a child inherits what the worker read
         _TZ = tz
+    _ENV_SET = env
 
 
 # --------------------------------------------------------------------------- supervisor
@@ -1025,7 +1033,8 @@ def _supervise(
 def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> bool:
     """Give helpers a moment to exit on their own once the snippet has exited; True when
     no descendant is left (then there is nothing to sweep: only a live descendant could
-    start another process, so the usual run costs one look at /proc, not three).
+    start another process). The usual run's snippet starts no process, and a subreaper
+    worker then knows that from ``waitpid`` alone, without reading /proc.
 
     Some exit right after their parent by design (multiprocessing's resource tracker sees
     its pipe close); only what is still running after this is a leftover worth a note.
@@ -1033,7 +1042,11 @@ def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> b
     """
     deadline = time.monotonic() + _GRACE
     while True:
-        _reap(statuses)
+        if _reap(statuses) and _SUBREAPER:
+            # no child at all: as the subreaper the worker adopts every orphan of the run
+            # (before its parent can be reaped), so a live descendant would be one of its
+            # children or below one; the usual run needs no look at /proc
+            return True
         if not _descendants(os.getpid()):
             return True
         if time.monotonic() >= deadline:
@@ -1101,6 +1114,7 @@ def _scan(path: str) -> tuple[frozenset[str], frozenset[str]]:
 def _preload(request: dict[str, Any]) -> None:
     """Load into the worker the pre-importable modules this snippet (or a bundle module it
     imports) imports, so this child and every later one get them for free."""
+    global _ENV_SET
     bundle = request.get("bundle_dir") or ""
     if "imports" in request:  # what the runner's analysis found (see _shipped): no scan
         names = frozenset(str(name) for name in request["imports"])
@@ -1129,6 +1143,7 @@ def _preload(request: dict[str, Any]) -> None:
     if wanted:
         _use_environment(_WORKER_ENV)  # imported as at start, not under the last snippet's
         _preimport(wanted)
+        _ENV_SET = None  # an import may have changed os.environ: the next run sets it whole
 
 
 def _shadowed(bundle: str, top: str) -> bool:
@@ -1146,7 +1161,8 @@ def _serve(parent: int) -> int:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # a stray print must never corrupt the protocol
     os.close(null)
-    subreaper = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    global _SUBREAPER
+    subreaper = _SUBREAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if parent and os.getppid() != parent:
         return 0  # the runner died before we could ask to die with it

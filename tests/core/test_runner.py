@@ -168,6 +168,25 @@ def test_environment_is_reduced_to_the_allowlist(
     assert shown.stdout.splitlines()[0] == "hunter2"
 
 
+def test_each_run_in_one_worker_sees_its_own_environment(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    # why: the worker skips setting an environment equal to the last one it set; a run
+    # with other variables, or after one with other variables, must still get exactly its own
+    path = write("scenario_var.py", """
+        import os
+        print(os.environ.get("SCENARIO_VAR"), os.getppid())
+    """)
+    runner = make_runner(jobs=1)
+    envs = [(("SCENARIO_VAR", "a"),), (), (("SCENARIO_VAR", "a"),), (("SCENARIO_VAR", "a"),),
+            (("SCENARIO_VAR", "b"),), ()]
+    results = [runner.result(spec(path, bundle, scenario=str(i), env=env))
+               for i, env in enumerate(envs)]
+    seen = [r.stdout.split() for r in results]
+    assert [value for value, _ in seen] == ["a", "None", "a", "a", "b", "None"], results
+    assert len({worker for _, worker in seen}) == 1  # all in the same worker
+
+
 def test_non_utf8_output_is_replaced_not_fatal(bundle: Path, write: Write,
                                               make_runner: Callable[..., Runner]) -> None:
     path = write("bytes.py", """
