@@ -569,27 +569,25 @@ def _finalise(code: int) -> int:
 # holding work/, home/ and tmp/; the trace file goes next to them). It must be fresh for
 # each run and gone after it. Making and removing four folders per run cost more than the
 # rest of the bookkeeping together, so a run folder the snippet left exactly as it found it
-# (three empty folders, same modes and owners) is renamed to ``<base>/spare``, and renamed
-# back for the next run: a folder indistinguishable from a fresh one, for two renames.
+# (three empty folders, same modes and owners) stays where it is for the next run: a folder
+# indistinguishable from a fresh one. (It used to be renamed aside and back, two renames a
+# run for nothing: no process of the run outlives it, and nobody else writes there.)
 # Anything else (a file left behind, a changed mode) and the folder is removed, the next
 # one made from scratch.
 
 _RUN_DIRS = ("home", "tmp", "work")  # sorted, as compared in _pristine
-_SPARE = "spare"
-_SPARE_READY: set[str] = set()  # bases whose spare folder was checked after its last run
+_READY: set[str] = set()  # run folders found pristine after their last run
 _FRESH: dict[str, list[tuple[int, int, int]]] = {}  # base -> (mode, uid, gid) of a new folder
 
 
 def _prepare_folder(folder: str) -> None:
     """Make ``folder`` a fresh run folder with empty work/, home/ and tmp/."""
+    if folder in _READY:
+        _READY.discard(folder)
+        with contextlib.suppress(OSError):  # gone meanwhile (a tmp cleaner?): made anew
+            if stat.S_ISDIR(os.lstat(folder).st_mode):
+                return
     base = os.path.dirname(folder)
-    if base in _SPARE_READY:
-        _SPARE_READY.discard(base)
-        try:
-            os.rename(os.path.join(base, _SPARE), folder)
-            return
-        except OSError:
-            _remove_tree(os.path.join(base, _SPARE))
     try:
         os.mkdir(folder, 0o700)
     except FileExistsError:  # what a failed clean-up left (it was retried): never reuse it
@@ -606,17 +604,12 @@ def _owner_mode(path: str) -> tuple[int, int, int]:
 
 
 def _recycle_folder(folder: str, trace: str) -> None:
-    """After a run: keep the folder as the spare if it is as it was made, else remove it."""
-    base = os.path.dirname(folder)
+    """After a run: keep the folder for the next run if it is as it was made, else remove it."""
     with contextlib.suppress(OSError):
         os.unlink(trace)  # read already; a folder or an undeletable one: _pristine says no
-    if _pristine(folder, _FRESH.get(base)):
-        try:
-            os.rename(folder, os.path.join(base, _SPARE))
-            _SPARE_READY.add(base)
-            return
-        except OSError:
-            pass
+    if _pristine(folder, _FRESH.get(os.path.dirname(folder))):
+        _READY.add(folder)
+        return
     _remove_tree(folder)
 
 

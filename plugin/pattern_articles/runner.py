@@ -60,6 +60,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -177,6 +178,9 @@ class RunnerStats:
     def summary(self) -> str:
         return (f"ran {self.ran}, cached {self.cached}, failed {self.failed}, "
                 f"skipped {self.skipped} in {self.seconds:.1f} s")
+
+
+_NO_SERVICES: Mapping[str, str] = types.MappingProxyType({})
 
 
 class _Job:
@@ -873,8 +877,11 @@ class Runner:
             return self._error(spec, problem), worker
         code, job.code = job.code, None
         try:
-            with services.provide(spec.needs, self.settings.service_urls) as service_env:
-                result, worker = self._in_folder(spec, service_env, worker, code)
+            if not spec.needs:  # the usual run: no service to start, nor a context for none
+                result, worker = self._in_folder(spec, _NO_SERVICES, worker, code)
+            else:
+                with services.provide(spec.needs, self.settings.service_urls) as service_env:
+                    result, worker = self._in_folder(spec, service_env, worker, code)
         except services.ServiceUnavailable as exc:
             notes = (exc.hint,) if exc.hint else ()
             return self._make(spec, "skipped", reason=exc.reason, notes=notes), worker

@@ -7,6 +7,7 @@ process-leak tests need Linux (they say so when skipped).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -658,6 +659,24 @@ def test_death_by_signal_is_reported(bundle: Path, write: Write,
     result = make_runner().result(spec(path, bundle))
     assert (result.status, result.exit_code, result.reason) == ("failed", -15, "killed by SIGTERM")
     assert result.stdout == "before\n"
+
+
+def test_a_run_folder_removed_between_runs_is_made_anew(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    # why: a pristine run folder stays in place for the next run; something else (a cleaner
+    # of /tmp during a long mkdocs serve) may remove it meanwhile
+    path = write("where.py", """
+        import os
+        print(os.getcwd(), os.path.isdir(os.environ["HOME"]), os.path.isdir(os.environ["TMPDIR"]))
+    """)
+    runner = make_runner(jobs=1)
+    first = runner.result(spec(path, bundle, scenario="first"))
+    work, *flags = first.stdout.split()
+    assert flags == ["True", "True"], first
+    shutil.rmtree(Path(work).parent)  # the whole run folder, between two runs of one worker
+    second = runner.result(spec(path, bundle, scenario="second"))
+    assert (second.status, second.stdout) == ("passed", first.stdout), second
 
 
 def test_a_run_folder_left_dirty_is_never_handed_to_the_next_run(
