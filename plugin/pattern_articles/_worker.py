@@ -734,6 +734,13 @@ def _store(path: str, data: bytes, watch: list[Any]) -> None:
         os.close(fd)
 
 
+def _store_all(stores: list[Any], entries: list[bytes]) -> None:
+    """:func:`_store` each ``[path, watch]`` with its entry; a failure only costs a re-run."""
+    for (path, watch), data in zip(stores, entries, strict=False):
+        with contextlib.suppress(Exception):
+            _store(path, data, watch)
+
+
 def _replace(path: str, data: bytes) -> None:
     """Temporary file in the same folder, then rename: a reader never sees half of it."""
     folder, name = os.path.split(path)
@@ -885,7 +892,7 @@ def _supervise(
     limit = int(request["limit"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    sig_r, sig_w = os.pipe()  # close-on-exec: EOF means "the snippet started"
+    sig_r, sig_w = os.pipe()  # close-on-exec: EOF with nothing written means "it started"
     start = time.monotonic()
     # Freeze the worker's objects for the fork: the child's garbage collector then never
     # walks them. When a child's allocations tipped an older generation's collection (which
@@ -911,22 +918,12 @@ def _supervise(
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also from here, so killpg works whoever runs first
     statuses: dict[int, int] = {}
-    failure = b""
-    while True:
-        chunk = os.read(sig_r, _CHUNK)
-        if not chunk:
-            break
-        failure += chunk
-    os.close(sig_r)
+    # Whether the snippet started is read once the child is gone (it wrote why not to the
+    # signal pipe, or closed it unwritten as it started): waiting for that here, before
+    # polling, cost the worker a wake-up per run.
     captures = [_Capture(out_r, limit), _Capture(err_r, limit)]
     for fd in (out_r, err_r):
         os.set_blocking(fd, False)
-    if failure:
-        _sweep(statuses, pid)
-        for cap in captures:
-            os.close(cap.fd)
-        failed = {"op": "result", "start_error": failure.decode("utf-8", "replace")}
-        return failed, b"", b"", False
 
     pidfd = -1
     if hasattr(os, "pidfd_open"):
@@ -981,6 +978,11 @@ def _supervise(
     killed = set() if clear else _sweep(statuses, pid)
     if status is None:
         status = statuses.get(pid)
+    failure = _failure(sig_r)
+    if failure and not stop:
+        for cap in captures:
+            os.close(cap.fd)
+        return {"op": "result", "start_error": failure.decode("utf-8", "replace")}, b"", b"", False
 
     notes: list[str] = []
     # every writer is dead now, so the pipes reach EOF; the bound only guards against a
@@ -1021,6 +1023,24 @@ def _supervise(
         "notes": notes,
     }
     return header, bytes(captures[0].data), bytes(captures[1].data), stop
+
+
+def _failure(sig_r: int) -> bytes:
+    """Why the snippet could not start, as the child wrote it to the signal pipe (b"" when
+    it started); closes the pipe. Called once the child is gone: every writer is closed."""
+    os.set_blocking(sig_r, False)
+    failure = b""
+    try:
+        while True:
+            chunk = os.read(sig_r, _CHUNK)
+            if not chunk:
+                break
+            failure += chunk
+    except OSError:  # BlockingIOError: a writer somehow still open; what came is the reason
+        pass
+    finally:
+        os.close(sig_r)
+    return failure
 
 
 def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> bool:
@@ -1180,12 +1200,16 @@ def _serve(parent: int) -> int:
         request, data = received
         if request.get("op") == "stop":
             break
+        # cache entries of earlier runs, sent along with this message (see runner.py's
+        # _Worker.store): the first payloads; written once this message is answered
+        stores = request.get("stores") or []
+        entries, data = data[:len(stores)], data[len(stores):]
         if request.get("op") == "store":
-            with contextlib.suppress(Exception):  # a failure only costs a future re-run
-                _store(request["path"], data[0], request["watch"])
+            _store_all(stores, entries)
             continue
         if request.get("op") != "run":
             _send(ctl_out, {"op": "error", "message": f"unknown request {request.get('op')!r}"})
+            _store_all(stores, entries)
             continue
         try:
             if request.get("mode") == "fork":
@@ -1203,6 +1227,7 @@ def _serve(parent: int) -> int:
         if stop:
             break
         _send(ctl_out, header, *payloads)
+        _store_all(stores, entries)
     _sweep({}, None)
     return 0
 

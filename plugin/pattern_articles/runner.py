@@ -242,6 +242,10 @@ class _Queue:
             self._retire += 1
             self._cv.notify_all()
 
+    def empty(self) -> bool:
+        with self._cv:
+            return not self._items
+
     def promote(self, job: _Job) -> None:
         with self._cv:
             try:
@@ -324,6 +328,7 @@ class _Worker:
         # (and already reused) fd number
         self._write_lock = threading.Lock()
         self._stopped = False
+        self._stores: list[tuple[str, list[Any], bytes]] = []  # (path, watch, entry): see store
         try:
             hello, _ = self._receive(_HELLO_TIMEOUT)
         except WorkerDied:
@@ -336,6 +341,10 @@ class _Worker:
         self.info = hello
 
     def run(self, request: dict[str, Any], wait: float, *payloads: bytes) -> tuple[dict[str, Any], list[bytes]]:
+        if self._stores:  # the entries of earlier runs ride along (see store)
+            stores, self._stores = self._stores, []
+            request = dict(request, stores=[[path, watch] for path, watch, _ in stores])
+            payloads = (*(data for _, _, data in stores), *payloads)
         self._send(request, *payloads)
         return self._receive(wait)
 
@@ -346,9 +355,25 @@ class _Worker:
         Why the worker: a file written here costs the build process its system calls, and
         each of them hands the GIL to the thread rendering pages and waits to get it back
         (measured: re-checking and storing in the run threads cost ~0.8 ms of CPU per
-        snippet in a cold build; one write of this message costs one call).
+        snippet in a cold build).
+
+        The entry goes with the next run request (the worker writes it after answering
+        that run), or with :meth:`flush` when no run follows: a message of its own cost both
+        processes a write, a wake-up and a decode per run. At most the last run's entry
+        waits, and a worker that dies with it only costs that run a re-run some day.
         """
-        self._send({"op": "store", "path": path, "watch": watch}, data)
+        self._stores.append((path, watch, data))
+
+    @property
+    def holds_stores(self) -> bool:
+        return bool(self._stores)
+
+    def flush(self) -> None:
+        """Send the entries no run request took along (see :meth:`store`)."""
+        if self._stores:
+            stores, self._stores = self._stores, []
+            self._send({"op": "store", "stores": [[path, watch] for path, watch, _ in stores]},
+                       *(data for _, _, data in stores))
 
     def _send(self, header: dict[str, Any], *payloads: bytes) -> None:
         if payloads:
@@ -786,6 +811,14 @@ class Runner:
                     result, worker = self._execute(job, worker)
                 except Exception as exc:
                     result = self._internal(job.spec, exc)
+                if worker is not None and worker.holds_stores and self._runs.empty():
+                    # nothing to run next, so no request takes the entry along: it goes now,
+                    # before the result is out (whoever has it may look it up in the cache)
+                    try:
+                        worker.flush()
+                    except WorkerDied:
+                        self._drop(worker)
+                        worker = None
                 self._finish(job, result)
         finally:
             if worker is not None:
@@ -974,6 +1007,9 @@ class Runner:
         EOF after its sweep); otherwise it is dead or wedged, so kill it now."""
         if not graceful:
             worker.kill()
+        else:
+            with contextlib.suppress(WorkerDied):
+                worker.flush()
         worker.wait_stopped()
         with self._lock:
             self._workers.discard(worker)

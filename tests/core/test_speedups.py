@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pattern_articles import bundle as bundle_mod
 from pattern_articles import cache as cache_mod
+from pattern_articles import runner as runner_mod
 from pattern_articles.cache import Cache
 from pattern_articles.runner import Runner, RunnerSettings, RunSpec
 from tests.core.conftest import Write
@@ -429,3 +431,36 @@ def test_the_worker_preloads_what_the_handed_over_imports_name(bundle: Path, wri
             first = runner.result(RunSpec(hidden, bundle))
             assert (first.status, first.stdout) == ("passed", "True\n"), first
             assert runner.result(RunSpec(plain, bundle)).stdout == "True\n"
+
+
+def test_an_entry_goes_with_the_next_run_request_and_the_last_one_on_its_own(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: a message of its own per cache entry cost both processes a write, a wake-up and a
+    # decode per run; the entry now rides with the next request, and only the last one waits
+    sent: list[tuple[str, int]] = []
+    real_send = runner_mod._Worker._send
+
+    def spy(worker: runner_mod._Worker, header: dict[str, Any], *payloads: bytes) -> None:
+        if header.get("op") in ("run", "store"):
+            sent.append((str(header["op"]), len(header.get("stores") or [])))
+        real_send(worker, header, *payloads)
+
+    monkeypatch.setattr(runner_mod._Worker, "_send", spy)
+    counter = tmp_path / "counter.txt"
+    path = write("flow.py", """
+        import os, sys
+        with open(os.environ["COUNTER"], "a") as f:
+            f.write("run\\n")
+        print(sys.argv[1])
+    """)
+    specs = [RunSpec(path, bundle, scenario=str(i), args=(str(i),), env=(("COUNTER", str(counter)),))
+             for i in range(3)]
+    cache = tmp_path / "cache"
+    with Runner(RunnerSettings(cache_dir=cache, jobs=1)) as runner:
+        assert [r.status for r in runner.run_all(specs)] == ["passed"] * 3
+    assert sent == [("run", 0), ("run", 1), ("run", 1), ("store", 1)]
+    with Runner(RunnerSettings(cache_dir=cache, jobs=1)) as again:
+        results = again.run_all(specs)
+    assert [(r.cached, r.stdout) for r in results] == [(True, f"{i}\n") for i in range(3)]
+    assert len(counter.read_text().splitlines()) == 3 and again.workers_started == 0
