@@ -571,7 +571,8 @@ def squeeze_blank_lines(text: str) -> str:
     fence = ""
     blank = False
     for line in text.split("\n"):
-        opened = _FENCE.match(line)
+        # the regex only where a fence can be: most lines hold no three backticks or tildes
+        opened = _FENCE.match(line) if ("```" in line or "~~~" in line) else None
         if fence:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
                     and not line.strip()[len(opened.group(1)):].strip():
