@@ -719,6 +719,31 @@ def test_a_worker_gone_between_runs_is_replaced_without_an_error(
     assert int(second.stdout) != first
 
 
+@needs_proc
+def test_a_snippet_dies_with_its_worker(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path,
+) -> None:
+    # why: a worker killed outright (OOM killer, kill -9) cannot sweep; the parent-death
+    # signal each child asks for (prctl, through ctypes set up in the worker) must end it
+    pids = tmp_path / "pids.txt"
+    path = write("long.py", """
+        import os, time
+        with open(os.environ["PIDFILE"], "w") as f:
+            f.write(f"{os.getpid()} {os.getppid()}")
+        time.sleep(60)
+    """)
+    runner = make_runner(jobs=1, timeout=120)
+    runner.submit([spec(path, bundle, env=(("PIDFILE", str(pids)),))])
+    deadline = time.monotonic() + 30
+    while len(read_pids(pids)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    snippet, worker = read_pids(pids)
+    os.kill(worker, 9)
+    assert gone({snippet})  # long before its 60 s sleep ends
+    result = runner.result(spec(path, bundle, env=(("PIDFILE", str(pids)),)))
+    assert result.status == "error", result
+
+
 def test_compile_warnings_and_gc_behave_as_in_a_fresh_interpreter(
     bundle: Path, write: Write, make_runner: Callable[..., Runner],
 ) -> None:
