@@ -716,10 +716,10 @@ def _read_trace(path: str, limit: int) -> tuple[bytes, str]:
     return b"".join(parts), ""
 
 
-# --------------------------------------------------------------------------- cache entries
-# The runner has the worker write its cache entries (see runner.py's _Worker.store). The
-# rules are cache.py's (_write_new, _signature), kept in step by hand: this file imports no
-# module of the package.
+# --------------------------------------------------------------------------- cache inputs
+# The runner caches a passing run only if the files its key was computed from did not change
+# while it ran; the worker checks, once the run is over (see runner.py's Runner._store). The
+# signature is cache.py's _signature, repeated: this file imports no module of the package.
 
 
 def _signature(path: str) -> list[int] | None:
@@ -731,64 +731,9 @@ def _signature(path: str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
 
 
-def _store(path: str, data: bytes, watch: list[Any]) -> None:
-    """Write a cache entry unless a file or folder the key was computed from changed since
-    (an editor saving a file mid-run must not file the new output under the old content).
-
-    Written the way ``cache._write_new`` writes (see there why); this file may not import
-    the package, so the few lines are repeated: change both together."""
-    for name, signature in watch:
-        if signature is None or _signature(name) != signature:
-            return
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except OSError:  # there already (replaced atomically below) or no folder yet
-        _replace(path, data)
-        return
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    finally:
-        os.close(fd)
-
-
-def _store_all(stores: list[Any], entries: list[bytes]) -> None:
-    """:func:`_store` each ``[path, watch]`` with its entry; a failure only costs a re-run."""
-    for (path, watch), data in zip(stores, entries, strict=False):
-        with contextlib.suppress(Exception):
-            _store(path, data, watch)
-
-
-def _replace(path: str, data: bytes) -> None:
-    """Temporary file in the same folder, then rename: a reader never sees half of it."""
-    folder, name = os.path.split(path)
-    with contextlib.suppress(OSError):
-        os.makedirs(folder, exist_ok=True)
-    for attempt in range(100):
-        temp = os.path.join(folder, f".{name[:16]}.{os.getpid()}.{attempt}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            continue
-        except OSError:
-            return
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.close(fd)
-            fd = -1
-            os.replace(temp, path)
-        except OSError:
-            if fd >= 0:
-                os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        return
+def _settled(watch: list[Any]) -> bool:
+    """Whether every ``[path, signature]`` still has that signature."""
+    return all(signature is not None and _signature(name) == signature for name, signature in watch)
 
 
 # --------------------------------------------------------------------------- environment
@@ -902,6 +847,9 @@ def _run(request: dict[str, Any], ctl_in: int,
             header["trace_error"] = error
         payloads.append(trace)
         _recycle_folder(folder, request["trace"])
+    watch = request.get("watch")
+    if watch is not None and header.get("exit_code") == 0 and not header.get("timed_out"):
+        header["settled"] = _settled(watch)
     return header, payloads, stop
 
 
@@ -1222,16 +1170,8 @@ def _serve(parent: int) -> int:
         request, data = received
         if request.get("op") == "stop":
             break
-        # cache entries of earlier runs, sent along with this message (see runner.py's
-        # _Worker.store): the first payloads; written once this message is answered
-        stores = request.get("stores") or []
-        entries, data = data[:len(stores)], data[len(stores):]
-        if request.get("op") == "store":
-            _store_all(stores, entries)
-            continue
         if request.get("op") != "run":
             _send(ctl_out, {"op": "error", "message": f"unknown request {request.get('op')!r}"})
-            _store_all(stores, entries)
             continue
         try:
             if request.get("mode") == "fork":
@@ -1249,7 +1189,6 @@ def _serve(parent: int) -> int:
         if stop:
             break
         _send(ctl_out, header, *payloads)
-        _store_all(stores, entries)
     _sweep({}, None)
     return 0
 

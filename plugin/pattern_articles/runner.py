@@ -189,7 +189,7 @@ class _Job:
     Slotted and without an Event of its own: a build holds one per snippet, and an Event
     (a Condition and two locks) cost ~1 KB each; the runner's one Condition serves all."""
 
-    __slots__ = ("awaited", "code", "key", "result", "spec")
+    __slots__ = ("awaited", "code", "key", "result", "settled", "spec", "watch")
 
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
@@ -197,6 +197,10 @@ class _Job:
         self.result: RunResult | None = None
         self.code: Compiled | None = None  # the snippet compiled by the key, until it runs
         self.awaited = False  # someone blocks in Runner.result() for it (see _finish_locked)
+        # what the key was computed from, as [path, signature] (Cache.watch), and whether the
+        # worker found all of it unchanged once the run was over (see Runner._store)
+        self.watch: list[Any] | None = None
+        self.settled = False
 
 
 class _Idle:
@@ -328,7 +332,6 @@ class _Worker:
         # (and already reused) fd number
         self._write_lock = threading.Lock()
         self._stopped = False
-        self._stores: list[tuple[str, list[Any], bytes]] = []  # (path, watch, entry): see store
         try:
             hello, _ = self._receive(_HELLO_TIMEOUT)
         except WorkerDied:
@@ -341,39 +344,8 @@ class _Worker:
         self.info = hello
 
     def run(self, request: dict[str, Any], wait: float, *payloads: bytes) -> tuple[dict[str, Any], list[bytes]]:
-        if self._stores:  # the entries of earlier runs ride along (see store)
-            stores, self._stores = self._stores, []
-            request = dict(request, stores=[[path, watch] for path, watch, _ in stores])
-            payloads = (*(data for _, _, data in stores), *payloads)
         self._send(request, *payloads)
         return self._receive(wait)
-
-    def store(self, path: str, data: bytes, watch: list[Any]) -> None:
-        """Have the worker write a cache entry, unless a file or folder in ``watch`` (as
-        ``[path, signature]``) no longer has that signature. No answer is awaited.
-
-        Why the worker: a file written here costs the build process its system calls, and
-        each of them hands the GIL to the thread rendering pages and waits to get it back
-        (measured: re-checking and storing in the run threads cost ~0.8 ms of CPU per
-        snippet in a cold build).
-
-        The entry goes with the next run request (the worker writes it after answering
-        that run), or with :meth:`flush` when no run follows: a message of its own cost both
-        processes a write, a wake-up and a decode per run. At most the last run's entry
-        waits, and a worker that dies with it only costs that run a re-run some day.
-        """
-        self._stores.append((path, watch, data))
-
-    @property
-    def holds_stores(self) -> bool:
-        return bool(self._stores)
-
-    def flush(self) -> None:
-        """Send the entries no run request took along (see :meth:`store`)."""
-        if self._stores:
-            stores, self._stores = self._stores, []
-            self._send({"op": "store", "stores": [[path, watch] for path, watch, _ in stores]},
-                       *(data for _, _, data in stores))
 
     def _send(self, header: dict[str, Any], *payloads: bytes) -> None:
         if payloads:
@@ -745,6 +717,8 @@ class Runner:
             worker.stop()
         for thread in threads:
             thread.join()
+        if self._cache is not None:
+            self._cache.flush()
         if self._home is not None:
             _rmtree(self._home)
         if self._program_folder is not None:
@@ -780,14 +754,16 @@ class Runner:
             return None  # e.g. a dependency unreadable right now: run it, do not cache it
         if self._fresh:
             job.code = code if self._ship_code else None
+            job.watch = self._cache.watch(job.spec)
             return None
-        entry = self._cache.load(job.key)
+        entry = self._cache.load(job.key, job.spec.bundle_dir)
         try:
             if entry is not None:
                 return self._from_entry(job.spec, entry)
         except (KeyError, TypeError, ValueError):
             pass  # malformed entry: run again, the new result overwrites it
         job.code = code if self._ship_code else None
+        job.watch = self._cache.watch(job.spec)
         return None
 
     def _run_loop(self) -> None:
@@ -811,18 +787,21 @@ class Runner:
                     result, worker = self._execute(job, worker)
                 except Exception as exc:
                     result = self._internal(job.spec, exc)
-                if worker is not None and worker.holds_stores and self._runs.empty():
-                    # nothing to run next, so no request takes the entry along: it goes now,
-                    # before the result is out (whoever has it may look it up in the cache)
-                    try:
-                        worker.flush()
-                    except WorkerDied:
-                        self._drop(worker)
-                        worker = None
+                # The cache's entries are written once no run is outstanding (outside a
+                # batch, which writes them at its end): before the last result is out, so
+                # whoever has it finds them on disk; or, when two runs ended at once, just
+                # after.
+                self._flush_if(1)
                 self._finish(job, result)
+                self._flush_if(0)
         finally:
             if worker is not None:
                 self._drop(worker, graceful=True)
+
+    def _flush_if(self, outstanding: int) -> None:
+        cache = self._cache
+        if cache is not None and cache.pending and self._outstanding == outstanding and not cache.batched:
+            cache.flush()
 
     def _finish(self, job: _Job, result: RunResult) -> None:
         with self._lock:
@@ -903,18 +882,17 @@ class Runner:
     def _execute(self, job: _Job, worker: _Worker | None) -> tuple[RunResult, _Worker | None]:
         # Every system call in a run thread hands the GIL to the thread rendering pages and
         # waits to get it back, which cost more CPU than the calls: so the worker checks the
-        # files, makes the run folder, reads the trace and writes the cache entry.
+        # files, makes the run folder, reads the trace and checks the key's inputs.
         spec = job.spec
         problem = self._problem(spec, files=False)
         if problem:
             return self._error(spec, problem), worker
-        code, job.code = job.code, None
         try:
             if not spec.needs:  # the usual run: no service to start, nor a context for none
-                result, worker = self._in_folder(spec, _NO_SERVICES, worker, code)
+                result, worker = self._in_folder(job, _NO_SERVICES, worker)
             else:
                 with services.provide(spec.needs, self.settings.service_urls) as service_env:
-                    result, worker = self._in_folder(spec, service_env, worker, code)
+                    result, worker = self._in_folder(job, service_env, worker)
         except services.ServiceUnavailable as exc:
             notes = (exc.hint,) if exc.hint else ()
             return self._make(spec, "skipped", reason=exc.reason, notes=notes), worker
@@ -925,37 +903,39 @@ class Runner:
         except OSError as exc:  # e.g. no space left for the run folder
             return self._error(spec, f"could not prepare the run: {exc}"), worker
         if result.status == "passed" and self._cache is not None and job.key is not None:
-            self._store(spec, job.key, result, worker)
+            self._store(job, job.key, result)
+        job.watch = None  # a build holds every job to its end: a list per job adds up
         return result, worker
 
-    def _store(self, spec: RunSpec, key: str, result: RunResult, worker: _Worker | None) -> None:
+    def _store(self, job: _Job, key: str, result: RunResult) -> None:
         """Cache a passing result, only if its inputs did not change while it ran (an editor
-        saving a file mid-run must not file the new output under the old content)."""
+        saving a file mid-run must not file the new output under the old content).
+
+        The worker checks that when it knows what the key was computed from (``job.watch``,
+        sent with the run; its answer is ``job.settled``): a system call here hands the GIL
+        to the thread rendering pages and waits to get it back. Otherwise the key is
+        computed again."""
         cache = self._cache
         assert cache is not None
-        data = cache.entry(key, self._to_entry(result), spec.id)
-        # the signatures the key was computed from; the worker checks and writes
-        watch = cache.watch(spec)
-        if watch is not None and worker is not None:
+        spec = job.spec
+        if job.watch is not None:
+            unchanged = job.settled
+        else:
             try:
-                worker.store(cache.absolute_path_for(key), data, watch)
-                return
-            except WorkerDied:
-                pass  # the next run notices; the entry is written here
-        try:
-            unchanged = cache.key(spec, self._context(spec)) == key
-        except (OSError, ValueError, RecursionError):
-            unchanged = False
+                unchanged = cache.key(spec, self._context(spec)) == key
+            except (OSError, ValueError, RecursionError):
+                unchanged = False
         if unchanged:
-            cache.write(key, data)
+            cache.store(key, self._to_entry(result), spec.id, spec.bundle_dir)
 
     def _in_folder(
-        self, spec: RunSpec, service_env: Mapping[str, str], worker: _Worker | None,
-        code: Compiled | None = None,
+        self, job: _Job, service_env: Mapping[str, str], worker: _Worker | None,
     ) -> tuple[RunResult, _Worker | None]:
         """Run ``spec`` in a fresh run folder, which the worker makes, reads the trace file
         from and removes (or recycles) once every process of the run is gone: that costs
         the build process no file system call at all."""
+        spec = job.spec
+        code, job.code = job.code, None
         for attempt in (1, 2):
             if worker is None:
                 try:
@@ -963,7 +943,7 @@ class Runner:
                 except WorkerDied as exc:
                     return self._error(spec, str(exc)), None
             try:
-                return self._on(worker, spec, service_env, code), worker
+                return self._on(worker, job, service_env, code), worker
             except WorkerGone:
                 # it had exited between runs (nothing of this one ran): a new one, once
                 self._drop(worker)
@@ -982,10 +962,11 @@ class Runner:
                 return self._error(spec, reason), None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _on(self, worker: _Worker, spec: RunSpec, service_env: Mapping[str, str],
+    def _on(self, worker: _Worker, job: _Job, service_env: Mapping[str, str],
             code: Compiled | None = None) -> RunResult:
-        """One run of ``spec`` on ``worker``; raises what :meth:`_Worker.run` raises.
+        """One run of ``job`` on ``worker``; raises what :meth:`_Worker.run` raises.
         ``code``: the snippet compiled by its cache key, which a forked run uses as is."""
+        spec = job.spec
         paths = worker.run_paths
         trace = paths["trace.jsonl"]
         env = dict(self._base_env)
@@ -999,7 +980,10 @@ class Runner:
         shipped = [code.code] if code is not None and request["mode"] == "fork" else []
         if code is not None and shipped:
             request.update(code=True, imports=list(code.imports))
+        if job.watch is not None:
+            request["watch"] = job.watch
         header, payloads = worker.run(request, timeout + _RESULT_GRACE, *shipped)
+        job.settled = header.get("settled") is True
         return self._interpret(spec, header, payloads, timeout)
 
     def _drop(self, worker: _Worker, graceful: bool = False) -> None:
@@ -1007,9 +991,6 @@ class Runner:
         EOF after its sweep); otherwise it is dead or wedged, so kill it now."""
         if not graceful:
             worker.kill()
-        else:
-            with contextlib.suppress(WorkerDied):
-                worker.flush()
         worker.wait_stopped()
         with self._lock:
             self._workers.discard(worker)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from pattern_articles.cache import Cache
+
 from .kit import MKDOCS, TIMEOUT, clean_env, make_project, replace, write
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +97,7 @@ def test_secrets_stay_out_of_snippets_the_site_and_the_cache(tmp_path: Path) -> 
     assert "secret: absent" in page and "anywhere: False" in page
     for text in (everything_written(project), built.stdout + built.stderr, checked.stdout + checked.stderr):
         assert SECRET not in text
-    entries = [json.loads(p.read_text()) for p in (project / ".cache" / "pattern-articles").glob("*.json")]
+    entries = list(Cache(project / ".cache" / "pattern-articles").stored())
     assert entries and all(SECRET not in json.dumps(e) for e in entries)
 
 

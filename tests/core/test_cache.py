@@ -148,7 +148,7 @@ def test_failures_are_not_cached(
     assert run_once(spec)[0].status == "failed"
     assert run_once(spec)[0].status == "failed"
     assert runs(counter) == 2
-    assert not list(cache_dir.glob("*.json"))
+    assert not list(Cache(cache_dir).stored())
 
 
 def test_corrupt_entries_are_ignored_and_rebuilt(
@@ -158,15 +158,115 @@ def test_corrupt_entries_are_ignored_and_rebuilt(
     path = write("flow.py", COUNTING + "print('ok')\n")
     spec = counting_spec(path, bundle, counter)
     run_once(spec)
-    (entry,) = cache_dir.glob("*.json")
-    for garbage in ('{"format": 1, "key": "', "\x00\xff", "[]",
-                    json.dumps({"format": 1, "key": entry.stem, "result": {"status": "passed"}})):
-        entry.write_text(garbage, encoding="utf-8", errors="surrogateescape")
+    (log,) = (cache_dir / "results").glob("*.jsonl")  # one file per bundle
+    (line,) = log.read_bytes().splitlines()
+    key = line.split(b"\t")[0].decode()
+    label = line.split(b"\t")[1]
+    wrong = json.dumps({"format": 2, "key": key, "spec": "x", "result": {"status": "passed"}}).encode()
+    for garbage in (line[:-7],  # cut by a crash: the next entry must not be glued to it
+                    line.replace(b'"format": 2', b'"format": 1'),
+                    key.encode() + b"\t" + label + b"\t[]",
+                    key.encode() + b"\t" + label + b"\t" + wrong,
+                    b"\x00\xff"):
+        log.write_bytes(garbage)
         result, _ = run_once(spec)
         assert (result.status, result.cached, result.stdout) == ("passed", False, "ok\n")
-        assert json.loads(entry.read_text())["result"]["stdout"] == "ok\n"  # rebuilt
-    assert runs(counter) == 5
-    assert [p.name for p in cache_dir.iterdir()] == [entry.name]  # no temp files left
+        entries = list(Cache(cache_dir).stored())
+        assert [(e["key"], e["result"]["stdout"]) for e in entries] == [(key, "ok\n")]  # rebuilt
+        assert run_once(spec)[0].cached
+    assert runs(counter) == 6
+    assert sorted(p.name for p in (cache_dir / "results").iterdir()) == [".lock", log.name]  # no temp files
+
+
+def test_entries_are_appended_per_bundle_and_old_ones_pruned(
+    bundle: Path, write: Write, counter: Path, run_once: Callable[..., tuple[RunResult, Runner]],
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: a file per entry made a cold build create a file per snippet, which ext4 makes
+    # dear after many deletions; a bundle's file grows by appends and is compacted only when
+    # most of it is outdated, keeping each run's latest few entries
+    from pattern_articles import cache as cache_mod
+
+    path = write("flow.py", COUNTING + "print('v0')\n")
+    other = write("other.py", "print('other')\n")
+    spec, kept = counting_spec(path, bundle, counter), RunSpec(other, bundle)
+    assert run_once(kept)[0].status == "passed"
+    (log,) = (cache_dir / "results").glob("*.jsonl")
+    inode = log.stat().st_ino
+    for version in range(1, 12):
+        write("flow.py", COUNTING + f"print('v{version}')\n")
+        assert run_once(spec)[0].stdout == f"v{version}\n"
+    assert log.stat().st_ino == inode, "appended, not rewritten: no compaction needed yet"
+    assert len(log.read_bytes().splitlines()) == 12
+    monkeypatch.setattr(cache_mod, "_KEEP_PER_RUN", 2)
+    for version in range(12, 30):
+        write("flow.py", COUNTING + f"print('v{version}')\n")
+        assert run_once(spec)[0].stdout == f"v{version}\n"
+    assert log.stat().st_ino != inode, "compacted"
+    lines = log.read_bytes().splitlines()
+    assert len(lines) <= 2 * 3 + 16
+    outputs = [e["result"]["stdout"] for e in Cache(cache_dir).stored()]
+    assert outputs[0] == "other\n" and outputs[-1] == "v29\n"
+    assert run_once(kept)[0].cached, "another run's entry survives compaction"
+    write("flow.py", COUNTING + "print('v29')\n")
+    assert run_once(spec)[0].cached and runs(counter) == 29
+
+
+def test_processes_appending_at_once_keep_every_entry(tmp_path: Path) -> None:
+    """Two processes flushing into one bundle file (two builds, pytest-xdist workers): each
+    append is whole, and no compaction drops the other's lines. Each round rewrites five
+    entries (so compactions come often) and adds a new one, which must all survive."""
+    import subprocess
+
+    program = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from pattern_articles.cache import Cache
+        cache = Cache(Path({str(tmp_path / "cache")!r}))
+        who = sys.argv[1]
+        for round in range(150):
+            for name in [f"{{who}}-{{i}}" for i in range(5)] + [f"{{who}}{{round}}"]:
+                key = name.ljust(64, "0")
+                cache.store(key, {{"status": "passed", "stdout": key}}, name, Path("/b"))
+            cache.flush()
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", program, who]) for who in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    stored = {e["key"]: e for e in Cache(tmp_path / "cache").stored()}
+    expected = {name.ljust(64, "0") for who in ("a", "b")
+                for name in [*(f"{who}-{i}" for i in range(5)), *(f"{who}{r}" for r in range(150))]}
+    assert set(stored) == expected
+    assert all(e["result"]["stdout"] == k for k, e in stored.items())
+    (log,) = (tmp_path / "cache" / "results").glob("*.jsonl")
+    assert len(log.read_bytes().splitlines()) < 2 * len(expected) + 17, "compacted on the way"
+
+
+@pytest.mark.parametrize("memo", ["trusted", "fresh"])
+def test_a_result_is_not_cached_when_its_inputs_change_while_it_runs(
+    bundle: Path, write: Write, counter: Path, run_once: Callable[..., tuple[RunResult, Runner]],
+    memo: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an editor saving a module mid-run must not file the new output under the old content.
+    # "trusted": the key came through a memo, so the worker checks its inputs after the run;
+    # "fresh": the files are too new to trust by stat, so the runner computes the key again
+    from pattern_articles import cache as cache_mod
+
+    if memo == "trusted":
+        monkeypatch.setattr(cache_mod, "_RACY_NS", -(10**18))
+    write("helper.py", "VALUE = 1\n")
+    path = write("flow.py", COUNTING + textwrap.dedent("""
+        from pathlib import Path
+        Path(__file__).with_name("helper.py").write_text("VALUE = 2\\n")  # saved mid-run
+        import helper
+        print(helper.VALUE)
+    """))
+    spec = counting_spec(path, bundle, counter)
+    first, _ = run_once(spec)
+    assert (first.status, first.stdout) == ("passed", "2\n")
+    write("helper.py", "VALUE = 1\n")  # back to what the key was computed from
+    second, _ = run_once(spec)
+    assert not second.cached, "the output of VALUE = 2 was filed under VALUE = 1"
+    assert runs(counter) == 2
 
 
 def test_fresh_setting_and_environment_variable_force_runs(

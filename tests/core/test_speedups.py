@@ -264,7 +264,8 @@ def test_serve_watcher_sees_writes_and_ignores_reads(tmp_path: Path) -> None:
         assert watcher.sentinel.read_text() == before
         snippet.write_text("print(2)\n")
         deadline = time.monotonic() + 30
-        while watcher.changes == 0 and time.monotonic() < deadline:
+        # the watcher counts the change, then replaces the sentinel: wait for both
+        while (watcher.changes == 0 or watcher.sentinel.read_text() == before) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert watcher.changes > 0
         assert watcher.sentinel.read_text() != before, "the file MkDocs polls changed"
@@ -433,17 +434,17 @@ def test_the_worker_preloads_what_the_handed_over_imports_name(bundle: Path, wri
             assert runner.result(RunSpec(plain, bundle)).stdout == "True\n"
 
 
-def test_an_entry_goes_with_the_next_run_request_and_the_last_one_on_its_own(
+def test_a_session_writes_its_entries_once_per_bundle_and_sends_only_runs(
     bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # why: a message of its own per cache entry cost both processes a write, a wake-up and a
-    # decode per run; the entry now rides with the next request, and only the last one waits
-    sent: list[tuple[str, int]] = []
+    # why: a file (or a message to the worker) per cache entry cost every run system calls
+    # and wake-ups; entries now wait in memory, and a batch (a pytest session) or the last
+    # outstanding run writes them with one append per bundle file
+    sent: list[str] = []
     real_send = runner_mod._Worker._send
 
     def spy(worker: runner_mod._Worker, header: dict[str, Any], *payloads: bytes) -> None:
-        if header.get("op") in ("run", "store"):
-            sent.append((str(header["op"]), len(header.get("stores") or [])))
+        sent.append(str(header["op"]))
         real_send(worker, header, *payloads)
 
     monkeypatch.setattr(runner_mod._Worker, "_send", spy)
@@ -455,12 +456,21 @@ def test_an_entry_goes_with_the_next_run_request_and_the_last_one_on_its_own(
         print(sys.argv[1])
     """)
     specs = [RunSpec(path, bundle, scenario=str(i), args=(str(i),), env=(("COUNTER", str(counter)),))
-             for i in range(3)]
+             for i in range(4)]
     cache = tmp_path / "cache"
+    results = cache / "results"
     with Runner(RunnerSettings(cache_dir=cache, jobs=1)) as runner:
-        assert [r.status for r in runner.run_all(specs)] == ["passed"] * 3
-    assert sent == [("run", 0), ("run", 1), ("run", 1), ("store", 1)]
+        with runner.batch():
+            assert [r.status for r in runner.run_all(specs[:3])] == ["passed"] * 3
+            assert runner.result(specs[0]).status == "passed"
+            assert not list(results.glob("*.jsonl")), "written before the batch ended"
+        (log,) = results.glob("*.jsonl")
+        assert len(log.read_bytes().splitlines()) == 3
+        inode = log.stat().st_ino
+        assert runner.result(specs[3]).stdout == "3\n"  # outside a batch: written at once
+        assert len(log.read_bytes().splitlines()) == 4 and log.stat().st_ino == inode
+    assert sent == ["run"] * 4
     with Runner(RunnerSettings(cache_dir=cache, jobs=1)) as again:
-        results = again.run_all(specs)
-    assert [(r.cached, r.stdout) for r in results] == [(True, f"{i}\n") for i in range(3)]
-    assert len(counter.read_text().splitlines()) == 3 and again.workers_started == 0
+        found = again.run_all(specs)
+    assert [(r.cached, r.stdout) for r in found] == [(True, f"{i}\n") for i in range(4)]
+    assert len(counter.read_text().splitlines()) == 4 and again.workers_started == 0

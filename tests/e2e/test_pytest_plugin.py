@@ -130,7 +130,9 @@ def _cached_runs(root: object) -> int:
     """Passing runs stored in the project's result cache (one entry per run)."""
     from pathlib import Path
 
-    return len(list((Path(str(root)) / ".cache" / "pattern-articles").glob("*.json")))
+    from pattern_articles.cache import Cache
+
+    return len(list(Cache(Path(str(root)) / ".cache" / "pattern-articles").stored()))
 
 
 def test_only_selected_snippets_run(project: pytest.Pytester) -> None:
