@@ -873,6 +873,7 @@ class _Results:
         self._paths: dict[Path, Path] = {}  # bundle folder -> its result file
         self._logs: dict[Path, _Log] = {}
         self._pending: dict[Path, dict[str, bytes]] = {}  # file -> key -> line not written yet
+        self._held = 0  # lines in _pending
         self._lock = threading.Lock()
 
     def path_for(self, bundle_dir: Path) -> Path:
@@ -918,20 +919,22 @@ class _Results:
         line = b"\t".join((key.encode("ascii"), json.dumps(label).encode("utf-8"), entry))
         with self._lock:
             self._pending.setdefault(path, {})[key] = line
+            self._held += 1
             log = self._logs.get(path)
             if log is None:
                 log = self._logs[path] = _Log(None, {})
             log.lines[key] = line
 
     @property
-    def pending(self) -> bool:
-        return bool(self._pending)
+    def pending(self) -> int:
+        """How many entries wait for :meth:`flush`."""
+        return self._held
 
     def flush(self) -> None:
         """Write the held entries: appended to their bundle's file, or the file compacted
         when most of it would be outdated. A failure to write only costs future re-runs."""
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending, self._pending, self._held = self._pending, {}, 0
         if not pending:
             return
         try:
@@ -1093,8 +1096,8 @@ class Cache:
         self._results.add(key, label, json.dumps(entry, ensure_ascii=False).encode("utf-8"), bundle_dir)
 
     @property
-    def pending(self) -> bool:
-        """Whether stored results wait for :meth:`flush`."""
+    def pending(self) -> int:
+        """How many stored results wait for :meth:`flush`."""
         return self._results.pending
 
     def flush(self) -> None:

@@ -474,3 +474,20 @@ def test_a_session_writes_its_entries_once_per_bundle_and_sends_only_runs(
         found = again.run_all(specs)
     assert [(r.cached, r.stdout) for r in found] == [(True, f"{i}\n") for i in range(4)]
     assert len(counter.read_text().splitlines()) == 4 and again.workers_started == 0
+
+
+def test_a_long_batch_holds_a_bounded_number_of_entries(
+    bundle: Path, write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a pytest session is one batch: its entries are appended every _FLUSH_EVERY runs,
+    # not all held in memory to its end
+    monkeypatch.setattr(runner_mod, "_FLUSH_EVERY", 2)
+    path = write("flow.py", "import sys\nprint(sys.argv[1])\n")
+    specs = [RunSpec(path, bundle, scenario=str(i), args=(str(i),)) for i in range(5)]
+    results = tmp_path / "cache" / "results"
+    with Runner(RunnerSettings(cache_dir=tmp_path / "cache", jobs=1)) as runner, runner.batch():
+        for spec in specs:
+            assert runner.result(spec).status == "passed"
+        (log,) = results.glob("*.jsonl")
+        assert len(log.read_bytes().splitlines()) == 4, "two appends of two, the fifth held"
+    assert len(log.read_bytes().splitlines()) == 5
