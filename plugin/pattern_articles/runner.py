@@ -757,16 +757,15 @@ class Runner:
             job.key, code = self._cache.key_and_code(job.spec, self._context(job.spec))
         except (OSError, ValueError, RecursionError):
             return None  # e.g. a dependency unreadable right now: run it, do not cache it
-        if self._fresh:
-            job.code = code if self._ship_code else None
-            return None
-        entry = self._cache.load(job.key, job.spec.bundle_dir)
-        try:
-            if entry is not None:
-                return self._from_entry(job.spec, entry)
-        except (KeyError, TypeError, ValueError):
-            pass  # malformed entry: run again, the new result overwrites it
-        job.code = code if self._ship_code else None
+        if not self._fresh:
+            entry = self._cache.load(job.key, job.spec.bundle_dir)
+            try:
+                if entry is not None:
+                    return self._from_entry(job.spec, entry)
+            except (KeyError, TypeError, ValueError):
+                pass  # malformed entry: run again, the new result overwrites it
+        if self._ship_code:  # it runs: with its code compiled here, also when a memo answered
+            job.code = code if code is not None else self._cache.code_for(job.spec)
         return None
 
     def _run_loop(self) -> None:
