@@ -999,7 +999,7 @@ class _Results:
             self._logs = {path: _Log(None, dict(lines)) for path, lines in self._pending.items()}
 
     def stored(self) -> Iterator[dict[str, Any]]:
-        """Every well-formed entry on disk, each run's latest first per file."""
+        """Every well-formed entry on disk, once per key (its last line), file by file."""
         try:
             files = sorted(self.folder.glob("*.jsonl"))
         except OSError:
