@@ -183,18 +183,13 @@ class RunnerStats:
 _NO_SERVICES: Mapping[str, str] = types.MappingProxyType({})
 
 
-_FLUSH_EVERY = 256
-"""Stored results held in memory at most, batch or not: a cold build of 2,000 snippets
-holding all of its entries until the runs end kept ~2 MB more at its memory peak."""
-
-
 class _Job:
     """One submitted spec; done once ``result`` is set (under the runner's lock).
 
     Slotted and without an Event of its own: a build holds one per snippet, and an Event
     (a Condition and two locks) cost ~1 KB each; the runner's one Condition serves all."""
 
-    __slots__ = ("awaited", "code", "key", "result", "settled", "spec", "watch")
+    __slots__ = ("awaited", "code", "key", "result", "settled", "spec")
 
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
@@ -202,10 +197,9 @@ class _Job:
         self.result: RunResult | None = None
         self.code: Compiled | None = None  # the snippet compiled by the key, until it runs
         self.awaited = False  # someone blocks in Runner.result() for it (see _finish_locked)
-        # what the key was computed from, as [path, signature] (Cache.watch), and whether the
-        # worker found all of it unchanged once the run was over (see Runner._store)
-        self.watch: list[Any] | None = None
-        self.settled = False
+        # whether the worker found the files the key was computed from unchanged once the
+        # run was over; None when it was not told them (see Runner._store)
+        self.settled: bool | None = None
 
 
 class _Idle:
@@ -906,21 +900,19 @@ class Runner:
             return self._error(spec, f"could not prepare the run: {exc}"), worker
         if result.status == "passed" and self._cache is not None and job.key is not None:
             self._store(job, job.key, result)
-        job.watch = None  # a build holds every job to its end: a list per job adds up
         return result, worker
 
     def _store(self, job: _Job, key: str, result: RunResult) -> None:
         """Cache a passing result, only if its inputs did not change while it ran (an editor
         saving a file mid-run must not file the new output under the old content).
 
-        The worker checks that when it knows what the key was computed from (``job.watch``,
-        sent with the run; its answer is ``job.settled``): a system call here hands the GIL
-        to the thread rendering pages and waits to get it back. Otherwise the key is
-        computed again."""
+        The worker checks that when it was told what the key was computed from (its answer
+        is ``job.settled``): a system call here hands the GIL to the thread rendering pages
+        and waits to get it back. Otherwise the key is computed again."""
         cache = self._cache
         assert cache is not None
         spec = job.spec
-        if job.watch is not None:
+        if job.settled is not None:
             unchanged = job.settled
         else:
             try:
@@ -929,8 +921,6 @@ class Runner:
                 unchanged = False
         if unchanged:
             cache.store(key, self._to_entry(result), spec.id, spec.bundle_dir)
-            if cache.pending >= _FLUSH_EVERY:  # an append per bundle file, batch or not
-                cache.flush()
 
     def _in_folder(
         self, job: _Job, service_env: Mapping[str, str], worker: _Worker | None,
@@ -986,11 +976,11 @@ class Runner:
             request.update(code=True, imports=list(code.imports))
         # what the key was computed from, made here rather than at the lookup: 2,000 lists
         # held from the lookups to the runs left the build's memory more fragmented
-        job.watch = self._cache.watch(spec) if self._cache is not None and job.key is not None else None
-        if job.watch is not None:
-            request["watch"] = job.watch
+        watch = self._cache.watch(spec) if self._cache is not None and job.key is not None else None
+        if watch is not None:
+            request["watch"] = watch
         header, payloads = worker.run(request, timeout + _RESULT_GRACE, *shipped)
-        job.settled = header.get("settled") is True
+        job.settled = header.get("settled") is True if watch is not None else None
         return self._interpret(spec, header, payloads, timeout)
 
     def _drop(self, worker: _Worker, graceful: bool = False) -> None:

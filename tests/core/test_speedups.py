@@ -524,7 +524,7 @@ def test_a_long_batch_holds_a_bounded_number_of_entries(
 ) -> None:
     # a pytest session is one batch: its entries are appended every _FLUSH_EVERY runs,
     # not all held in memory to its end
-    monkeypatch.setattr(runner_mod, "_FLUSH_EVERY", 2)
+    monkeypatch.setattr(cache_mod, "_FLUSH_EVERY", 2)
     path = write("flow.py", "import sys\nprint(sys.argv[1])\n")
     specs = [RunSpec(path, bundle, scenario=str(i), args=(str(i),)) for i in range(5)]
     results = tmp_path / "cache" / "results"
