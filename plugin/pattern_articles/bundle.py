@@ -214,7 +214,7 @@ def load(folder: Path) -> Bundle:
     return loaded
 
 
-_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Bundle]] = {}
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int, int], ...], Bundle]] = {}
 
 
 def forget_loaded() -> None:
@@ -222,14 +222,16 @@ def forget_loaded() -> None:
     _LOADED.clear()
 
 
-def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """Name, mtime and size of every file in the bundle folder.
+def _folder_signature(folder: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Name, mtime, size and inode of every file in the bundle folder.
 
     The load-time checks read more than bundle.yml (that each snippet exists, that a region
     it names is marked in the file), so a loaded bundle is reused only while none of its
-    files changed: deleting a snippet during ``mkdocs serve`` must be reported at once.
+    files changed: deleting a snippet during ``mkdocs serve`` must be reported at once. The
+    inode is there because the bundle also remembers where each snippet resolves to
+    (:meth:`Bundle.real_path`): a file replaced by a symlink is another inode.
     """
-    found: list[tuple[str, int, int]] = []
+    found: list[tuple[str, int, int, int]] = []
     for current, dirs, names in os.walk(folder):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in names:
@@ -238,7 +240,7 @@ def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
                 info = os.stat(full)
             except OSError:
                 continue
-            found.append((full, info.st_mtime_ns, info.st_size))
+            found.append((full, info.st_mtime_ns, info.st_size, info.st_ino))
     return tuple(sorted(found))
 
 

@@ -101,15 +101,31 @@ def dependencies(spec: RunSpec) -> list[Path]:
     return list(analyse(spec).files)
 
 
-def analyse(spec: RunSpec) -> Analysis:
-    """Resolve the snippet's dependencies inside its bundle (see the module docstring)."""
-    return _Analyser(spec.bundle_dir).run(spec)
+def analyse(spec: RunSpec, real_bundle: Path | None = None) -> Analysis:
+    """Resolve the snippet's dependencies inside its bundle (see the module docstring).
+
+    ``real_bundle``: ``spec.bundle_dir`` resolved, when the caller has it already."""
+    return _Analyser(real_bundle or spec.bundle_dir.resolve(), spec.bundle_dir).run(spec)
 
 
 class _Analyser:
-    def __init__(self, bundle: Path) -> None:
-        self.bundle = bundle.resolve()
+    def __init__(self, bundle: Path, given: Path | None = None) -> None:
+        self.bundle = bundle  # resolved
         self._listed: dict[str, frozenset[str] | None] = {}  # folder -> its names (casefolded too)
+        # folder as written -> resolved: a file that is not a symlink resolves to its
+        # resolved folder plus its name, one lstat instead of one per folder of its path
+        self._real: dict[str, str] = {str(given): str(bundle)} if given is not None else {}
+
+    def _resolved(self, path: Path) -> Path:
+        """``path.resolve()``, resolving each folder once per analysis."""
+        text = str(path)
+        folder, name = os.path.split(text)
+        if not name or name in (".", "..") or os.path.islink(text):
+            return Path(os.path.realpath(text))
+        real = self._real.get(folder)
+        if real is None:
+            real = self._real[folder] = os.path.realpath(folder)
+        return Path(os.path.join(real, name))
 
     def _names(self, folder: str) -> frozenset[str] | None:
         """The names in ``folder`` (and their casefolded forms: a case-insensitive file
@@ -124,13 +140,13 @@ class _Analyser:
         return self._listed[folder]
 
     def run(self, spec: RunSpec) -> Analysis:
-        snippet = spec.snippet.resolve()
+        snippet = self._resolved(spec.snippet)
         found: list[Path] = []
         seen: set[Path] = set()
         external: set[str] = set()
 
         def add(path: Path) -> None:
-            path = path.resolve()
+            path = self._resolved(path)
             if path not in seen and path.is_file() and self._inside(path):
                 seen.add(path)
                 found.append(path)
@@ -616,6 +632,7 @@ def _mtime(path: str) -> int:
 
 _MEMO_FORMAT = 3  # 2: one file per bundle; 3: facts read off the compiled code (a wider set)
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime tick
+_RECENT_S = 1.0  # how long a walk of a bundle's folders stands for the next analysis's "before"
 
 
 def _signature(path: str) -> tuple[int, int, int, int] | None:
@@ -680,6 +697,7 @@ class _DependencyMemo:
         self._files: dict[Path, dict[str, Any]] = {}
         self._pending: dict[Path, dict[str, Any]] = {}  # memo file -> entries not written yet
         self._paths: dict[Path, Path] = {}  # bundle folder -> its memo file
+        self._after: dict[Path, tuple[float, list[tuple[Any, ...]]]] = {}  # see _recent_folders
 
     def path_for(self, spec: RunSpec) -> Path | None:
         """The memo file of ``spec``'s bundle: one per bundle, not per snippet (a cold build
@@ -744,8 +762,8 @@ class _DependencyMemo:
                 pass
         if path is not None:
             self._known.pop((path, ident), None)  # stale; see watch()
-        folders = _folders(bundle) if path is not None else []
-        analysis = analyse(spec)
+        folders = self._recent_folders(bundle) if path is not None else []
+        analysis = analyse(spec, bundle)
         stats = [(str(f), _signature(str(f))) for f in analysis.files]
         files = []
         for dependency in analysis.files:
@@ -757,7 +775,9 @@ class _DependencyMemo:
         if path is not None:
             now = time.time_ns()
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
-            if settled and folders == _folders(bundle) and all(_signature(n) == sig for n, sig in stats):
+            after = _folders(bundle)
+            self._after[bundle] = (time.monotonic(), after)
+            if settled and folders == after and all(_signature(n) == sig for n, sig in stats):
                 data = {"folders": folders, "stats": stats, "files": files, "external": list(analysis.external)}
                 with self._lock:
                     self._pending.setdefault(path, {})[ident] = data
@@ -765,6 +785,19 @@ class _DependencyMemo:
                     self.flush()
                 self._known[(path, ident)] = self._memo(folders, stats, files, analysis.external)
         return files, analysis.external, analysis.code
+
+    def _recent_folders(self, bundle: Path) -> list[tuple[Any, ...]]:
+        """The bundle's folders as they were before an analysis starts.
+
+        The check that followed the previous analysis in the same bundle serves, if it is
+        recent: a snapshot taken earlier than needed is safe (a change made since it was
+        taken makes the check after this analysis fail, or the memo's next check), and
+        it saves a walk of the bundle's folders per snippet of a cold build.
+        """
+        recent = self._after.get(bundle)
+        if recent is not None and time.monotonic() - recent[0] < _RECENT_S:
+            return recent[1]
+        return _folders(bundle)
 
     def _read(self, data: Mapping[str, Any]) -> _Memo:
         """A memo as :meth:`_memo` keeps it (JSON gives lists where it keeps tuples)."""

@@ -212,12 +212,18 @@ def _diff(old: str, new: str, old_label: str, new_label: str) -> str:
     return "\n".join(lines)
 
 
-def compare(actual: str, golden_path: Path, normalisers: Iterable[object] = ()) -> Mismatch | None:
-    """None when ``actual`` matches the golden file (after normalising both), else why not."""
+def compare(actual: str, golden_path: Path, normalisers: Iterable[object] = (),
+            golden_text: str | None = None) -> Mismatch | None:
+    """None when ``actual`` matches the golden file (after normalising both), else why not.
+
+    ``golden_text``: the file's text when the caller has read it already (a build judges
+    every run and shows the golden too); None reads it here, and names why it cannot be.
+    """
     compiled = compile_normalisers(normalisers)
     got = normalise(actual, compiled)
     try:
-        expected_raw = golden_path.read_bytes().decode("utf-8", errors="replace")
+        expected_raw = golden_text if golden_text is not None else (
+            golden_path.read_bytes().decode("utf-8", errors="replace"))
     except (FileNotFoundError, NotADirectoryError):
         diff = _diff("", got, f"{golden_path} (missing)", "actual output")
         return Mismatch(golden_path, diff, missing=True, hint=MISSING_HINT)

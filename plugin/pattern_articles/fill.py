@@ -150,7 +150,6 @@ class Filler:
         if m.definition and m.definition.contrast_with:
             others.add(m.definition.contrast_with.replace("-", " ").title())
         self.others = sorted(others)
-        self._resolved: dict[str, Path] = {}  # snippet path as written -> resolved (per page)
 
     # -- the whole article -------------------------------------------------------------
     def fill(self, article: Article, meta: Mapping[str, Any] | None = None) -> Rendered:
@@ -342,7 +341,7 @@ class Filler:
     def _spec_for(self, relative: str, scenario: str) -> RunSpec | None:
         from .verify import specs_by_snippet, specs_for
 
-        target = self._resolved.get(relative) or (self.bundle.dir / relative).resolve()
+        target = self.bundle.real_path(relative)
         specs = specs_by_snippet(self.bundle, self.settings.timeout).get(target)
         if specs is None:  # shown but neither declared nor referenced in the metadata
             specs = [spec for spec in specs_for(self.bundle, self.settings.timeout, extra=[relative])
@@ -412,9 +411,9 @@ class Filler:
         # where the reference is written: its bundle.yml line (a directive names its own line)
         where = None if isinstance(ref, str) else self._ref_place(ref)
         file = self.bundle.dir / path
-        real = None if Path(path).is_absolute() else file.resolve()
-        if real is not None:
-            self._resolved[path] = real  # _spec_for needs it again: resolving walks every folder
+        # resolved once per bundle load (its run specs resolved it already): resolving walks
+        # every folder of the path, an lstat each
+        real = None if Path(path).is_absolute() else self.bundle.real_path(path)
         if real is None or not real.is_relative_to(self.bundle.real_dir):
             raise PatternError(
                 f"snippet '{path}' leaves its bundle folder {self.bundle.dir.name}/", where,

@@ -89,6 +89,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
     def __init__(self) -> None:
         self.project: Project | None = None
         self._linked: dict[Path, ArticleRef] = {}  # article path -> its link, from the front matter text
+        self._refs: list[ArticleRef] = []  # the build's articles, found once at its start
         self._page_keys: dict[Path, str] = {}  # article path -> its key in the page cache
         self._whole: set[Path] = set()  # articles expected whole from the page cache (runs not submitted)
         self._sources: dict[Path, str] = {}  # each page's text as read in on_files, by resolved path
@@ -139,7 +140,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         if self.project._runner is not None:
             self.project.runner.reset_stats()  # one summary line per (re)build
         self.project.pages_cached = 0
-        refs = self.project.articles()
+        refs = self._refs = self.project.articles()
         # pages whose front matter names a bundle, even when MkDocs cannot read that front
         # matter: such a page must fail loudly, not be published with its TODOs
         self._linked = {ref.path.resolve(): ref for ref in refs}
@@ -226,7 +227,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 str(bundle_id),
                 meta=page.meta,
                 line_offset=offset,
-                links=self.project.links(src),
+                links=self.project.links(src, self._refs),
                 place=Place(path, linked.line if linked is not None else 1),
             )
         except PatternError as exc:

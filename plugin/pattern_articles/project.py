@@ -157,11 +157,17 @@ class Project:
         raise PatternError(f"the front matter has no '{key}:' key naming a bundle, so it is not an article",
                            Place(wanted, 1), hint=hint)
 
-    def links(self, for_docs_path: str = "") -> SiteLinks:
+    def links(self, for_docs_path: str = "", refs: list[ArticleRef] | None = None) -> SiteLinks:
+        """Links to the site's articles as seen from ``for_docs_path``.
+
+        ``refs``: the articles found already. A build passes those it found at its start,
+        which are the pages MkDocs builds: finding them again walks and stats every
+        Markdown file under docs_dir, per page, which made a build quadratic in its pages.
+        """
         from .fill import SiteLinks, relative_url
 
         pages: dict[str, str] = {}
-        for ref in self.articles():
+        for ref in refs if refs is not None else self.articles():
             pages.setdefault(ref.bundle_id, ref.docs_path)
         # relative URLs are made when a page asks for one: every page of a site asking for
         # a URL to every other page made a build quadratic in its number of pages

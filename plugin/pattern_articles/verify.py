@@ -185,14 +185,14 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
 
     golden = _golden_of(bundle, spec)
     try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
-        expected = golden.read_bytes().decode("utf-8", errors="replace") if golden.is_file() else None
-    except OSError:
+        expected: str | None = golden.read_bytes().decode("utf-8", errors="replace")
+    except OSError:  # none yet (or a folder, or unreadable): no stat first, one call per run
         expected = None
     if result.status == "skipped":
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":
         return Outcome(result, result.status, golden, expected=expected)
-    mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec))
+    mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
     if found is not None and result.trace and trace_checks:

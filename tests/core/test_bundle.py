@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -133,3 +134,22 @@ def test_a_deleted_snippet_is_reported_on_the_next_load(tmp_path: Path) -> None:
     with pytest.raises(PatternError) as info:
         bundle.load(folder)
     assert "snippets: 's.py' does not exist in demo/" in info.value.format()
+
+
+def test_a_snippet_swapped_for_a_symlink_out_of_the_bundle_is_caught_on_the_next_load(tmp_path: Path) -> None:
+    """A loaded bundle remembers where each snippet resolves to (the fill's bundle check uses
+    it), so a swap that keeps the name, size and mtime must still count as a change."""
+    folder = make(tmp_path, GOOD + "snippets:\n  s.py: {}\n")
+    snippet = folder / "s.py"
+    snippet.write_text("print('hi')\n", encoding="utf-8")
+    first = bundle.load(folder)
+    assert first.real_path("s.py") == snippet.resolve()
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('hi')\n", encoding="utf-8")  # the same size
+    info = snippet.stat()
+    os.utime(outside, ns=(info.st_atime_ns, info.st_mtime_ns))  # the same mtime
+    snippet.unlink()
+    snippet.symlink_to(outside)
+    with pytest.raises(PatternError) as error:
+        bundle.load(folder)
+    assert "'s.py' leaves the bundle folder demo/" in error.value.format()

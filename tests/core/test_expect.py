@@ -166,3 +166,13 @@ def test_update_failure_is_a_pattern_error(tmp_path: Path) -> None:
     blocker.write_text("a file where the folder should be")
     with pytest.raises(PatternError, match="cannot write"):
         update(blocker / "flow.txt", "x")
+
+
+def test_compare_takes_the_golden_text_read_already(tmp_path: Path) -> None:
+    # why: a build judges every run right after reading its golden; reading it twice was
+    # a second open per snippet
+    golden = tmp_path / "absent.txt"  # never read: the text is given
+    assert compare("Order 7 placed\n", golden, (), "Order 7 placed\n") is None
+    mismatch = compare("Order 8 placed\n", golden, (), "Order 7 placed\n")
+    assert mismatch is not None and not mismatch.missing
+    assert "-Order 7 placed" in mismatch.diff and "+Order 8 placed" in mismatch.diff

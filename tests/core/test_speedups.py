@@ -534,3 +534,45 @@ def test_a_long_batch_holds_a_bounded_number_of_entries(
         (log,) = results.glob("*.jsonl")
         assert len(log.read_bytes().splitlines()) == 4, "two appends of two, the fifth held"
     assert len(log.read_bytes().splitlines()) == 5
+
+
+def test_the_analysis_resolves_paths_as_path_resolve_does(bundle: Path, write: Write, tmp_path: Path) -> None:
+    # why: it resolves a file through its folder, resolved once, instead of an lstat per
+    # folder of the path; symlinks must still resolve to where they point
+    real = write("pkg/mod.py", "X = 1\n")
+    (bundle / "linked").symlink_to(bundle / "pkg")
+    (bundle / "alias.py").symlink_to(real)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (bundle / "out").symlink_to(outside)
+    analyser = cache_mod._Analyser(bundle.resolve(), bundle)
+    for path in (real, bundle / "alias.py", bundle / "linked" / "mod.py", bundle / "out" / "x.py",
+                 bundle / "missing.py", bundle / "pkg" / ".." / "alias.py", bundle / "linked"):
+        assert analyser._resolved(path) == path.resolve(), path
+
+
+def test_a_cold_analysis_walks_the_bundle_folders_once_per_snippet_and_stays_exact(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: the walk after one snippet's analysis serves as the walk before the next one's;
+    # an earlier snapshot than needed is safe, a file created in between must still count
+    specs = [RunSpec(write(f"s{i}.py", "print(open('data/orders.json').read())\n"), bundle) for i in range(3)]
+    walks: list[Path] = []
+    real_folders = cache_mod._folders
+
+    def counting(folder: Path) -> list[tuple[Any, ...]]:
+        walks.append(folder)
+        return real_folders(folder)
+
+    monkeypatch.setattr(cache_mod, "_folders", counting)
+    folder = tmp_path / "cache"
+    cache = Cache(folder)
+    cache.key(specs[0])
+    assert len(walks) == 2, "before and after the first analysis"
+    write("data/orders.json", "[1]\n")  # a new folder and file, between two analyses
+    key = cache.key(specs[1])
+    assert len(walks) == 3, "the second analysis took the first one's last walk as its first"
+    assert key == fresh_key(specs[1], tmp_path)
+    assert Cache(folder).key(specs[1]) == key, "what was remembered, if anything, is exact"
+    cache.key(specs[2])
+    assert Cache(folder).key(specs[2]) == fresh_key(specs[2], tmp_path)

@@ -109,3 +109,35 @@ def test_other_pages_pass_through(built_site: Built) -> None:
     assert (project / "site" / "guide" / "index.html").is_file()
     home = (project / "site" / "index.html").read_text("utf-8")
     assert "pattern-articles" in home
+
+
+def test_a_build_finds_its_articles_once_not_per_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: every page asked for the site's links, and finding the articles walks and stats
+    # every Markdown file under docs_dir: a build was quadratic in its pages (about 0.15 ms
+    # per snippet of the benchmark's 100 pages)
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    from pattern_articles import project as project_mod
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "site")
+    article = (project / "docs" / "patterns" / "choreography-pattern.md").read_text("utf-8")
+    for i in range(3):
+        (project / "docs" / "patterns" / f"copy-{i}.md").write_text(article, "utf-8")
+    calls: list[int] = []
+    real = project_mod.Project.articles
+
+    def spy(self: project_mod.Project) -> list[project_mod.ArticleRef]:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(project_mod.Project, "articles", spy)
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("PATTERN_ARTICLES_FRESH", raising=False)
+    build(load_config(str(project / "mkdocs.yml"), site_dir=str(project / "built")))
+    pages = [project / "built" / "patterns" / f"copy-{i}" / "index.html" for i in range(3)]
+    assert all("TODO" not in p.read_text("utf-8") for p in pages), "the copies were filled"
+    assert len(calls) < 4, f"found the articles {len(calls)} times for 4 articles"
