@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -92,6 +93,20 @@ class _ModuleFacts:
     imports: tuple[tuple[str, tuple[str, ...], int], ...]  # (module, names, level)
     strings: tuple[str, ...]
 
+    @functools.cached_property
+    def by_first(self) -> dict[str, tuple[str, ...]]:
+        """The strings by their first path component, and by its casefolded form: a
+        folder's listing picks the ones worth probing in one set operation, not a test
+        per literal (a snippet has ~30 of them; most name nothing)."""
+        index: dict[str, list[str]] = {}
+        for text in self.strings:
+            first = text.partition("/")[0]
+            index.setdefault(first, []).append(text)
+            folded = first.casefold()
+            if folded != first:
+                index.setdefault(folded, []).append(text)
+        return {first: tuple(texts) for first, texts in index.items()}
+
 
 def dependencies(spec: RunSpec) -> list[Path]:
     """Every file whose change must re-run ``spec`` (for a watcher such as ``mkdocs serve``).
@@ -131,12 +146,7 @@ class _Analyser:
         """The names in ``folder`` (and their casefolded forms: a case-insensitive file
         system finds "Data" as "data"), listed once per analysis; None if unreadable."""
         if folder not in self._listed:
-            try:
-                names = os.listdir(folder)
-            except OSError:
-                self._listed[folder] = None
-            else:
-                self._listed[folder] = frozenset(names) | frozenset(n.casefold() for n in names)
+            self._listed[folder] = _listing(folder)
         return self._listed[folder]
 
     def run(self, spec: RunSpec) -> Analysis:
@@ -172,7 +182,7 @@ class _Analyser:
                         add(target)
                         if target.suffix == ".py" and target not in done:
                             todo.append((target, self._package_of(target)))
-                for target in self._data_files(facts.strings, path.parent):
+                for target in self._data_files(facts, path.parent):
                     add(target)
         for pattern in spec.inputs:
             for match in sorted(self.bundle.glob(pattern)):
@@ -251,18 +261,20 @@ class _Analyser:
             return False
         return (self.bundle / top).is_dir() or (self.bundle / f"{top}.py").is_file()
 
-    def _data_files(self, texts: Sequence[str], module_dir: Path) -> list[Path]:
+    def _data_files(self, facts: _ModuleFacts, module_dir: Path) -> list[Path]:
         """Files the string literals of one module name (each already passed
         :func:`_may_name_file`), relative to the bundle or to the module's folder."""
         out: list[Path] = []
+        by_first = facts.by_first
         # a snippet at the top of its bundle: one probe per literal, not the same one twice
         for base in (self.bundle,) if module_dir == self.bundle else (self.bundle, module_dir):
             names = self._names(str(base))
+            if names is None:
+                texts: Iterable[str] = facts.strings
+            else:  # most literals name nothing there: no system call at all
+                firsts = (by_first.keys() & names) | (by_first.keys() & _ALWAYS_PROBED)
+                texts = dict.fromkeys(text for first in sorted(firsts) for text in by_first[first])
             for text in texts:
-                first = text.partition("/")[0]
-                if (names is not None and first not in names and first not in ("", ".", "..")
-                        and first.casefold() not in names):
-                    continue  # most literals name nothing there: no system call at all
                 out.extend(self._data_file(text, base))
         return out
 
@@ -291,6 +303,40 @@ class _Analyser:
                     if len(out) >= _MAX_DIR_FILES:
                         break
         return out
+
+
+_ALWAYS_PROBED = frozenset({"", ".", ".."})  # first components no listing holds: "/abs", "./x", "../x"
+_LISTINGS: dict[str, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
+_LISTINGS_KEPT = 256
+# the racy guard for listings: its own, as a folder's size rarely changes with an entry, so
+# only its timestamps tell (tests that trust every file by signature keep this one)
+_LISTING_RACY_NS = 2_000_000_000
+
+
+def _listing(folder: str) -> frozenset[str] | None:
+    """The names in ``folder`` and their casefolded forms; None if unreadable.
+
+    Remembered while the folder's signature is unchanged (adding, removing or renaming an
+    entry changes its mtime), once the folder is older than the racy guard: every snippet
+    of a bundle is analysed against the bundle folder, and listing it and folding every
+    name again per snippet cost more than the stat that replaces it.
+    """
+    signature = _signature(folder)
+    if signature is None:
+        return None
+    known = _LISTINGS.get(folder)
+    if known is not None and known[0] == signature:
+        return known[1]
+    try:
+        listed = os.listdir(folder)
+    except OSError:
+        return None
+    names = frozenset(listed) | frozenset(n.casefold() for n in listed)
+    if time.time_ns() - max(signature[0], signature[1]) > _LISTING_RACY_NS:
+        if len(_LISTINGS) >= _LISTINGS_KEPT:
+            _LISTINGS.clear()
+        _LISTINGS[folder] = (signature, names)
+    return names
 
 
 _FACTS_LOCK = threading.Lock()
@@ -462,11 +508,12 @@ def _import_at(co: types.CodeType, raw: bytes, at: int) -> tuple[str, tuple[str,
 
 
 def forget_facts() -> None:
-    """Drop every remembered module's facts (see :func:`project.release_caches`)."""
+    """Drop every remembered module's facts and folder listing (see :func:`project.release_caches`)."""
     global _LAST_CODE
     with _FACTS_LOCK:
         _FACTS.clear()
         _LAST_CODE = None
+    _LISTINGS.clear()
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its child fields (str etc.: none)

@@ -576,3 +576,41 @@ def test_a_cold_analysis_walks_the_bundle_folders_once_per_snippet_and_stays_exa
     assert Cache(folder).key(specs[1]) == key, "what was remembered, if anything, is exact"
     cache.key(specs[2])
     assert Cache(folder).key(specs[2]) == fresh_key(specs[2], tmp_path)
+
+
+def test_a_folder_listing_is_remembered_until_the_folder_changes(
+    bundle: Path, write: Write, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: every snippet of a bundle is analysed against its folder; listing it and folding
+    # each name per snippet cost more than the stat that now stands for it
+    write("a.py", "print(1)\n")
+    cache_mod._LISTINGS.clear()
+    first = cache_mod._listing(str(bundle))
+    assert first is not None and "a.py" in first
+    assert cache_mod._listing(str(bundle)) is not first, "a folder changed just now is listed again"
+    monkeypatch.setattr(cache_mod, "_LISTING_RACY_NS", -(10**18))  # every folder counts as settled
+    first = cache_mod._listing(str(bundle))
+    assert cache_mod._listing(str(bundle)) is first, "remembered"
+    time.sleep(0.02)  # past a coarse timestamp tick
+    write("Data.JSON", "[]\n")  # a new entry: the folder's timestamps change
+    again = cache_mod._listing(str(bundle))
+    assert again is not None and {"a.py", "Data.JSON", "data.json"} <= again
+
+
+@pytest.mark.parametrize("names", [
+    ["data", "Orders.csv", "pkg", "flow.py"],
+    [],
+    ["DATA", "x"],
+])
+def test_the_literals_worth_probing_are_those_the_per_literal_rule_picks(names: list[str]) -> None:
+    # why: the literals are matched to a listing by set operations on their first
+    # components; it must pick exactly what testing each literal picked
+    strings = ("data/orders.json", "Data/x", "orders.csv", "/etc/passwd", "./flow.py", "../up",
+               "pkg", "pkg/mod.py", "nothing here", "x/y/z", "", "data")
+    facts = cache_mod._ModuleFacts((), tuple(s for s in strings if cache_mod._may_name_file(s)))
+    listing = frozenset(names) | frozenset(n.casefold() for n in names)
+    per_literal = {text for text in facts.strings
+                   if (first := text.partition("/")[0]) in listing or first in ("", ".", "..")
+                   or first.casefold() in listing}
+    firsts = (facts.by_first.keys() & listing) | (facts.by_first.keys() & cache_mod._ALWAYS_PROBED)
+    assert {text for first in firsts for text in facts.by_first[first]} == per_literal
