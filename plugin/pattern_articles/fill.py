@@ -420,7 +420,14 @@ class Filler:
                 hint="a snippet must live inside its bundle folder: no absolute path, no '..', "
                      "no symlink pointing outside",
             )
-        if not file.is_file():
+        piece = None
+        if "code" in show:  # reading it tells whether it is there: no stat of every snippet first
+            try:
+                piece = excerpt(file, region, where)
+            except PatternError:
+                if file.is_file():
+                    raise
+        if piece is None and not file.is_file():
             raise PatternError(
                 f"snippet '{path}' not found in {self.bundle.dir}",
                 where,
@@ -433,8 +440,7 @@ class Filler:
             scenarios = scenarios or self._scenarios(path)
         tabs: list[tuple[str, str]] = []
         display = f"{self.bundle.dir.name}/{path}"
-        if "code" in show:
-            piece = excerpt(file, region, where)
+        if piece is not None:
             attrs = f'title="{display}"' + (f' linenums="{piece.first_line}"' if region else "")
             language = declared.language if declared is not None else "python"
             highlight = {"sh": "bash", "node": "javascript"}.get(language, language)
