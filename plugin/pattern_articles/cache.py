@@ -1128,15 +1128,26 @@ def _entry(line: bytes) -> dict[str, Any] | None:
     return entry
 
 
+class _Depth:
+    """How many batches are open (see :meth:`Cache.batch`)."""
+
+    value = 0
+
+    def open(self) -> bool:
+        return self.value > 0
+
+
 class Cache:
     """Cache keys and stored results (see the module docstring)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._distributions = _Distributions()
-        self._batches = 0
+        self._batches = _Depth()
         self._lock = threading.Lock()
-        self._memo = _DependencyMemo(self.folder / "deps", lambda: self._batches > 0)
+        # the memo asks the shared depth, not this cache: no reference cycle, so what the
+        # cache holds is freed as soon as its runner lets go, not at some later collection
+        self._memo = _DependencyMemo(self.folder / "deps", self._batches.open)
         self._results = _Results(self.folder / "results")
 
     @contextlib.contextmanager
@@ -1144,13 +1155,13 @@ class Cache:
         """Keys computed inside write their dependency memos once, at the end (not a file
         per key), and results stored inside are written then too (see :meth:`flush`)."""
         with self._lock:
-            self._batches += 1
+            self._batches.value += 1
         try:
             yield
         finally:
             with self._lock:
-                self._batches -= 1
-                outer = self._batches == 0
+                self._batches.value -= 1
+                outer = self._batches.value == 0
             if outer:
                 self._memo.flush()
                 self.flush()
@@ -1158,7 +1169,7 @@ class Cache:
     @property
     def batched(self) -> bool:
         """Whether a batch is open: stored results wait for its end."""
-        return self._batches > 0
+        return self._batches.open()
 
     def key(self, spec: RunSpec, context: Mapping[str, object] | None = None) -> str:
         """The sha256 naming ``spec``'s entry; changes whenever its output could."""

@@ -614,3 +614,23 @@ def test_the_literals_worth_probing_are_those_the_per_literal_rule_picks(names: 
                    or first.casefold() in listing}
     firsts = (facts.by_first.keys() & listing) | (facts.by_first.keys() & cache_mod._ALWAYS_PROBED)
     assert {text for first in firsts for text in facts.by_first[first]} == per_literal
+
+
+def test_a_cache_is_freed_when_let_go_not_at_a_later_collection(
+    bundle: Path, write: Write, tmp_path: Path,
+) -> None:
+    # why: a one-shot build lets go of its runner before the templates are rendered; a
+    # cache in a reference cycle kept its 2,000 memos for the collector to walk meanwhile
+    import gc
+    import weakref
+
+    cache = Cache(tmp_path / "cache")
+    with cache.batch():
+        cache.key(RunSpec(write("flow.py", "print('hi')\n"), bundle))
+    gone = weakref.ref(cache)
+    gc.disable()
+    try:
+        del cache
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -6,6 +6,7 @@ import html
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,7 @@ def test_other_pages_pass_through(built_site: Built) -> None:
     assert "pattern-articles" in home
 
 
-def test_a_build_finds_its_articles_once_not_per_page(
+def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_templates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # why: every page asked for the site's links, and finding the articles walks and stats
@@ -135,9 +136,21 @@ def test_a_build_finds_its_articles_once_not_per_page(
         return real(self)
 
     monkeypatch.setattr(project_mod.Project, "articles", spy)
+    from pattern_articles.mkdocs_plugin import PatternArticlesPlugin
+
+    released: list[bool] = []
+    real_on_env = PatternArticlesPlugin.on_env
+
+    def on_env(self: PatternArticlesPlugin, env: Any, **kwargs: Any) -> Any:
+        out = real_on_env(self, env, **kwargs)
+        released.append(self.project is None)  # before the templates are rendered
+        return out
+
+    monkeypatch.setattr(PatternArticlesPlugin, "on_env", on_env)
     monkeypatch.chdir(project)
     monkeypatch.delenv("PATTERN_ARTICLES_FRESH", raising=False)
     build(load_config(str(project / "mkdocs.yml"), site_dir=str(project / "built")))
     pages = [project / "built" / "patterns" / f"copy-{i}" / "index.html" for i in range(3)]
     assert all("TODO" not in p.read_text("utf-8") for p in pages), "the copies were filled"
     assert len(calls) < 4, f"found the articles {len(calls)} times for 4 articles"
+    assert released == [True], "a one-shot build lets go of its runs once the pages are filled"
