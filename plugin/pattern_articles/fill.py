@@ -458,11 +458,14 @@ class Filler:
 
     def _ref_place(self, ref: object) -> Place:
         """The bundle.yml line of a snippet reference the templates pass to :meth:`show`."""
-        m = self.bundle.model
-        for loc, item in _ref_locations(m):
-            if item is ref:
-                return self.bundle.place(*loc)
-        return self.bundle.place("implementation")
+        # where each reference sits, once per bundle load: looking it up by a walk of the
+        # references per snippet shown made a page quadratic in its snippets
+        places: dict[int, tuple[str | int, ...]] | None = self.bundle.derived.get("ref-places")
+        if places is None:
+            places = self.bundle.derived["ref-places"] = {
+                id(item): loc for loc, item in _ref_locations(self.bundle.model)}
+        loc = places.get(id(ref))
+        return self.bundle.place(*loc) if loc is not None else self.bundle.place("implementation")
 
     def output_block(self, outcome: Outcome | None, display: str, scenario: str) -> str:
         if outcome is None:

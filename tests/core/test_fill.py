@@ -142,3 +142,32 @@ def test_blank_lines_are_squeezed_between_blocks_but_kept_in_code() -> None:
     # a shorter or other fence inside a block does not close it
     inner = "````markdown\n```\n\n\nx\n````"
     assert squeeze_blank_lines(inner) == inner
+
+
+def test_a_snippet_reference_is_placed_on_its_own_bundle_line(tmp_path: Path) -> None:
+    # why: the places are looked up by identity in a table made once per bundle load (a walk
+    # of every reference per snippet shown made a page quadratic in its snippets)
+    folder = tmp_path / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "a.py").write_text("print('a')\n")
+    (folder / "b.py").write_text("print('b')\n")
+    (folder / "bundle.yml").write_text(textwrap.dedent("""\
+        name: Demo
+        implementation:
+          steps:
+            - title: One
+              code:
+                - snippet: a.py
+            - title: Two
+              code:
+                - snippet: b.py
+        considerations:
+          - {title: Watch, risk: Loss, mitigation: Care, demonstrated_by: {snippet: b.py}}
+        """))
+    b = bundle.load(folder)
+    filler = Filler(Settings(root=tmp_path), b)
+    steps = b.model.implementation.steps
+    assert filler._ref_place(steps[0].code[0]).line == 6
+    assert filler._ref_place(steps[1].code[0]).line == 9
+    assert filler._ref_place(b.model.considerations[0].demonstrated_by).line == 11
+    assert filler._ref_place({"snippet": "b.py"}).line == 2, "not a reference of the bundle: its implementation"
