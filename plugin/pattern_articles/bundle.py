@@ -56,7 +56,12 @@ class Bundle:
         key = ("real", relative)
         found: Path | None = self.derived.get(key)
         if found is None:
-            found = self.derived[key] = (self.dir / relative).resolve()
+            path = self.dir / relative
+            if "/" not in relative and relative not in ("", ".", "..") and not os.path.islink(path):
+                found = self.real_dir / relative  # a file of the folder itself: one lstat
+            else:
+                found = path.resolve()
+            self.derived[key] = found
         return found
 
     def place(self, *loc: str | int) -> Place:
@@ -391,9 +396,16 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place("events", index, "name"),
                     "add it to a flow step's 'emits' or remove the event",
                 )
+    regular: dict[str, bool] = {}  # path -> is a regular file: one stat per file and load
+
+    def is_file(relative: str) -> bool:
+        if relative not in regular:
+            regular[relative] = (bundle.dir / relative).is_file()
+        return regular[relative]
+
     if m.flows.snippet and _escapes(bundle, m.flows.snippet):
         yield Problem(_escapes(bundle, m.flows.snippet), bundle.place("flows", "snippet"), ESCAPE_HINT)
-    elif m.flows.snippet and not (bundle.dir / m.flows.snippet).is_file():
+    elif m.flows.snippet and not is_file(m.flows.snippet):
         yield Problem(
             f"flows.snippet '{m.flows.snippet}' does not exist in {bundle.dir.name}/",
             bundle.place("flows", "snippet"),
@@ -402,7 +414,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
     for relative, spec in m.snippets.items():
         if _escapes(bundle, relative):
             yield Problem(_escapes(bundle, relative), bundle.place("snippets", relative), ESCAPE_HINT)
-        elif not (bundle.dir / relative).is_file():
+        elif not is_file(relative):
             yield Problem(
                 f"snippets: '{relative}' does not exist in {bundle.dir.name}/",
                 bundle.place("snippets", relative),
@@ -416,13 +428,13 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
         path = ref.split("#", 1)[0]
         if _escapes(bundle, path):
             yield Problem(_escapes(bundle, path), bundle.place(*loc), ESCAPE_HINT)
-        elif (bundle.dir / path).is_file() and _is_binary(bundle.dir / path):
+        elif is_file(path) and _is_binary(bundle.dir / path):
             yield Problem(
                 f"'{ref}' names a binary file; only text can be shown as code",
                 bundle.place(*loc),
                 "point it at the source file that produces the data instead",
             )
-        elif path not in m.snippets and not (bundle.dir / path).is_file():
+        elif path not in m.snippets and not is_file(path):
             yield Problem(
                 f"'{ref}' names a snippet that does not exist in {bundle.dir.name}/",
                 bundle.place(*loc),

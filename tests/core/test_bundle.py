@@ -153,3 +153,20 @@ def test_a_snippet_swapped_for_a_symlink_out_of_the_bundle_is_caught_on_the_next
     with pytest.raises(PatternError) as error:
         bundle.load(folder)
     assert "'s.py' leaves the bundle folder demo/" in error.value.format()
+
+
+def test_real_path_resolves_as_path_resolve_does(tmp_path: Path) -> None:
+    # why: a file of the bundle folder itself resolves through the folder resolved once,
+    # one lstat instead of one per folder of its path; symlinks still resolve
+    real_root = tmp_path / "real"
+    real_root.mkdir()
+    folder = make(real_root, GOOD)
+    (folder / "a.py").write_text("print('a')\n", encoding="utf-8")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.py").write_text("print('b')\n", encoding="utf-8")
+    (folder / "alias.py").symlink_to(folder / "sub" / "b.py")
+    (folder / "out.py").symlink_to(tmp_path / "elsewhere.py")
+    (tmp_path / "linked").symlink_to(real_root)  # the bundle reached through a symlink
+    loaded = bundle.load(tmp_path / "linked" / "demo")
+    for relative in ("a.py", "sub/b.py", "alias.py", "out.py", "missing.py", "sub/../a.py", "."):
+        assert loaded.real_path(relative) == (loaded.dir / relative).resolve(), relative
