@@ -71,6 +71,16 @@ def _project(config: pytest.Config) -> Project | None:
     return project
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip the folders of golden files (see :meth:`_Files.golden_folder`)."""
+    if collection_path.name != "expected":
+        return None
+    files = _files(config)
+    if files is None or not files.golden_folder(collection_path):
+        return None
+    return True
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     files = _files(parent.config)
     if files is None:
@@ -138,6 +148,14 @@ class _Files:
             here = self.config.invocation_params.dir
             self._named = {os.path.realpath(here / arg.split("::")[0]) for arg in self.config.args}
         return real in self._named
+
+    def golden_folder(self, folder: Path) -> bool:
+        """Whether ``folder`` is a bundle's folder of golden files (``<root>/<bundle>/expected``).
+        It holds no run, so pytest need not walk it: a site of 2,000 snippets has 2,000
+        golden files, each a file pytest would otherwise ask every plugin about. (pytest
+        still walks to a path the user names, whatever this hook says.)"""
+        real = self.real(folder)
+        return any(real.startswith(root) and real[len(root):].count(os.sep) == 1 for root in self.roots)
 
     def docs(self) -> Path:
         if self._docs is None:

@@ -192,3 +192,28 @@ def test_memos_are_written_once_per_session(project: pytest.Pytester, monkeypatc
     assert len(written) == 1, written
     memo = json.loads(Path(written[0]).read_text())
     assert len(memo["memos"]) == 40
+
+
+def test_golden_folders_are_not_walked_unless_named(project: pytest.Pytester) -> None:
+    """A site has as many golden files as snippets; pytest would ask every plugin about
+    each. The plugin tells it to skip ``<bundle>/expected``, unless something in it is named."""
+    project.makeconftest("""
+        offered = []
+
+        def pytest_sessionstart(session):
+            offered.clear()
+
+        def pytest_collect_file(file_path, parent):
+            offered.append(file_path.name)
+
+        def pytest_terminal_summary(terminalreporter):
+            terminalreporter.write_line("OFFERED " + " ".join(sorted(offered)))
+    """)
+    result = project.runpytest("--pattern-articles", "snippets")
+    result.assert_outcomes(passed=3)
+    offered = next(line for line in result.outlines if line.startswith("OFFERED ")).split()[1:]
+    assert "hello.py" in offered and "bundle.yml" in offered
+    assert not [name for name in offered if name.endswith(".txt")], offered
+    named = project.runpytest("--pattern-articles", "snippets/demo/expected/hello.en.txt")
+    offered = next(line for line in named.outlines if line.startswith("OFFERED ")).split()[1:]
+    assert "hello.en.txt" in offered, "a golden file the user names is still collected"
