@@ -679,7 +679,7 @@ def _mtime(path: str) -> int:
 
 _MEMO_FORMAT = 3  # 2: one file per bundle; 3: facts read off the compiled code (a wider set)
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime tick
-_RECENT_S = 1.0  # how long a walk of a bundle's folders stands for the next analysis's "before"
+_RECENT_S = 1.0  # how long a bundle folder's resolution, or a walk of its folders, stands for the next analysis
 
 
 def _signature(path: str) -> tuple[int, int, int, int] | None:
@@ -734,7 +734,7 @@ class _DependencyMemo:
     def __init__(self, folder: Path, batched: Callable[[], bool] = lambda: False) -> None:
         self.folder = folder
         self._batched = batched  # whether new memos wait for the end of a batch (Cache.batch)
-        self._real: dict[Path, Path] = {}  # bundle folder -> its resolved path
+        self._real: dict[Path, tuple[float, Path]] = {}  # bundle folder -> (when, its resolved path)
         self._known: dict[tuple[Path, str], _Memo] = {}  # memos this process trusted or wrote
         # one copy of each bundle's folder list for all of its snippets' memos: a cold
         # build holds a memo per snippet until it ends
@@ -794,9 +794,7 @@ class _DependencyMemo:
         """(name, digest) of every dependency and the external modules, as in :meth:`Cache.key`,
         and the snippet's code when it was compiled on the way (see :class:`Analysis`)."""
         path = self.path_for(spec)
-        bundle = self._real.get(spec.bundle_dir)
-        if bundle is None:
-            bundle = self._real.setdefault(spec.bundle_dir, spec.bundle_dir.resolve())
+        bundle = self._real_bundle(spec.bundle_dir)
         ident = self._ident(spec)
         if path is not None:
             try:
@@ -832,6 +830,18 @@ class _DependencyMemo:
                     self.flush()
                 self._known[(path, ident)] = self._memo(folders, stats, files, analysis.external)
         return files, analysis.external, analysis.code
+
+    def _real_bundle(self, folder: Path) -> Path:
+        """``folder`` resolved, remembered for a moment: the snippets of a bundle are keyed
+        in a burst, and the analysis resolves their paths through it; a bundle re-pointed
+        (a symlink on its path changed) is seen by the next build."""
+        now = time.monotonic()
+        known = self._real.get(folder)
+        if known is not None and now - known[0] < _RECENT_S:
+            return known[1]
+        real = folder.resolve()
+        self._real[folder] = (now, real)
+        return real
 
     def _recent_folders(self, bundle: Path) -> list[tuple[Any, ...]]:
         """The bundle's folders as they were before an analysis starts.

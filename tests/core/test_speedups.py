@@ -634,3 +634,26 @@ def test_a_cache_is_freed_when_let_go_not_at_a_later_collection(
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_bundle_reached_through_a_re_pointed_symlink_is_keyed_from_its_new_target(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: the analysis resolves a bundle's paths through the bundle folder resolved once;
+    # that resolution must not outlive a moment, or a serve session would key the old files
+    first, second = tmp_path / "v1", tmp_path / "v2"
+    for folder, text in ((first, "print('one')\n"), (second, "print('two')\n")):
+        folder.mkdir()
+        (folder / "flow.py").write_text(text)
+    link = tmp_path / "snippets" / "demo"
+    link.parent.mkdir()
+    link.symlink_to(first)
+    spec = RunSpec(link / "flow.py", link)
+    cache = Cache(tmp_path / "cache")
+    before = cache.key(spec)
+    monkeypatch.setattr(cache_mod, "_RECENT_S", 0.0)  # the next build, some time later
+    link.unlink()
+    link.symlink_to(second)
+    after = cache.key(spec)
+    assert after != before
+    assert after == fresh_key(spec, tmp_path)
