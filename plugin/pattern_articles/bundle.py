@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import PatternError, Place, Problem
+from .paths import resolve_through
 
 if TYPE_CHECKING:
     from .model import BundleModel
@@ -56,12 +57,8 @@ class Bundle:
         key = ("real", relative)
         found: Path | None = self.derived.get(key)
         if found is None:
-            path = self.dir / relative
-            if "/" not in relative and relative not in ("", ".", "..") and not os.path.islink(path):
-                found = self.real_dir / relative  # a file of the folder itself: one lstat
-            else:
-                found = path.resolve()
-            self.derived[key] = found
+            folders = self.derived.setdefault("folders", {str(self.dir): str(self.real_dir)})
+            found = self.derived[key] = Path(resolve_through(str(self.dir / relative), folders))
         return found
 
     def place(self, *loc: str | int) -> Place:

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .paths import resolve_through
+
 if TYPE_CHECKING:
     from .runner import RunSpec
 
@@ -127,20 +129,12 @@ class _Analyser:
     def __init__(self, bundle: Path, given: Path | None = None) -> None:
         self.bundle = bundle  # resolved
         self._listed: dict[str, frozenset[str] | None] = {}  # folder -> its names (casefolded too)
-        # folder as written -> resolved: a file that is not a symlink resolves to its
-        # resolved folder plus its name, one lstat instead of one per folder of its path
+        # folder as written -> resolved (see paths.resolve_through)
         self._real: dict[str, str] = {str(given): str(bundle)} if given is not None else {}
 
     def _resolved(self, path: Path) -> Path:
         """``path.resolve()``, resolving each folder once per analysis."""
-        text = str(path)
-        folder, name = os.path.split(text)
-        if not name or name in (".", "..") or os.path.islink(text):
-            return Path(os.path.realpath(text))
-        real = self._real.get(folder)
-        if real is None:
-            real = self._real[folder] = os.path.realpath(folder)
-        return Path(os.path.join(real, name))
+        return Path(resolve_through(str(path), self._real))
 
     def _names(self, folder: str) -> frozenset[str] | None:
         """The names in ``folder`` (and their casefolded forms: a case-insensitive file

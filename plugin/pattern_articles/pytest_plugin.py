@@ -131,16 +131,10 @@ class _Files:
         self._docs: Path | None = None
 
     def real(self, path: Path) -> str:
-        """``path.resolve()``, resolving each folder once: a file that is not a symlink
-        resolves to its resolved folder plus its name."""
-        text = str(path)
-        if os.path.islink(text):
-            return os.path.realpath(text)
-        folder, name = os.path.split(text)
-        real = self._folders.get(folder)
-        if real is None:
-            real = self._folders[folder] = os.path.realpath(folder)
-        return os.path.join(real, name)
+        """``path.resolve()``, resolving each folder once (see ``paths.resolve_through``)."""
+        from .paths import resolve_through
+
+        return resolve_through(str(path), self._folders)
 
     def named(self, real: str) -> bool:
         """Whether the user named this file on the command line."""
