@@ -491,6 +491,19 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def missing_peers(only: set[str]) -> list[str]:
+    """The peers the chosen comparisons run that this Python cannot import (checked before
+    generating anything, so a missing one is one line, not a failed build minutes later)."""
+    import importlib.util
+
+    needed = {"mkdocs-material": "material"}
+    if "builds" in only:
+        needed["markdown-exec"] = "markdown_exec"
+    if "pytest" in only:
+        needed["pytest-markdown-docs"] = "pytest_markdown_docs"
+    return [name for name, module in needed.items() if importlib.util.find_spec(module) is None]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="200 snippets instead of 2,000")
@@ -505,6 +518,11 @@ def main() -> int:
         parser.error("--rounds must be at least 5 (medians of at least five runs)")
     articles = options.articles or (10 if options.quick else 100)
     only = set(options.only.split(","))
+    missing = missing_peers(only)
+    if missing:
+        print(f"bench.py: {', '.join(missing)} not installed in this Python; the comparisons need "
+              f"them: pip install -e \".[bench]\" (from the repository root)", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     temp = None
     if options.keep:
