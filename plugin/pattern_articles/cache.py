@@ -51,7 +51,7 @@ import time
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -81,11 +81,14 @@ class Compiled(NamedTuple):
 class Analysis:
     """What a snippet depends on: files inside its bundle, and top-level modules outside it.
 
-    ``code``: the snippet compiled on the way; None when it was not compiled here."""
+    ``code``: the snippet compiled on the way; None when it was not compiled here.
+    ``digests``: the content digest of each Python file the analysis read (by the path it
+    read), so the key digests the very bytes that were compiled and read no file twice."""
 
     files: tuple[Path, ...]
     external: tuple[str, ...]
     code: Compiled | None = None
+    digests: Mapping[Path, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class _Analyser:
 
         seen.add(snippet)
         code: bytes | None = None
+        digests: dict[Path, str] = {}
         imported: set[str] = set()  # absolute imports of the snippet and its bundle modules
         if spec.language == "python" and snippet.is_file():
             todo: list[tuple[Path, str | None]] = [(snippet, None)]  # (file, its package)
@@ -166,10 +170,11 @@ class _Analyser:
                 if path in done:
                     continue
                 done.add(path)
+                facts, shipped, digest = _facts_and_code(path, str(spec.snippet) if path == snippet else None)
                 if path == snippet:
-                    facts, code = _facts_and_code(path, str(spec.snippet))
-                else:
-                    facts = _facts(path)
+                    code = shipped
+                if digest is not None:
+                    digests[path] = digest
                 imported |= _absolute_imports(facts)
                 for module, names, level in facts.imports:
                     for target in self._resolve(module, names, level, package, external):
@@ -184,7 +189,7 @@ class _Analyser:
                     add(match)
         files = [snippet, *sorted(p for p in found if p != snippet)]
         compiled = Compiled(code, tuple(sorted(imported))) if code is not None else None
-        return Analysis(tuple(files), tuple(sorted(external)), compiled)
+        return Analysis(tuple(files), tuple(sorted(external)), compiled, digests)
 
     def _inside(self, path: Path) -> bool:
         try:
@@ -347,10 +352,11 @@ def _facts(path: Path) -> _ModuleFacts:
     return _facts_and_code(path)[0]
 
 
-def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts, bytes | None]:
-    """:func:`_facts`, and with ``run_as`` (the path the worker runs the file as) the file
+def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts, bytes | None, str | None]:
+    """:func:`_facts`; with ``run_as`` (the path the worker runs the file as) the file
     compiled under that name, as ``marshal`` bytes: None when the file does not compile
-    cleanly (the child then compiles it and shows why).
+    cleanly (the child then compiles it and shows why); and the digest of the bytes read
+    (None when unreadable), which is what :func:`file_digest` would give.
 
     Why compile here: the facts are read off the compiled code (:func:`_code_facts`,
     cheaper than an AST walk), and the same code saves the run its own compile, which in a
@@ -363,7 +369,7 @@ def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts
     try:
         source = path.read_bytes()
     except OSError:
-        return _ModuleFacts((), ()), None
+        return _ModuleFacts((), ()), None, None
     digest = hashlib.sha256(source).hexdigest()
     with _FACTS_LOCK:
         cached = _FACTS.pop(digest, None)
@@ -372,9 +378,9 @@ def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts
         last = _LAST_CODE
     if cached is not None:
         if run_as is None:
-            return cached, None
+            return cached, None, digest
         if last is not None and last[0] == digest and last[1] == run_as:
-            return cached, last[2]
+            return cached, last[2], digest
     code: types.CodeType | None = None
     try:
         with warnings.catch_warnings():
@@ -389,7 +395,7 @@ def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts
         with _FACTS_LOCK:
             _LAST_CODE = (digest, run_as or "", shipped)
     if cached is not None:
-        return cached, shipped
+        return cached, shipped, digest
     facts = _code_facts(code) if code is not None else None
     if facts is None:
         facts = _parsed_facts(source, path)
@@ -397,7 +403,7 @@ def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts
         while len(_FACTS) >= _FACTS_KEPT:
             del _FACTS[next(iter(_FACTS))]  # the least recently used
         _FACTS[digest] = facts
-    return facts, shipped
+    return facts, shipped, digest
 
 
 def _absolute_imports(facts: _ModuleFacts) -> set[str]:
@@ -810,7 +816,7 @@ class _DependencyMemo:
                 name = dependency.relative_to(bundle).as_posix()
             except ValueError:
                 name = str(dependency)
-            files.append((name, file_digest(dependency)))
+            files.append((name, analysis.digests.get(dependency) or file_digest(dependency)))
         if path is not None:
             now = time.time_ns()
             settled = all(sig is not None and now - max(sig[0], sig[1]) > _RACY_NS for _, sig in stats)
@@ -1211,7 +1217,7 @@ class Cache:
         The imports to preload are the snippet's own (a head start only, see the worker)."""
         if spec.language != "python":
             return None
-        facts, code = _facts_and_code(spec.snippet, str(spec.snippet))
+        facts, code, _ = _facts_and_code(spec.snippet, str(spec.snippet))
         if code is None:
             return None
         return Compiled(code, tuple(sorted(_absolute_imports(facts))))

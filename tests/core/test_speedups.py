@@ -371,7 +371,7 @@ def test_an_import_of_an_unusual_shape_falls_back_to_the_ast(tmp_path: Path) -> 
     assert cache_mod._code_facts(code) is None
     path = tmp_path / "flow.py"
     path.write_text(source)
-    facts, shipped = cache_mod._facts_and_code(path, str(path))
+    facts, shipped, _ = cache_mod._facts_and_code(path, str(path))
     assert ("shop", ("bus",), 0) in facts.imports
     assert shipped is not None  # it compiled cleanly: the run still gets its code
 
@@ -460,6 +460,38 @@ def test_the_imports_handed_over_are_the_snippets_and_its_bundle_modules(
     assert compiled is not None
     assert set(compiled.imports) == {"json", "shop", "shop.bus", "statistics", "concurrent",
                                      "concurrent.futures"}
+
+
+def test_a_key_reads_each_python_file_once_and_digests_the_bytes_it_compiled(
+    bundle: Path, write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: the key digested every file in a second read after the analysis had read (and
+    # compiled) it: a read per file more, and, had the file changed between the two reads,
+    # a key naming content other than the code handed to the worker
+    import marshal
+
+    write("shop/__init__.py", "")
+    write("shop/bus.py", "import json\n")
+    write("data.txt", "42\n")
+    path = write("flow.py", "from shop import bus\nprint(open('data.txt').read())\n")
+    spec = RunSpec(path, bundle)
+    cache_mod.forget_facts()
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        if self.is_relative_to(bundle):  # the cache's own files aside
+            reads.append(self.name)
+        return real(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "read_bytes", counting)
+        key, compiled = Cache(tmp_path / "cache").key_and_code(spec)
+    assert sorted(reads) == ["__init__.py", "bus.py", "data.txt", "flow.py"]
+    assert compiled is not None and marshal.loads(compiled.code).co_filename == str(path)
+    assert key == fresh_key(spec, tmp_path)  # with the facts forgotten: every file read afresh
+    cache_mod.forget_facts()
+    assert key == fresh_key(spec, tmp_path)
 
 
 def test_the_worker_preloads_what_the_handed_over_imports_name(bundle: Path, write: Write, tmp_path: Path) -> None:
