@@ -10,9 +10,9 @@ import pytest
 
 from pattern_articles.article import parse
 from tests.beyond.helpers import cli
-from tests.conftest import copy_project, run_mkdocs
+from tests.conftest import copy_project, needs_redis, run_mkdocs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, needs_redis]
 
 ARTICLE = Path("docs/patterns/choreography-pattern.md")
 

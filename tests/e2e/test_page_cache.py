@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project, run_mkdocs
+from tests.conftest import copy_project, needs_redis, run_mkdocs
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +45,7 @@ def entries(project: Path) -> list[Path]:
     return sorted((project / PAGES).glob("*.json"))
 
 
+@needs_redis
 def test_a_cold_build_stores_the_page_marked_as_cached(project: Path) -> None:
     (entry,) = entries(project)
     stored = json.loads(entry.read_text("utf-8"))
@@ -68,6 +69,7 @@ def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None
     assert any("names Orchestration" in line for line in plugin_lines(hit)), "problems are reported on a hit too"
 
 
+@needs_redis
 def test_the_hit_really_comes_from_the_cache(project: Path) -> None:
     build(project)
     (entry,) = entries(project)
@@ -94,6 +96,7 @@ def test_a_changed_golden_file_misses_and_fails_strict(project: Path) -> None:
     assert again.returncode == 0, again.stderr
 
 
+@needs_redis
 def test_a_changed_article_misses(project: Path) -> None:
     article = project / "docs/patterns/choreography-pattern.md"
     original = article.read_text("utf-8")
@@ -137,6 +140,7 @@ def on_post_build(config):  # priority 0, as the search plugin's
 '''
 
 
+@needs_redis
 def test_every_run_is_done_before_the_first_page_is_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # why: the peak memory of a cold build is then the larger of the runs' and the pages',
     # not their sum (README, performance); the pages would wait for their runs anyway.
