@@ -15,7 +15,9 @@ a socket to a forked server that forks the child and waits for it. Reported: CPU
 the whole tree (``getrusage``), medians of ``--rounds`` alternating rounds. Measured on the
 2-core machine of the README (1,000 runs, 3 rounds): direct 2.19–2.29 ms, through a server
 2.48–2.60 ms. The server's own messages and unmarshalling cost more than the page faults they
-save, so the runner forks from its worker.
+save, so the runner forks from its worker. On the machine kind's later, slower hardware, where
+a copied page costs about 5 µs, it turned: direct 6.29–6.83 ms, through a server 5.85–6.35 ms
+(see the README's performance section).
 """
 
 from __future__ import annotations
