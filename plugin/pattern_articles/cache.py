@@ -347,16 +347,12 @@ _LAST_CODE: tuple[str, str, bytes] | None = None  # (digest, run_as, marshal byt
 _FACTS_KEPT = 256
 
 
-def _facts(path: Path) -> _ModuleFacts:
-    """Imports and string literals of one file, memoised by content (not by mtime)."""
-    return _facts_and_code(path)[0]
-
-
 def _facts_and_code(path: Path, run_as: str | None = None) -> tuple[_ModuleFacts, bytes | None, str | None]:
-    """:func:`_facts`; with ``run_as`` (the path the worker runs the file as) the file
-    compiled under that name, as ``marshal`` bytes: None when the file does not compile
-    cleanly (the child then compiles it and shows why); and the digest of the bytes read
-    (None when unreadable), which is what :func:`file_digest` would give.
+    """The imports and string literals of one file, memoised by content (not by mtime);
+    with ``run_as`` (the path the worker runs the file as) the file compiled under that
+    name, as ``marshal`` bytes: None when the file does not compile cleanly (the child then
+    compiles it and shows why); and the digest of the bytes read (None when unreadable),
+    which is what :func:`file_digest` would give.
 
     Why compile here: the facts are read off the compiled code (:func:`_code_facts`,
     cheaper than an AST walk), and the same code saves the run its own compile, which in a

@@ -165,16 +165,16 @@ def test_module_facts_keep_what_could_name_a_file_and_only_the_recently_used(
     monkeypatch.setattr(cache_mod, "_FACTS_KEPT", 4)
     module = tmp_path / "module.py"
     module.write_text('"""A docstring,\nover two lines."""\nimport json\nPATH = "data/orders.json"\n')
-    facts = cache_mod._facts(module)
+    facts = cache_mod._facts_and_code(module)[0]
     assert facts.strings == ("data/orders.json",)
     assert facts.imports == (("json", (), 0),)
     for i in range(6):
         other = tmp_path / f"other{i}.py"
         other.write_text(f"X = {i}\n")
-        cache_mod._facts(other)
-        cache_mod._facts(module)  # used again and again: stays
+        cache_mod._facts_and_code(other)[0]
+        cache_mod._facts_and_code(module)[0]  # used again and again: stays
     assert len(cache_mod._FACTS) == 4
-    assert cache_mod._facts(module) is facts
+    assert cache_mod._facts_and_code(module)[0] is facts
 
 
 @pytest.mark.parametrize(("source", "new_file", "content"), [
@@ -315,7 +315,7 @@ def test_release_caches_forgets_loaded_bundles_and_module_facts(tmp_path: Path) 
     (folder / "bundle.yml").write_text("name: Demo\nsnippets:\n  flow.py: {}\n")
     loaded = bundle_mod.load(folder)
     assert bundle_mod.load(folder) is loaded, "remembered while nothing changed"
-    cache_mod._facts(folder / "flow.py")
+    cache_mod._facts_and_code(folder / "flow.py")[0]
     assert cache_mod._FACTS
     release_caches()
     assert not cache_mod._FACTS
