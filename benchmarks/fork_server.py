@@ -16,8 +16,11 @@ the whole tree (``getrusage``), medians of ``--rounds`` alternating rounds. Meas
 2-core machine of the README (1,000 runs, 3 rounds): direct 2.19–2.29 ms, through a server
 2.48–2.60 ms. The server's own messages and unmarshalling cost more than the page faults they
 save, so the runner forks from its worker. On the machine kind's later, slower hardware, where
-a copied page costs about 5 µs, it turned: direct 6.29–6.83 ms, through a server 5.85–6.35 ms
-(see the README's performance section).
+a copied page costs about 5 µs, it turned: direct 6.29–6.83 ms, through a server 5.85–6.35 ms.
+A fork server built into the real worker on that hardware still lost (8 rounds of
+``runner_cpu.py``: the workers' and children's CPU higher in all 8): the server's own work
+between two forks faulted nearly as much as the worker had, and the children cost more. The
+README's performance section has the figures.
 """
 
 from __future__ import annotations
