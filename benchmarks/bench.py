@@ -29,7 +29,8 @@ the run cancels out), times are medians:
 ``serve_ratio``    a real ``mkdocs serve``: the rebuild after one snippet changes among all /
                    the plain site's ``mkdocs serve`` rebuild after the same code block changes
                    in its page; timed from the server's "Building documentation" log line to
-                   its "Reloading browsers" line
+                   its "Reloading browsers" line; both servers stay up, and which of them
+                   rebuilds first alternates from round to round
 ``memory_ratio``   peak memory of the whole process tree of a cold build / the plain build:
                    the sum of the proportional set sizes (PSS, from /proc/<pid>/smaps_rollup,
                    sampled every 50 ms) of the build and all its descendants. PSS counts a
