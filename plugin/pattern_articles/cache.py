@@ -767,6 +767,14 @@ class _DependencyMemo:
             merged = {**self._load(path), **entries}
             _write_atomic(path, json.dumps({"memos": merged}).encode("utf-8"))
 
+    def forget(self) -> None:
+        """Write what is pending, then drop every memo held in memory (they stay on disk: a
+        later key reads its bundle's memo file again)."""
+        self.flush()
+        with self._lock:
+            for held in (self._known, self._files, self._shared, self._after, self._real, self._paths):
+                held.clear()
+
     @staticmethod
     def _load(path: Path) -> dict[str, Any]:
         try:
@@ -1256,6 +1264,10 @@ class Cache:
         """What :meth:`key` last read for ``spec``, as ``[path, signature]`` (see
         ``_DependencyMemo.watch``); None when that is not known."""
         return self._memo.watch(spec)
+
+    def forget_memos(self) -> None:
+        """Drop the dependency memos held in memory, written first (see :meth:`Runner.forget_keys`)."""
+        self._memo.forget()
 
     def clear(self) -> int:
         """Delete every stored result (``pattern-articles check --fresh`` does not need

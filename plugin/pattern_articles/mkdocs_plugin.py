@@ -21,6 +21,7 @@ Problems are logged as ``page.md: file:line: message``; warnings make ``--strict
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,12 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 # (README, performance). With many cores, overlapping them could save a
                 # little time; the lower peak was chosen over that.
                 self.project.runner.wait_all()
+                if not self.is_serve:  # a server keeps them: its next rebuild looks up again
+                    self.project.runner.forget_keys()
+                    # one full collection now, while little else is alive: what the pages
+                    # allocate next fills the freed pools (the peak's median fell by 1.4 MiB
+                    # without it, 3 builds, and by 1.8 MiB with it, 5; see Runner.forget_keys)
+                    gc.collect()
         except PatternError as exc:
             log.error(exc.format())
         return files

@@ -664,6 +664,17 @@ class Runner:
                 self._finished.wait()
         self._runs.retire()
 
+    def forget_keys(self) -> None:
+        """Let go of what computing the cache keys left in memory (the dependency memos of
+        every snippet looked up; they stay on disk). A one-shot build calls this once every
+        run is done, before it fills the pages: the pages then reuse that memory. Measured
+        on cold builds of the benchmark's 2,000 snippets (with a full collection after it,
+        as the plugin does): peak PSS 98.3-98.9 MiB without (8 builds), 91.1-96.6 MiB with
+        (5 builds, median 96.5). A later lookup reads the memo files again.
+        """
+        if self._cache is not None:
+            self._cache.forget_memos()
+
     def run_all(self, specs: Iterable[RunSpec]) -> list[RunResult]:
         """Run every spec (in parallel) and return the results in the same order."""
         wanted = list(specs)

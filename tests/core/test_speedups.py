@@ -134,6 +134,29 @@ def test_the_memos_of_one_bundle_hold_one_copy_of_its_folder_list(
     assert all(memo.folders is memos[0].folders for memo in memos)
 
 
+def test_forgetting_the_memos_writes_them_and_empties_memory_and_keys_stay_the_same(
+    bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: a one-shot build lets go of them once every run is done (Runner.forget_keys), so
+    # that the pages it fills next reuse the memory; nothing may be lost on the way
+    specs = [RunSpec(write(f"s{i}.py", f"import helpers\nprint({i})\n"), bundle) for i in range(3)]
+    write("helpers.py", "X = 1\n")
+    cache = Cache(tmp_path / "cache")
+    with cache.batch():
+        keys = [cache.key(spec) for spec in specs]
+        assert not memo_files(tmp_path / "cache"), "a batch holds its memos until it ends"
+        cache.forget_memos()  # even inside a batch: written first, then let go
+        assert len(memo_files(tmp_path / "cache")) == 1
+        memo = cache._memo
+        assert not (memo._known or memo._files or memo._shared or memo._real or memo._paths)
+
+        def analyse(_spec: RunSpec) -> None:
+            raise AssertionError("the memo on disk should have answered")
+
+        monkeypatch.setattr(cache_mod, "analyse", analyse)
+        assert [cache.key(spec) for spec in specs] == keys
+
+
 def test_a_batch_writes_its_memos_once_and_writers_sharing_a_cache_merge(
     bundle: Path, write: Write, tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

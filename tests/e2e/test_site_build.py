@@ -147,6 +147,23 @@ def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_temp
         return out
 
     monkeypatch.setattr(PatternArticlesPlugin, "on_env", on_env)
+    # and lets go of its keys' memos once every run is done, before the first page is
+    # filled (the pages reuse that memory: a lower peak, README performance)
+    from pattern_articles.runner import Runner
+
+    order: list[str] = []
+    real_forget, real_fill = Runner.forget_keys, project_mod.Project.fill
+
+    def forget_keys(self: Runner) -> None:
+        order.append("forget")
+        real_forget(self)
+
+    def fill(self: project_mod.Project, *args: Any, **kwargs: Any) -> Any:
+        order.append("fill")
+        return real_fill(self, *args, **kwargs)
+
+    monkeypatch.setattr(Runner, "forget_keys", forget_keys)
+    monkeypatch.setattr(project_mod.Project, "fill", fill)
     monkeypatch.chdir(project)
     monkeypatch.delenv("PATTERN_ARTICLES_FRESH", raising=False)
     build(load_config(str(project / "mkdocs.yml"), site_dir=str(project / "built")))
@@ -154,3 +171,4 @@ def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_temp
     assert all("TODO" not in p.read_text("utf-8") for p in pages), "the copies were filled"
     assert len(calls) < 4, f"found the articles {len(calls)} times for 4 articles"
     assert released == [True], "a one-shot build lets go of its runs once the pages are filled"
+    assert order[:2] == ["forget", "fill"] and order.count("forget") == 1, order
