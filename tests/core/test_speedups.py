@@ -194,8 +194,8 @@ def test_module_facts_keep_what_could_name_a_file_and_only_the_recently_used(
     for i in range(6):
         other = tmp_path / f"other{i}.py"
         other.write_text(f"X = {i}\n")
-        cache_mod._facts_and_code(other)[0]
-        cache_mod._facts_and_code(module)[0]  # used again and again: stays
+        cache_mod._facts_and_code(other)
+        cache_mod._facts_and_code(module)  # used again and again: stays
     assert len(cache_mod._FACTS) == 4
     assert cache_mod._facts_and_code(module)[0] is facts
 
@@ -338,7 +338,7 @@ def test_release_caches_forgets_loaded_bundles_and_module_facts(tmp_path: Path) 
     (folder / "bundle.yml").write_text("name: Demo\nsnippets:\n  flow.py: {}\n")
     loaded = bundle_mod.load(folder)
     assert bundle_mod.load(folder) is loaded, "remembered while nothing changed"
-    cache_mod._facts_and_code(folder / "flow.py")[0]
+    cache_mod._facts_and_code(folder / "flow.py")
     assert cache_mod._FACTS
     release_caches()
     assert not cache_mod._FACTS
