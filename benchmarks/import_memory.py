@@ -17,9 +17,9 @@ from pathlib import Path
 
 PLAIN = ("mkdocs.commands.build", "mkdocs.config.config_options", "material.plugins.search.plugin",
          "pymdownx.superfences", "pymdownx.tabbed", "pymdownx.highlight", "pygments.lexers.python")
-OURS = ("pattern_articles.mkdocs_plugin", "pattern_articles.model", "pattern_articles.fill",
-        "pattern_articles.verify", "pattern_articles.runner", "pattern_articles.pagecache",
-        "pattern_articles.trace", "pattern_articles.expect", "markdown_it")
+OURS = ("pattern_articles.adapters.mkdocs_plugin", "pattern_articles.content.model", "pattern_articles.pages.fill",
+        "pattern_articles.engine.verify", "pattern_articles.engine.runner", "pattern_articles.pages.pagecache",
+        "pattern_articles.content.trace", "pattern_articles.engine.expect", "markdown_it")
 
 
 def memory() -> tuple[float, float]:
@@ -41,7 +41,7 @@ def main() -> int:
     plain = memory()
     for name in OURS:
         importlib.import_module(name)
-    from pattern_articles.fill import environment
+    from pattern_articles.pages.fill import environment
     from pattern_articles.settings import Settings
 
     templates = environment(Settings())  # the plugin's own Jinja2 environment

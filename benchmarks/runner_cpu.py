@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent / "plugin"))
 
 import sitegen  # noqa: E402
 
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec  # noqa: E402
+from pattern_articles.engine import Runner, RunnerSettings, RunSpec  # noqa: E402
 
 
 def cpu() -> tuple[float, float]:

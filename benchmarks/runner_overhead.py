@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugin"))
 
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec
+from pattern_articles.engine import Runner, RunnerSettings, RunSpec
 
 TRIVIAL = 'print("hello")\n'
 TYPICAL = """\

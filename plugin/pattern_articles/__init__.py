@@ -1,10 +1,16 @@
 """pattern-articles: complete design-pattern articles from metadata and verified example code.
 
-The package is split so the architecture shows in the file list:
+The folders show the architecture; everything but ``adapters`` is free of MkDocs:
 
-* core (no MkDocs import): ``article``, ``bundle``, ``snippets``, ``runner``, ``cache``,
-  ``expect``, ``trace``, ``fill``, ``checks``, ``settings``, ``project``;
-* adapters: ``mkdocs_plugin``, ``pytest_plugin``, ``cli``.
+* ``content/``  what the author wrote: articles, bundles (``bundle.yml`` and its model),
+  snippet references and regions, traces, the heading check;
+* ``engine/``   running snippets: isolated, parallel, cached runs, their services, golden
+  outputs and verdicts (its public surface is ``pattern_articles.engine``);
+* ``pages/``    what readers get: filled sections, the catalogue, cached pages, rendered
+  Markdown, and the authoring commands ``new`` and ``eject``;
+* ``adapters/`` the thin doors in: the MkDocs plugin, the pytest plugin, the CLI and the
+  Python-Markdown extension;
+* at the top, what they all share: ``settings``, ``project``, ``errors``, ``paths``.
 """
 
 __version__ = "0.1.0"

@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import article as article_mod
-from . import bundle as bundle_mod
+from .content import article as article_mod
+from .content import bundle as bundle_mod
 from .errors import PatternError, Place
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .bundle import Bundle
-    from .fill import Rendered, SiteLinks
-    from .pagecache import PageCache, PageEntry
-    from .runner import Runner, RunSpec
-    from .verify import Outcome
+    from .content.bundle import Bundle
+    from .engine import Outcome, Runner, RunSpec
+    from .pages.fill import Rendered, SiteLinks
+    from .pages.pagecache import PageCache, PageEntry
 
 
 def release_caches() -> None:
@@ -36,7 +35,7 @@ def release_caches() -> None:
     derived from them) and the facts of analysed modules. For a one-shot build that is done:
     a long-lived process (``mkdocs serve``, a test session) keeps them to rebuild faster."""
     bundle_mod.forget_loaded()
-    cache = sys.modules.get(f"{__package__}.cache")  # not imported by a build that ran nothing
+    cache = sys.modules.get(f"{__package__}.engine.cache")  # not imported by a build that ran nothing
     if cache is not None:
         cache.forget_facts()
 
@@ -164,7 +163,7 @@ class Project:
         which are the pages MkDocs builds: finding them again walks and stats every
         Markdown file under docs_dir, per page, which made a build quadratic in its pages.
         """
-        from .fill import SiteLinks, relative_url
+        from .pages.fill import SiteLinks, relative_url
 
         pages: dict[str, str] = {}
         for ref in refs if refs is not None else self.articles():
@@ -182,7 +181,7 @@ class Project:
     @property
     def runner(self) -> Runner:
         if self._runner is None:
-            from .runner import Runner, RunnerSettings
+            from .engine import Runner, RunnerSettings
 
             s = self.settings
             allow = tuple(dict.fromkeys([*RunnerSettings().env_allowlist, *s.env_allowlist]))
@@ -199,7 +198,7 @@ class Project:
         return self._runner
 
     def specs(self, bundles: list[Bundle] | None = None) -> Iterator[tuple[Bundle, RunSpec]]:
-        from .verify import specs_for
+        from .engine import specs_for
 
         for bundle in bundles if bundles is not None else self.bundles():
             for spec in specs_for(bundle, self.settings.timeout):
@@ -215,7 +214,7 @@ class Project:
         return len(specs)
 
     def outcome(self, bundle: Bundle, spec: RunSpec) -> Outcome:
-        from .verify import judge
+        from .engine import judge
 
         with self._lock:
             known = self._outcomes.get(spec)
@@ -246,7 +245,7 @@ class Project:
         if not s.run or s.force_fresh or s.cache_path is None:
             return None
         if self._pages is None:
-            from .pagecache import PageCache
+            from .pages.pagecache import PageCache
 
             self._pages = PageCache(s.cache_path, s)
         return self._pages
@@ -288,8 +287,8 @@ class Project:
 
     def store_page(self, key: str, markdown: str, meta: Mapping[str, Any], rendered: Rendered) -> None:
         """Keep a filled page for the next build, if every run it shows passed."""
-        from .fill import as_cached
-        from .pagecache import PageEntry, cacheable
+        from .pages.fill import as_cached
+        from .pages.pagecache import PageEntry, cacheable
 
         pages = self.page_cache
         if pages is None or 'class="pa-verified"' in markdown:
@@ -322,7 +321,7 @@ class Project:
         place: Place | None = None,
     ) -> Rendered:
         """Fill one article. ``meta`` is given when the caller already split off the front matter."""
-        from .fill import Filler
+        from .pages.fill import Filler
 
         bundle = self.bundle(bundle_id, place)
         parsed = article_mod.parse(text, path, line_offset=line_offset)
@@ -336,7 +335,7 @@ class Project:
 
     def render_file(self, ref: ArticleRef, links: SiteLinks | None = None) -> Rendered:
         """Fill a whole source file, front matter included (for ``render``/``eject``)."""
-        from .fill import front_matter_replacements
+        from .pages.fill import front_matter_replacements
 
         text = read_article(ref.path)
         rendered = self.fill(text, ref.path, ref.bundle_id, links=links or self.links(ref.docs_path),

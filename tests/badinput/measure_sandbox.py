@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec, sandbox_command
+from pattern_articles.engine.runner import Runner, RunnerSettings, RunSpec, sandbox_command
 
 
 def measure(runs: int) -> None:

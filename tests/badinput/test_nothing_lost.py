@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.cache import Cache
+from pattern_articles.engine.cache import Cache
 
 from .kit import (
     BASE,

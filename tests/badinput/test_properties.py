@@ -22,9 +22,9 @@ import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from pattern_articles import article, bundle, checks
+from pattern_articles.content import article, bundle, checks
 from pattern_articles.errors import PatternError
-from pattern_articles.fill import Filler
+from pattern_articles.pages.fill import Filler
 from pattern_articles.settings import Settings
 
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -251,7 +251,7 @@ def test_random_metadata_never_crashes_the_loader(metadata: str | bytes) -> None
 
 # --------------------------------------------------------------------------- fast text helpers
 
-from pattern_articles.fill import _FENCE, squeeze_blank_lines  # noqa: E402
+from pattern_articles.pages.fill import _FENCE, squeeze_blank_lines  # noqa: E402
 
 LINE_TEXT = st.lists(st.sampled_from([
     "a", "b", " ", "`", "~", "\t", "```", "~~~", "\r", "\x0c", "\x1c", "\x1f", "\u2028", "\xa0",

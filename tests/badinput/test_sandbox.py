@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.runner import sandbox_command
+from pattern_articles.engine.runner import sandbox_command
 
 from .kit import TIMEOUT, append, clean_env, make_project, write
 
@@ -52,7 +52,7 @@ print("secret of the build visible:", found)
 RUN_PROBE = """\
 import sys
 from pathlib import Path
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec
+from pattern_articles.engine import Runner, RunnerSettings, RunSpec
 bundle, home, sandbox = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 spec = RunSpec(snippet=bundle / "probe.py", bundle_dir=bundle, args=(home,))
 with Runner(RunnerSettings(sandbox=sandbox, jobs=1)) as runner:
@@ -152,7 +152,7 @@ def test_requested_sandbox_that_cannot_work_runs_nothing(tmp_path: Path) -> None
 
 def test_auto_falls_back_where_bwrap_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
-    import pattern_articles.runner as runner_mod
+    import pattern_articles.engine.runner as runner_mod
 
     monkeypatch.setattr(runner_mod, "_SANDBOX_PROBES", {})
     assert runner_mod.sandbox_command("auto") == (None, "off (auto: bwrap is not installed)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.article import parse
+from pattern_articles.content.article import parse
 from tests.beyond.helpers import cli
 from tests.conftest import copy_project, needs_redis, run_mkdocs
 

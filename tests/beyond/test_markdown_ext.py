@@ -11,8 +11,8 @@ from pathlib import Path
 import markdown
 import pytest
 
+from pattern_articles.adapters.markdown_ext import PatternArticlesExtension
 from pattern_articles.errors import PatternError
-from pattern_articles.markdown_ext import PatternArticlesExtension
 from tests.beyond.helpers import zensical, zensical_build
 from tests.conftest import copy_project
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pattern_articles import settings as settings_mod
-from pattern_articles.article import parse
-from pattern_articles.bundle import load as load_bundle
-from pattern_articles.checks import heading_slip
+from pattern_articles.content.article import parse
+from pattern_articles.content.bundle import load as load_bundle
+from pattern_articles.content.checks import heading_slip
 from tests.conftest import REPO
 
 from .helpers import Offline, offline_context

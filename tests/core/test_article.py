@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pattern_articles import article
+from pattern_articles.content import article
 from pattern_articles.errors import PatternError
 
 SEED_LIKE = """---

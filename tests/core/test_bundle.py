@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles import bundle
+from pattern_articles.content import bundle
+from pattern_articles.content.model import json_schema
 from pattern_articles.errors import PatternError
-from pattern_articles.model import json_schema
 
 GOOD = """\
 name: Demo

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.cache import Cache, analyse, dependencies
-from pattern_articles.runner import Runner, RunnerSettings, RunResult, RunSpec
+from pattern_articles.engine import Runner, RunnerSettings, RunResult, RunSpec
+from pattern_articles.engine.cache import Cache, analyse, dependencies
 from tests.core.conftest import Write
 
 
@@ -185,8 +185,7 @@ def test_entries_are_appended_per_bundle_and_old_ones_pruned(
     # why: a file per entry made a cold build create a file per snippet, which ext4 makes
     # dear after many deletions; a bundle's file grows by appends and is compacted only when
     # most of it is outdated, keeping each run's latest few entries
-    from pattern_articles import cache as cache_mod
-
+    from pattern_articles.engine import cache as cache_mod
     path = write("flow.py", COUNTING + "print('v0')\n")
     other = write("other.py", "print('other')\n")
     spec, kept = counting_spec(path, bundle, counter), RunSpec(other, bundle)
@@ -221,7 +220,7 @@ def test_processes_appending_at_once_keep_every_entry(tmp_path: Path) -> None:
     program = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from pattern_articles.cache import Cache
+        from pattern_articles.engine.cache import Cache
         cache = Cache(Path({str(tmp_path / "cache")!r}))
         who = sys.argv[1]
         for round in range(150):
@@ -249,8 +248,7 @@ def test_a_result_is_not_cached_when_its_inputs_change_while_it_runs(
     # an editor saving a module mid-run must not file the new output under the old content.
     # "trusted": the key came through a memo, so the worker checks its inputs after the run;
     # "fresh": the files are too new to trust by stat, so the runner computes the key again
-    from pattern_articles import cache as cache_mod
-
+    from pattern_articles.engine import cache as cache_mod
     if memo == "trusted":
         monkeypatch.setattr(cache_mod, "_RACY_NS", -(10**18))
     write("helper.py", "VALUE = 1\n")
@@ -367,7 +365,7 @@ def test_cache_is_shared_across_processes(
     path = write("flow.py", COUNTING + "print('shared')\n")
     program = textwrap.dedent(f"""
         from pathlib import Path
-        from pattern_articles.runner import Runner, RunnerSettings, RunSpec
+        from pattern_articles.engine import Runner, RunnerSettings, RunSpec
         spec = RunSpec(Path({str(path)!r}), Path({str(bundle)!r}),
                        env=(("COUNTER", {str(counter)!r}),))
         with Runner(RunnerSettings(cache_dir=Path({str(cache_dir)!r}))) as runner:

@@ -7,8 +7,8 @@ from pathlib import Path
 import markdown
 import pytest
 
-from pattern_articles import catalogue
 from pattern_articles.errors import PatternError
+from pattern_articles.pages import catalogue
 from pattern_articles.project import Project
 from pattern_articles.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pattern_articles import checks
+from pattern_articles.content import checks
 from pattern_articles.settings import DEFAULT_ALIASES
 
 OWN = ["Choreography", "Service choreography"]

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.errors import PatternError
-from pattern_articles.expect import (
+from pattern_articles.engine.expect import (
     BUILTIN_NORMALISERS,
     Mismatch,
     compare,
@@ -19,6 +18,7 @@ from pattern_articles.expect import (
     normalise,
     update,
 )
+from pattern_articles.errors import PatternError
 
 
 @pytest.fixture

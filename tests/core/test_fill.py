@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles import article, bundle
-from pattern_articles.fill import Filler, SiteLinks
-from pattern_articles.runner import RunResult, RunSpec
+from pattern_articles.content import article, bundle
+from pattern_articles.engine import RunResult, RunSpec, judge
+from pattern_articles.pages.fill import Filler, SiteLinks
 from pattern_articles.settings import Settings
-from pattern_articles.verify import judge
 
 BUNDLE = """\
 name: Demo
@@ -133,7 +132,7 @@ def test_fix_headings_off_makes_the_slip_a_warning(demo: bundle.Bundle) -> None:
 
 
 def test_blank_lines_are_squeezed_between_blocks_but_kept_in_code() -> None:
-    from pattern_articles.fill import squeeze_blank_lines
+    from pattern_articles.pages.fill import squeeze_blank_lines
 
     code = "```python\ndef f():\n    pass\n\n\ndef g():\n    pass\n```"
     tabbed = "    ~~~~text\n    out\n\n\n\n    more\n    ~~~~"

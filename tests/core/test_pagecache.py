@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pattern_articles.errors import Place, Problem
-from pattern_articles.fill import as_cached
-from pattern_articles.pagecache import PageCache, PageEntry, cacheable, folder_digest
+from pattern_articles.pages.fill import as_cached
+from pattern_articles.pages.pagecache import PageCache, PageEntry, cacheable, folder_digest
 from pattern_articles.settings import Settings
 
 

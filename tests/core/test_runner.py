@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.runner import Runner, RunnerSettings, RunResult, RunSpec
+from pattern_articles.engine import Runner, RunnerSettings, RunResult, RunSpec
 from tests.core.conftest import Write
 
 LINUX = sys.platform.startswith("linux")
@@ -546,7 +546,7 @@ def test_an_idle_worker_retires_and_the_next_run_starts_a_fresh_one(
 ) -> None:
     # why: a build whose runs are done keeps rendering pages; idle interpreters would hold
     # their memory to the end (the memory target counts the whole process tree)
-    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 0.2)
+    monkeypatch.setattr("pattern_articles.engine.runner.WORKER_IDLE", 0.2)
     path = write("ppid.py", "import os\nprint(os.getppid())\n")
     runner = make_runner(jobs=1)
     first = int(runner.result(spec(path, bundle, scenario="1")).stdout)
@@ -559,7 +559,7 @@ def test_an_idle_worker_retires_and_the_next_run_starts_a_fresh_one(
 def test_a_busy_worker_does_not_retire(bundle: Path, write: Write,
                                        make_runner: Callable[..., Runner],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 0.2)
+    monkeypatch.setattr("pattern_articles.engine.runner.WORKER_IDLE", 0.2)
     path = write("slow.py", "import os, sys, time\ntime.sleep(float(sys.argv[1]))\nprint(os.getppid())\n")
     runner = make_runner(jobs=1)
     # runs longer than the idle time, queued back to back: one worker serves them all
@@ -575,7 +575,7 @@ def test_wait_all_returns_once_every_run_is_done_and_retires_the_workers(
 ) -> None:
     # why: the MkDocs plugin runs everything before the pages grow the build process, so the
     # workers must be gone when wait_all returns, not a WORKER_IDLE later
-    monkeypatch.setattr("pattern_articles.runner.WORKER_IDLE", 600.0)
+    monkeypatch.setattr("pattern_articles.engine.runner.WORKER_IDLE", 600.0)
     path = write("ppid.py", "import os, sys, time\ntime.sleep(float(sys.argv[1]))\nprint(os.getppid())\n")
     runner = make_runner(jobs=2)
     specs = [spec(path, bundle, scenario=str(i), args=("0.2",)) for i in range(4)]

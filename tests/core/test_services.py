@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.errors import PatternError
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec
-from pattern_articles.services import (
+from pattern_articles.engine import Runner, RunnerSettings, RunSpec
+from pattern_articles.engine.services import (
     RedisServer,
     ServiceUnavailable,
     ping,
     provide,
 )
+from pattern_articles.errors import PatternError
 
 HAVE_REDIS = shutil.which("redis-server") is not None
 needs_redis = pytest.mark.skipif(not HAVE_REDIS, reason="redis-server is not installed")

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from pattern_articles import bundle as bundle_mod
-from pattern_articles import cache as cache_mod
-from pattern_articles import runner as runner_mod
-from pattern_articles.cache import Cache
-from pattern_articles.runner import Runner, RunnerSettings, RunSpec
+from pattern_articles.content import bundle as bundle_mod
+from pattern_articles.engine import Runner, RunnerSettings, RunSpec
+from pattern_articles.engine import cache as cache_mod
+from pattern_articles.engine import runner as runner_mod
+from pattern_articles.engine.cache import Cache
 from tests.core.conftest import Write
 
 
@@ -283,7 +283,7 @@ def test_a_bundle_module_shadowing_a_preimportable_one_is_not_preloaded(bundle: 
 
 def test_serve_watcher_sees_writes_and_ignores_reads(tmp_path: Path) -> None:
     pytest.importorskip("watchdog", reason="the MkDocs extra (watchdog) is not installed")
-    from pattern_articles.mkdocs_plugin import _SnippetWatcher
+    from pattern_articles.adapters.mkdocs_plugin import _SnippetWatcher
 
     root = tmp_path / "snippets"
     (root / "demo").mkdir(parents=True)
@@ -312,7 +312,7 @@ def test_serve_watcher_sees_writes_and_ignores_reads(tmp_path: Path) -> None:
 
 
 def test_golden_names_without_resolving_match_golden_path(tmp_path: Path) -> None:
-    from pattern_articles.verify import _golden_of, golden_path, specs_for
+    from pattern_articles.engine.verify import _golden_of, golden_path, specs_for
 
     folder = tmp_path / "snippets" / "demo"
     (folder / "sub").mkdir(parents=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pattern_articles.content.trace import FlowCheck, check_trace, diagram_from_flow, diagram_from_trace, event_cycles
 from pattern_articles.errors import Place
-from pattern_articles.trace import FlowCheck, check_trace, diagram_from_flow, diagram_from_trace, event_cycles
 
 PARTS = [("order", "Order service"), ("payment", "Payment service"), ("shipping", "Shipping service")]
 

@@ -130,7 +130,7 @@ def _cached_runs(root: object) -> int:
     """Passing runs stored in the project's result cache (one entry per run)."""
     from pathlib import Path
 
-    from pattern_articles.cache import Cache
+    from pattern_articles.engine.cache import Cache
 
     return len(list(Cache(Path(str(root)) / ".cache" / "pattern-articles").stored()))
 
@@ -174,18 +174,17 @@ def test_stop_at_first_failure_hands_no_more_runs_over(project: pytest.Pytester)
 def test_memos_are_written_once_per_session(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs are handed over a few items at a time; the dependency memos of the whole session
     are still written once per bundle, at its end, not once per hand-over."""
-    from pattern_articles import cache
-
+    from pattern_articles.engine import cache
     _many(project, 40)
     written: list[str] = []
-    real = cache._write_atomic
+    real = cache.write_atomic
 
     def counting(path: object, data: bytes) -> None:
         if getattr(path, "parent", None) is not None and path.parent.name == "deps":  # type: ignore[attr-defined]
             written.append(str(path))
         real(path, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cache, "_write_atomic", counting)
+    monkeypatch.setattr(cache, "write_atomic", counting)
     monkeypatch.setattr(cache, "_RACY_NS", 0)  # the files were just written: memoise them anyway
     result = project.runpytest_inprocess("--pattern-articles", "snippets/many")
     result.assert_outcomes(passed=40)

@@ -136,7 +136,7 @@ def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_temp
         return real(self)
 
     monkeypatch.setattr(project_mod.Project, "articles", spy)
-    from pattern_articles.mkdocs_plugin import PatternArticlesPlugin
+    from pattern_articles.adapters.mkdocs_plugin import PatternArticlesPlugin
 
     released: list[bool] = []
     real_on_env = PatternArticlesPlugin.on_env
@@ -149,7 +149,7 @@ def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_temp
     monkeypatch.setattr(PatternArticlesPlugin, "on_env", on_env)
     # and lets go of its keys' memos once every run is done, before the first page is
     # filled (the pages reuse that memory: a lower peak, README performance)
-    from pattern_articles.runner import Runner
+    from pattern_articles.engine import Runner
 
     order: list[str] = []
     real_forget, real_fill = Runner.forget_keys, project_mod.Project.fill

@@ -55,10 +55,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .paths import resolve_through
+from ..paths import resolve_through
 
 if TYPE_CHECKING:
-    from .runner import RunSpec
+    from .spec import RunSpec
 
 CACHE_FORMAT = 2
 """Bumped whenever the entry layout or the meaning of the key changes (2: one file of
@@ -765,7 +765,7 @@ class _DependencyMemo:
             pending, self._pending = self._pending, {}
         for path, entries in pending.items():
             merged = {**self._load(path), **entries}
-            _write_atomic(path, json.dumps({"memos": merged}).encode("utf-8"))
+            write_atomic(path, json.dumps({"memos": merged}).encode("utf-8"))
 
     def forget(self) -> None:
         """Write what is pending, then drop every memo held in memory (they stay on disk: a
@@ -891,7 +891,7 @@ class _DependencyMemo:
                 *([name, signature] for name, signature in memo.stats)]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Temporary file in the same folder, then rename; a failure only costs a recomputation."""
     try:
         try:  # the folder is there but the first time: no mkdir call per entry
@@ -1085,7 +1085,7 @@ class _Results:
         added = list(_parse_lines(b"\n".join(new.values())))
         kept = _kept(entries + added)
         if len(entries) + len(added) > 2 * len(kept) + 16:
-            _write_atomic(path, b"".join(line + b"\n" for line in kept.values()))
+            write_atomic(path, b"".join(line + b"\n" for line in kept.values()))
         else:
             # a line left cut by a crash gets its own line: the new ones stay whole
             head = b"\n" if data and not data.endswith(b"\n") else b""

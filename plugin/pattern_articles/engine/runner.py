@@ -45,7 +45,6 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import functools
 import json
 import os
 import py_compile
@@ -67,9 +66,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..errors import PatternError
 from . import services
 from .cache import Cache, Compiled, dependencies
-from .errors import PatternError
+from .spec import RunResult, RunSpec
 
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = (
     "PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT",
@@ -100,52 +100,6 @@ def default_languages() -> dict[str, list[str]]:
         "sh": ["sh", "{path}"],
         "node": ["node", "{path}"],
     }
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of one snippet under one scenario (hashable: it is also a dictionary key)."""
-
-    snippet: Path
-    bundle_dir: Path
-    scenario: str = ""
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    timeout: float | None = None
-    needs: tuple[str, ...] = ()
-    language: str = "python"
-    inputs: tuple[str, ...] = ()
-
-    @functools.cached_property
-    def id(self) -> str:  # cached: the runner labels every cache entry with it (pathlib is slow)
-        """Stable id, e.g. ``snippets/choreography/flow.py::flow[payment-declined]``."""
-        try:
-            path = self.snippet.relative_to(self.bundle_dir.parent.parent).as_posix()
-        except ValueError:
-            path = self.snippet.as_posix()
-        scenario = f"[{self.scenario}]" if self.scenario else ""
-        return f"{path}::{self.snippet.stem}{scenario}"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What happened. ``status`` is passed | failed | timeout | skipped | error."""
-
-    spec: RunSpec
-    status: str
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    duration: float
-    truncated: bool
-    trace: tuple[dict[str, object], ...]
-    cached: bool
-    reason: str
-    notes: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "passed"
 
 
 @dataclass
@@ -869,7 +823,7 @@ class Runner:
         command = self._languages[spec.language]
         context: dict[str, object] = {
             "command": command,
-            "interpreter": _interpreter_identity(command),
+            "interpreter": interpreter_identity(command),
             "output_limit": self.settings.output_limit,
             "allowlist": sorted(self._allowlist),
             # PATH is left out on purpose: it differs between an activated venv and a
@@ -1276,7 +1230,7 @@ _IDENTITY_LOCK = threading.Lock()
 _IDENTITIES: dict[tuple[str, ...], object] = {}
 
 
-def _interpreter_identity(command: list[str]) -> object:
+def interpreter_identity(command: list[str]) -> object:
     """Which interpreter a command runs, without starting it (a cache hit starts nothing):
     our own ``sys.version`` when it is our executable, else the file's size and mtime."""
     key = tuple(command)

@@ -19,19 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import checks
-from .article import Article, block_parser, has_todo, todo_lines
-from .errors import PatternError, Place, Problem
-from .settings import Settings
-from .snippets import excerpt, split_ref
+from ..content import checks
+from ..content.article import Article, block_parser, has_todo, todo_lines
+from ..content.snippets import excerpt, split_ref
+from ..errors import PatternError, Place, Problem
+from ..settings import Settings
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from .bundle import Bundle
-    from .model import Flow, SnippetRef
-    from .runner import RunSpec
-    from .verify import Outcome
+    from ..content.bundle import Bundle
+    from ..content.model import Flow, SnippetRef
+    from ..engine import Outcome, RunSpec
 
 #: Given a spec, return its judged outcome (blocking until the run is done).
 OutcomeFor = Callable[["RunSpec"], "Outcome"]
@@ -234,7 +233,7 @@ class Filler:
 
     def check_cycles(self) -> None:
         """Declared flows whose events trigger each other in a loop: an event storm risk."""
-        from .trace import event_cycles
+        from ..content.trace import event_cycles
 
         edges = [
             (step.reacts_to, emitted)
@@ -339,7 +338,7 @@ class Filler:
 
     # -- snippets ----------------------------------------------------------------------
     def _spec_for(self, relative: str, scenario: str) -> RunSpec | None:
-        from .verify import specs_by_snippet, specs_for
+        from ..engine import specs_by_snippet, specs_for
 
         target = self.bundle.real_path(relative)
         specs = specs_by_snippet(self.bundle, self.settings.timeout).get(target)
@@ -372,7 +371,7 @@ class Filler:
 
     def report_outcome(self, outcome: Outcome) -> None:
         """A failed or mismatched run is a warning (strict fails); a skipped one an info line."""
-        from .verify import describe
+        from ..engine import describe
 
         problem = describe(outcome, self.bundle)
         if problem is not None:
@@ -490,7 +489,7 @@ class Filler:
                 + indent_block(fence(details.strip() or "(no output)", "text")))
 
     def trace_diagram(self, outcome: Outcome | None) -> str:
-        from .trace import diagram_from_trace
+        from ..content.trace import diagram_from_trace
 
         if outcome is None or not outcome.result.trace:
             return '!!! note "No trace"\n    This run recorded no events.'
@@ -499,7 +498,7 @@ class Filler:
 
     def flow_diagram(self, flow: Flow, snippet: str = "") -> str:
         """The flow's diagram drawn from its real run when there is one, else from metadata."""
-        from .trace import diagram_from_flow, diagram_from_trace
+        from ..content.trace import diagram_from_flow, diagram_from_trace
 
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
         if snippet and flow.scenario:
@@ -636,7 +635,7 @@ def _quote(text: str) -> str:
 
 
 def _replace_todo(current: str, value: str) -> str:
-    from .article import TODO_RE
+    from ..content.article import TODO_RE
 
     return TODO_RE.sub(lambda _m: value, current, count=1).strip()
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .errors import PatternError, Place
+from ..errors import PatternError, Place
 
 if TYPE_CHECKING:
-    from .project import ArticleRef, Project
-    from .settings import Settings
+    from ..project import ArticleRef, Project
+    from ..settings import Settings
 
 PATTERN_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -192,7 +192,7 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
     bundle_dir = settings.snippet_roots[0] / pattern_id
     snippet = bundle_dir / "example.py"
     golden = bundle_dir / "expected" / "example.txt"
-    from .bundle import METADATA_NAMES
+    from ..content.bundle import METADATA_NAMES
 
     existing = [p for p in (article, snippet, golden, *(bundle_dir / m for m in METADATA_NAMES)) if p.exists()]
     if existing:
@@ -254,9 +254,8 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
 
 def _record_golden(settings: Settings, pattern_id: str) -> Path:
     """Run the new snippet exactly as ``check`` will, and store what it printed."""
-    from . import expect
-    from .project import Project
-    from .verify import golden_path, specs_for
+    from ..engine import golden_path, specs_for, update_golden
+    from ..project import Project
 
     project = Project(settings)
     try:
@@ -271,7 +270,7 @@ def _record_golden(settings: Settings, pattern_id: str) -> Path:
                 hint=detail or "run it by hand to see why",
             )
         golden = golden_path(bundle.dir, spec.snippet, spec.scenario)
-        expect.update(golden, result.stdout)
+        update_golden(golden, result.stdout)
         return golden
     finally:
         project.close()
@@ -289,7 +288,7 @@ def _remove(paths: list[Path], folders: list[Path]) -> None:
 
 
 def _nav_hint(settings: Settings, article: Path) -> str:
-    from .settings import find_config
+    from ..settings import find_config
 
     config = find_config(settings.root)
     if config is None:
@@ -333,10 +332,10 @@ def find_ref(project: Project, article: Path) -> ArticleRef:
 
 def eject(project: Project, article: Path, names: Sequence[str] = (), out: TextIO | None = None) -> Ejected:
     """Write the generated text into the article's empty and TODO sections, atomically."""
-    from . import article as article_mod
-    from . import checks
+    from ..content import article as article_mod
+    from ..content import checks
+    from ..project import read_article
     from .fill import front_matter_replacements
-    from .project import read_article
     from .render import atomic_write, file_mode
 
     out = out or sys.stdout
@@ -443,7 +442,7 @@ def without_marks(text: str) -> str:
 
 def _refuse_unverified(project: Project, specs: Sequence[object], ref: ArticleRef) -> None:
     """Ejecting a failed or unrun snippet would freeze its error note into the author's text."""
-    from .runner import RunSpec
+    from ..engine import RunSpec
 
     bad: list[str] = []
     bundle = project.bundle(ref.bundle_id)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .bundle import Bundle
-    from .project import Project
-    from .runner import RunSpec
+    from ..content.bundle import Bundle
+    from ..engine import RunSpec
+    from ..project import Project
 
 _KEY = "pattern_articles_project"
 
@@ -57,9 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def _project(config: pytest.Config) -> Project | None:
     stash: dict[str, Any] = config.__dict__.setdefault("_pattern_articles", {})
     if _KEY not in stash:
-        from . import settings as settings_mod
-        from .errors import PatternError
-        from .project import Project
+        from .. import settings as settings_mod
+        from ..errors import PatternError
+        from ..project import Project
 
         given = config.getoption("pattern_articles_config")
         path = Path(given) if given else settings_mod.find_config(config.rootpath)
@@ -132,7 +132,7 @@ class _Files:
 
     def real(self, path: Path) -> str:
         """``path.resolve()``, resolving each folder once (see ``paths.resolve_through``)."""
-        from .paths import resolve_through
+        from ..paths import resolve_through
 
         return resolve_through(str(path), self._folders)
 
@@ -160,8 +160,8 @@ class _Files:
     def bundle_info(self, bundle_id: str) -> _BundleInfo:
         info = self._bundles.get(bundle_id)
         if info is None:
-            from .errors import PatternError
-            from .verify import specs_by_snippet
+            from ..engine import specs_by_snippet
+            from ..errors import PatternError
 
             try:
                 bundle = self.project.bundle(bundle_id)
@@ -204,8 +204,8 @@ class SnippetFile(pytest.File):
         self.specs = specs  # known at collection: this file's runs (None: look them up)
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .errors import PatternError
-        from .verify import specs_by_snippet
+        from ..engine import specs_by_snippet
+        from ..errors import PatternError
 
         project = _project(self.config)
         assert project is not None
@@ -262,7 +262,7 @@ def _bundle_error(parent: pytest.Collector, bundle_id: str, exc: Exception) -> I
 def _article_file(files: _Files, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """An article under docs_dir, or any Markdown file named on the command line (which then
     fails with the reason it is not an article)."""
-    from .project import _linked_bundle
+    from ..project import _linked_bundle
 
     target = path.resolve()
     key = files.project.settings.article_key
@@ -276,7 +276,7 @@ class ArticleFile(pytest.File):
     """An article: one item that fills it and fails on what ``mkdocs build --strict`` fails on."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .errors import PatternError, Place
+        from ..errors import PatternError, Place
 
         project = _project(self.config)
         assert project is not None
@@ -299,8 +299,8 @@ class ArticleItem(pytest.Item):
         self.bundle_id = bundle_id  # its runs are handed to the runner ahead (see _Prefetch)
 
     def runtest(self) -> None:
-        from .errors import PatternError
-        from .verify import describe
+        from ..engine import describe
+        from ..errors import PatternError
 
         project = _project(self.config)
         assert project is not None
@@ -338,8 +338,7 @@ class SnippetItem(pytest.Item):
         self.spec = spec
 
     def runtest(self) -> None:
-        from . import expect
-        from .verify import describe, normalisers_for
+        from ..engine import describe, normalisers_for, update_golden
 
         project = _project(self.config)
         assert project is not None
@@ -347,7 +346,7 @@ class SnippetItem(pytest.Item):
         if outcome.status == "skipped":
             pytest.skip(f"{self.spec.id}: {outcome.result.reason}")
         if outcome.status == "mismatch" and self.config.getoption("pattern_articles_update"):
-            diff = expect.update(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
+            diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
             self.user_properties.append(("updated", str(outcome.golden)))
             if diff:
                 self.config.stash.setdefault(_UPDATED, []).append(diff)  # type: ignore[arg-type]
@@ -418,7 +417,7 @@ class _Prefetch:
         if isinstance(item, SnippetItem):
             return [item.spec]
         if isinstance(item, ArticleItem) and item.bundle_id:
-            from .errors import PatternError
+            from ..errors import PatternError
 
             try:
                 return [spec for _, spec in self.project.specs([self.project.bundle(item.bundle_id)])]

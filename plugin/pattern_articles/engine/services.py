@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from .errors import PatternError
+from ..errors import PatternError
 
 KNOWN_SERVICES: tuple[str, ...] = ("redis",)
 URL_VARIABLES: dict[str, str] = {"redis": "PATTERN_ARTICLES_REDIS_URL"}

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import PatternError, Place, Problem
-from .paths import resolve_through
+from ..errors import PatternError, Place, Problem
+from ..paths import resolve_through
 
 if TYPE_CHECKING:
     from .model import BundleModel
@@ -479,7 +479,7 @@ def _check_normaliser(bundle: Bundle, item: object, loc: Loc) -> Iterator[Proble
     """Unknown built-in names and invalid regular expressions, caught at load with their line."""
     import re
 
-    from .expect import BUILTIN_NORMALISERS
+    from ..engine import BUILTIN_NORMALISERS
 
     if isinstance(item, str):
         if item not in BUILTIN_NORMALISERS:

@@ -41,13 +41,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import PatternError, Place
+from ..errors import PatternError, Place
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
 
+    from ..project import ArticleRef, Project
     from .fill import Rendered, SiteLinks
-    from .project import ArticleRef, Project
 
 FLAVORS = ("mkdocs", "jekyll-chirpy", "plain")
 
@@ -110,7 +110,7 @@ class RenderedArticle:
 def render_article(project: Project, ref: ArticleRef, flavor: str = "mkdocs",
                    links: SiteLinks | None = None) -> RenderedArticle:
     """Fill one article (front matter included) and convert it to ``flavor``."""
-    from .article import parse
+    from ..content.article import parse
 
     if flavor not in FLAVORS:
         raise PatternError(f"unknown flavor '{flavor}'", hint=f"choose one of: {', '.join(FLAVORS)}")
@@ -166,9 +166,9 @@ def _date_of(value: Any) -> str:
 
 def chirpy_links(refs: list[ArticleRef]) -> SiteLinks:
     """Links between articles as Jekyll URLs: the article's ``permalink``, else Chirpy's ``/posts/<name>/``."""
-    from .article import parse_front_matter, split_front_matter
+    from ..content.article import parse_front_matter, split_front_matter
+    from ..project import read_article
     from .fill import SiteLinks
-    from .project import read_article
 
     pages: dict[str, str] = {}
     for ref in refs:
@@ -186,7 +186,7 @@ def chirpy_links(refs: list[ArticleRef]) -> SiteLinks:
 # -- the transform --------------------------------------------------------------------------
 def transform(markdown: str, flavor: str, *, article_key: str = "pattern", path: Path | str = "<article>") -> str:
     """Convert completed MkDocs-dialect Markdown (front matter included) to ``flavor``."""
-    from .article import split_front_matter
+    from ..content.article import split_front_matter
 
     if flavor == "mkdocs":
         return markdown

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Place, Problem
+from ..errors import Place, Problem
 
 TraceEvent = Mapping[str, Any]
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Place, Problem
+from ..errors import Place, Problem
 
 if TYPE_CHECKING:
-    from .bundle import Bundle
-    from .model import Flow, SnippetSpec
-    from .runner import RunResult, RunSpec
+    from ..content.bundle import Bundle
+    from ..content.model import Flow, SnippetSpec
+    from .spec import RunResult, RunSpec
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ def specs_by_snippet(bundle: Bundle, default_timeout: float | None = None) -> di
 
 
 def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] | None) -> list[RunSpec]:
-    from .model import SnippetSpec
-    from .runner import RunSpec
+    from ..content.model import SnippetSpec
+    from .spec import RunSpec
 
     declared = dict(bundle.model.snippets)
     for _, ref in bundle.model.snippet_refs():
@@ -182,7 +182,6 @@ def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow
 def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: bool = True) -> Outcome:
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
-
     golden = _golden_of(bundle, spec)
     try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
         expected: str | None = golden.read_bytes().decode("utf-8", errors="replace")
@@ -196,7 +195,7 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
     if found is not None and result.trace and trace_checks:
-        from .trace import FlowCheck, check_trace
+        from ..content.trace import FlowCheck, check_trace
 
         loc, flow = found
         events = {e.name: e for e in bundle.model.events}

@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 from markdown import Extension
 from markdown.preprocessors import Preprocessor
 
-from .errors import PatternError, Place, Problem
+from ..errors import PatternError, Place, Problem
 
 if TYPE_CHECKING:
     from markdown import Markdown
 
-    from .project import Project
-    from .settings import Settings
+    from ..project import Project
+    from ..settings import Settings
 
 log = logging.getLogger("pattern_articles")
 
@@ -66,7 +66,7 @@ _projects_lock = threading.Lock()
 
 
 def _setting_names() -> list[str]:
-    from .settings import Settings
+    from ..settings import Settings
 
     return [f.name for f in dataclasses.fields(Settings) if f.name != "root"] + ["cache"]
 
@@ -123,7 +123,7 @@ class PatternArticlesExtension(Extension):
         Zensical creates a new ``Markdown`` object for every page; the snippets must still
         run once per build, in parallel, from one runner.
         """
-        from .project import Project
+        from ..project import Project
 
         settings = self.settings(context)
         key = repr(settings)
@@ -136,8 +136,8 @@ class PatternArticlesExtension(Extension):
 
 def resolve_settings(given: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> Settings:
     """The plugin block of mkdocs.yml (if any), overridden by the options given to the extension."""
-    from . import settings as settings_mod
-    from .settings import Settings
+    from .. import settings as settings_mod
+    from ..settings import Settings
 
     own = {k: v for k, v in given.items() if k in OWN_OPTIONS}
     overrides = {k: v for k, v in given.items() if k not in OWN_OPTIONS}
@@ -197,7 +197,7 @@ class PatternArticlesPreprocessor(Preprocessor):
         return {}
 
     def _process(self, project: Project, lines: list[str], page: Any) -> list[str]:
-        from . import article as article_mod
+        from ..content import article as article_mod
 
         settings = project.settings
         text = "\n".join(lines)
@@ -248,8 +248,8 @@ class PatternArticlesPreprocessor(Preprocessor):
         """``pattern-snippet`` fences on a page that is not an article: the bundle is the ref's folder."""
         from markdown_it import MarkdownIt
 
-        from . import article as article_mod
-        from .fill import DIRECTIVE_INFO, Filler
+        from ..content import article as article_mod
+        from ..pages.fill import DIRECTIVE_INFO, Filler
 
         if DIRECTIVE_INFO not in text:
             return text
@@ -333,14 +333,14 @@ def _fingerprint(folder: Path) -> int:
 
 
 def _meta_lines(parsed: Any, updates: Mapping[str, Any]) -> dict[int, str]:
-    from .fill import front_matter_replacements
+    from ..pages.fill import front_matter_replacements
 
     return front_matter_replacements(parsed, updates)
 
 
 def _front_matter_lines(path: Path, body: str) -> int:
     """How many lines Zensical took off the top (front matter, blank lines), so messages name real lines."""
-    from .article import split_front_matter
+    from ..content.article import split_front_matter
 
     try:
         source = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")

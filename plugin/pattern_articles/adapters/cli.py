@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .errors import PatternError, Problem
+from ..errors import PatternError, Problem
 
 if TYPE_CHECKING:
-    from .bundle import Bundle
-    from .project import Project
-    from .runner import RunSpec
-    from .verify import Outcome
+    from ..content.bundle import Bundle
+    from ..engine import Outcome, RunSpec
+    from ..project import Project
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,12 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "schema":
-            from .model import json_schema
+            from ..content.model import json_schema
 
             print(json.dumps(json_schema(), indent=2))
             return 0
-        from . import settings as settings_mod
-        from .project import Project
+        from .. import settings as settings_mod
+        from ..project import Project
 
         config = args.config_file
         if config is not None and not config.is_file():
@@ -84,12 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "render":
                 return render(project, args.out, args.flavor)
             if args.command == "new":
-                from .scaffold import new as scaffold_new
+                from ..pages.scaffold import new as scaffold_new
 
                 scaffold_new(settings, args.pattern_id, args.name)
                 return 0
             if args.command == "eject":
-                from .scaffold import eject as eject_article
+                from ..pages.scaffold import eject as eject_article
 
                 eject_article(project, args.article, args.sections)
                 return 0
@@ -141,8 +140,7 @@ def _select(project: Project, paths: list[Path]) -> tuple[list[Bundle], list[Pat
 
 def check(project: Project, paths: list[Path], *, update: bool = False, quiet: bool = False,
           out: TextIO | None = None) -> int:
-    from . import expect
-    from .verify import describe, normalisers_for
+    from ..engine import describe, normalisers_for, update_golden
 
     out = out or sys.stdout
     started = time.perf_counter()
@@ -159,7 +157,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         outcome: Outcome = project.outcome(bundle, spec)
         mark = {"passed": "ok", "skipped": "skip"}.get(outcome.status, "FAIL")
         if outcome.status == "mismatch" and update:
-            diff = expect.update(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
+            diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
             project.forget_outcome(spec)  # the articles below must see the new golden
             print(f"updated {_rel(outcome.golden)}", file=out)
             if diff:
@@ -224,7 +222,7 @@ def _rel(path: Path) -> str:
 
 
 def render(project: Project, out_dir: Path, flavor: str) -> int:
-    from .render import write_all
+    from ..pages.render import write_all
 
     return write_all(project, out_dir, flavor)
 

@@ -43,14 +43,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import Place, Problem
-from .settings import Settings
+from ..errors import Place, Problem
+from ..settings import Settings
 
 PAGE_FORMAT = 1
 """Bumped whenever the entry layout or the meaning of the key changes."""
 
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "node_modules"})
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # the whole package: code and templates
 
 
 @dataclass
@@ -107,13 +107,13 @@ def _code_digest() -> str:
 
 def run_context(settings: Settings) -> dict[str, object]:
     """What the runner's cache context holds (see ``Runner._context``) for any run."""
-    from .runner import RunnerSettings, _interpreter_identity, default_languages
+    from ..engine import RunnerSettings, default_languages, interpreter_identity
 
     allow = sorted(set(RunnerSettings().env_allowlist) | set(settings.env_allowlist))
     env = {name: os.environ[name] for name in allow if name in os.environ and name != "PATH"}
     ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_")}
     return {
-        "interpreters": {name: _interpreter_identity(command)
+        "interpreters": {name: interpreter_identity(command)
                          for name, command in sorted(default_languages().items())},
         "env": env,
         "ours": dict(sorted(ours.items())),
@@ -199,7 +199,7 @@ class PageCache:
 
     def store(self, key: str, input_digest: str, page: PageEntry) -> None:
         """Write an entry atomically; a failure to write only costs a fill next time."""
-        from .cache import _write_atomic
+        from ..engine import write_atomic
 
         problems = [
             {**{k: v for k, v in asdict(p).items() if k != "place"},
@@ -213,7 +213,7 @@ class PageCache:
             data = json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
         except (TypeError, ValueError):
             return  # metadata that is not JSON: such a page is simply filled every time
-        _write_atomic(self._path(key), data)
+        write_atomic(self._path(key), data)
 
 
 def cacheable(statuses: Iterable[str]) -> bool:

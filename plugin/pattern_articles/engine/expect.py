@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PatternError, Place
+from ..errors import PatternError, Place
 
 BUILTIN_NORMALISERS: tuple[str, ...] = (
     "timestamps", "uuids", "durations", "addresses", "tmp-paths", "sort-lines",

@@ -32,14 +32,14 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File
 
-from . import catalogue
-from .errors import PatternError, Place, Problem
-from .project import ArticleRef, Project, read_article, release_caches
-from .settings import Settings
+from ..errors import PatternError, Place, Problem
+from ..pages import catalogue
+from ..project import ArticleRef, Project, read_article, release_caches
+from ..settings import Settings
 
 log = get_plugin_logger(__name__)
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 SITE_ASSETS = "assets/pattern-articles"  # where the assets land in the built site
 MERMAID = ("mermaid.min.js", "mermaid-config.js", "mermaid.LICENSE.txt")  # scripts first, in load order
 
@@ -268,7 +268,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         if self.project is None:
             return env
         if self.project._runner is not None or self.project.pages_cached:
-            from .runner import RunnerStats
+            from ..engine import RunnerStats
 
             stats = self.project.runner.stats if self.project._runner is not None else RunnerStats()
             self._summary = (stats.ran, stats.cached + self.project.pages_cached, stats.failed, stats.skipped)
@@ -374,7 +374,7 @@ class _SnippetWatcher:
 
 def _plugin_place(config_file: str | None) -> tuple[Place | None, dict[str, int]]:
     """The plugin's line in mkdocs.yml and the line of each of its settings."""
-    from .settings import plugin_lines
+    from ..settings import plugin_lines
 
     if not config_file:
         return None, {}

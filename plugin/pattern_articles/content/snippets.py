@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PatternError, Place
+from ..errors import PatternError, Place
 
 _MARKER = re.compile(r"^\s*(?:#|//|--|;|<!--)?\s*-{1,}8<-{1,}\s*\[(start|end):([\w.-]+)\]\s*(?:-->)?\s*$")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PatternError, Place
+from ..errors import PatternError, Place
 
 #: Placeholders an author leaves for the plugin: ``<TODO>``, ``<TODO: say why>``, ``TODO``,
 #: ``<!-- TODO -->``. Anything else in a section makes it authored.

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PatternError, Place, Problem
+from ..errors import PatternError, Place, Problem
 
 if TYPE_CHECKING:
-    from .project import ArticleRef, Project
+    from ..project import ArticleRef, Project
 
 DIRECTIVE_INFO = "pattern-catalogue"
 
@@ -151,7 +151,7 @@ def expand(markdown: str, project: Project, docs_path: str = "", *,
 
 def _article_tags(path: Path) -> list[str]:
     """The ``tags`` of an article's front matter; a page that does not parse adds none."""
-    from .article import parse_front_matter, split_front_matter
+    from ..content.article import parse_front_matter, split_front_matter
 
     try:
         yaml_text, _, _ = split_front_matter(path.read_text(encoding="utf-8-sig"), path)
