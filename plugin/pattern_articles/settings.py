@@ -65,6 +65,14 @@ DEFAULT_TITLES: dict[str, str] = {
 }
 
 SANDBOX_MODES: tuple[str, ...] = ("off", "auto", "bwrap")
+
+MAX_TIMEOUT = 86_400.0  # seconds: a day, as a snippet's own timeout (content/model.py)
+RANGES: dict[str, tuple[int, str]] = {
+    # a thread and a worker process each: 100000 ended in "can't start new thread"
+    "jobs": (256, "256 (parallel runs; 0 means one per core)"),
+    # held in memory per stream and per run, and shown in pages
+    "output_limit": (256 << 20, "268435456 (256 MiB, in bytes)"),
+}
 SANDBOX_VARIABLE = "PATTERN_ARTICLES_SANDBOX"
 
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
@@ -197,10 +205,14 @@ def _coerce(name: str, value: Any, place: Place | None) -> Any:
     if name in ("timeout",):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise bad("a positive number of seconds")
+        if not value <= MAX_TIMEOUT:  # 1e300 and .inf overflowed the runner's clock; NaN too
+            raise bad(f"a positive number of seconds, at most {MAX_TIMEOUT:g} (a day)")
         return float(value)
     if name in ("jobs", "output_limit"):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a whole number")
+        if value > RANGES[name][0]:
+            raise bad(f"a whole number up to {RANGES[name][1]}")
         return value
     if name in ("env_allowlist", "append"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -114,3 +114,25 @@ def test_event_cycles() -> None:
     cycles = event_cycles([("A", "B"), ("B", "C"), ("C", "A"), ("C", "D")])
     assert cycles == [["A", "B", "C", "A"]]
     assert event_cycles([("X", "X")]) == [["X", "X"]]
+
+
+def test_names_in_a_trace_cannot_add_mermaid_statements() -> None:
+    # issue 23, item 15: a trace is the snippet's output; a newline in an event or service
+    # name added statements of its own (a forged arrow, a click link)
+    hostile = [
+        {"op": "publish", "service": "order", "event": "Ok"},
+        {"op": "publish", "service": "order\nclick order call alert()",
+         "event": "OrderPlaced\n    payment->>broker: Forged; #1 <b>x</b>"},
+        {"op": "consume", "service": "end", "event": "Esc\x1b[31m\x00Nul"},
+        {"op": "crash", "service": "payment\r\nNote over order: fake", "event": "x\u2028y"},
+    ]
+    diagram = diagram_from_trace(hostile, [("order", "Order;\nservice #2")])
+    lines = diagram.split("\n")
+    statements = [line.strip().split(" ")[0] for line in lines[1:]]
+    assert len(lines) == 1 + 1 + 4 + 4, diagram  # header, broker, 4 participants, 4 events
+    assert not any(ch in diagram for ch in "\x1b\x00\r\u2028<"), diagram
+    assert "payment->>broker" not in diagram and "click" not in statements
+    assert "    participant end_ as end" in lines, "a keyword is not a participant id"
+    assert "    participant order as Order#59; service #35;2" in lines
+    assert "#59;" in diagram and "#35;1" in diagram and "#60;b#62;" in diagram  # shown, not obeyed
+    assert lines[-1].startswith("    Note over payment__Note_over_order__fake: crashed while handling x y")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..errors import PatternError, Problem
+from ..errors import PatternError, Problem, escape_controls
 
 if TYPE_CHECKING:
     from ..content.bundle import Bundle
@@ -161,7 +161,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             project.forget_outcome(spec)  # the articles below must see the new golden
             print(f"updated {_rel(outcome.golden)}", file=out)
             if diff:
-                print(diff, file=out)
+                print(escape_controls(diff), file=out)
             mark = "updated"
         elif outcome.status == "mismatch" or not outcome.ok:
             failed += 1
@@ -173,8 +173,9 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         for problem in outcome.problems:
             failed += 1
             problems.append(("", problem))
-        line = f"[{index}/{len(pairs)}] {mark:7} {spec.id}" + (
-            f"  ({outcome.result.reason})" if outcome.status == "skipped" else "")
+        if outcome.problems and mark == "ok":
+            mark = "FAIL"  # the run went well, what it did did not: not "ok" above its warning
+        line = f"[{index}/{len(pairs)}] {mark:7} {spec.id}" + _why(outcome, mark)
         if show_progress:
             print("\r\033[K" + line, end="" if index < len(pairs) else "\n", file=out, flush=True)
         elif not quiet:
@@ -207,6 +208,24 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         file=out,
     )
     return 1 if failed or article_warnings else 0
+
+
+def _why(outcome: Outcome, mark: str) -> str:
+    """The reason shown on a run's status line: a line saying FAIL must say why, so that
+    it never reads as a pass whose failure is reported somewhere else."""
+    if mark not in ("FAIL", "skip"):
+        return ""
+    if outcome.status == "mismatch":
+        reason = f"output differs from {outcome.golden.name}"
+    elif outcome.status == "passed" and outcome.problems:
+        count = len(outcome.problems)
+        reason = outcome.problems[0].message if count == 1 else f"{count} problems"
+    else:
+        reason = outcome.result.reason or outcome.status
+    reason = " ".join(reason.split())  # one line, whatever the reason holds
+    if len(reason) > 160:
+        reason = reason[:159] + "…"
+    return f"  ({escape_controls(reason)})"
 
 
 def _users(project: Project, spec: RunSpec) -> str:

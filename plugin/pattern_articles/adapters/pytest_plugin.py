@@ -339,6 +339,7 @@ class SnippetItem(pytest.Item):
 
     def runtest(self) -> None:
         from ..engine import describe, normalisers_for, update_golden
+        from ..errors import escape_controls
 
         project = _project(self.config)
         assert project is not None
@@ -349,7 +350,7 @@ class SnippetItem(pytest.Item):
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
             self.user_properties.append(("updated", str(outcome.golden)))
             if diff:
-                self.config.stash.setdefault(_UPDATED, []).append(diff)  # type: ignore[arg-type]
+                self.config.stash.setdefault(_UPDATED, []).append(escape_controls(diff))  # type: ignore[arg-type]
             return
         messages = []
         problem = describe(outcome, self.bundle)

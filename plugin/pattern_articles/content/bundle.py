@@ -12,6 +12,7 @@ do not pay for it unless a bundle really has to be validated.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterator
@@ -98,6 +99,12 @@ def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             yield (*loc, key), key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and not key_node.tag.endswith(":str"):
+                # YAML read it as a number or true/false: pydantic names it so (``1``, not
+                # ``'1'``), and its message must still point at this line
+                with contextlib.suppress(yaml.YAMLError, TypeError, ValueError):
+                    yield (*loc, yaml.constructor.SafeConstructor().construct_object(key_node)), \
+                        key_node.start_mark.line + 1
             for sub_loc, line in _line_map(value_node, (*loc, key)):
                 if sub_loc != (*loc, key):
                     yield sub_loc, line
@@ -107,48 +114,125 @@ def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
 
 
 _MAX_NODES = 200_000  # far beyond any real bundle; stops alias "billion laughs" expansion
+_MAX_TEXT = 2 << 20  # characters of text after alias expansion: a real bundle holds ~50 KB
+_MAX_DEPTH = 64  # levels of nesting: a real bundle has fewer than ten
+
+
+def _size(chars: int) -> str:
+    return f"{chars >> 20} MiB" if chars >= 1 << 20 else f"{chars >> 10} KiB"
 
 
 def _check_structure(node: Any, path: Path) -> None:
     """Refuse what PyYAML accepts silently but would hurt later: a key given twice (YAML
     keeps the last one, so the author's first value vanishes without a word), an alias that
-    contains itself (endless recursion) and aliases that expand beyond any real bundle."""
+    contains itself (endless recursion), aliases that expand beyond any real bundle (in
+    count of values, or in text: a 100 KB anchor aliased 2,000 times is a 200 MB page), and
+    nesting deeper than any real bundle (the constructor and the templates recurse)."""
     import yaml
 
     seen = 0
-    # (node, ids of the nodes above it, line of the top-level key it belongs to)
-    stack: list[tuple[Any, frozenset[int], int]] = [(node, frozenset(), 0)]
+    text = 0
+    visited: set[int] = set()  # a node met again is an alias of its anchor
+    # (node, ids of the nodes above it, line of the top-level key it belongs to, line of the
+    # anchor whose alias brought the walk here, 0 if none)
+    stack: list[tuple[Any, frozenset[int], int, int]] = [(node, frozenset(), 0, 0)]
     while stack:
-        current, ancestors, top = stack.pop()
+        current, ancestors, top, anchor = stack.pop()
         seen += 1
+        line = current.start_mark.line + 1
+        if id(current) in visited:
+            anchor = anchor or line
+        else:
+            visited.add(id(current))
         if seen > _MAX_NODES:
             raise PatternError(
                 f"metadata expands to more than {_MAX_NODES} values (YAML aliases?)",
-                Place(path, top or current.start_mark.line + 1),
+                Place(path, top or line),
                 hint="write the values out, or reuse fewer anchors",
             )
         if id(current) in ancestors:
             raise PatternError(
                 "YAML alias refers to a value that contains it (an endless loop)",
-                Place(path, current.start_mark.line + 1),
+                Place(path, line),
                 hint="an alias (*name) must not point at its own anchor's parents",
             )
+        if isinstance(current, yaml.ScalarNode):
+            text += len(current.value)
+            if text > _MAX_TEXT:
+                raise _too_much_text(path, top or line, anchor)
+            continue
+        if len(ancestors) >= _MAX_DEPTH:
+            raise _too_deep(path, line)
         inside = ancestors | {id(current)}
         if isinstance(current, yaml.MappingNode):
             first: dict[str, int] = {}
             for key_node, value_node in current.value:
                 key = str(key_node.value)
-                line = key_node.start_mark.line + 1
+                key_line = key_node.start_mark.line + 1
                 if isinstance(key_node, yaml.ScalarNode) and key in first and key != "<<":
                     raise PatternError(
                         f"key '{key}' is given twice in the same mapping (first on line {first[key]})",
-                        Place(path, line),
+                        Place(path, key_line),
                         hint="YAML keeps only the last one; merge the two or remove one",
                     )
-                first.setdefault(key, line)
-                stack.append((value_node, inside, top or line))
+                first.setdefault(key, key_line)
+                if isinstance(key_node, yaml.ScalarNode):
+                    text += len(key)
+                else:  # a list or mapping as a key: walked like a value
+                    stack.append((key_node, inside, top or key_line, anchor))
+                stack.append((value_node, inside, top or key_line, anchor))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend((item, inside, top) for item in current.value)
+            stack.extend((item, inside, top, anchor) for item in current.value)
+
+
+def _too_much_text(path: Path, line: int, anchor: int) -> PatternError:
+    limit = _size(_MAX_TEXT)
+    if anchor:
+        return PatternError(
+            f"metadata expands to more than {limit} of text: the YAML anchor on line {anchor} "
+            f"is repeated through aliases (*name) under the key on line {line}",
+            Place(path, anchor),
+            hint=f"{limit} is the limit of a bundle's text; write the value out once, or use fewer aliases",
+        )
+    return PatternError(
+        f"metadata holds more than {limit} of text",
+        Place(path, line),
+        hint=f"{limit} is the limit of a bundle's text; move long prose into the article",
+    )
+
+
+def _too_deep(path: Path, line: int) -> PatternError:
+    return PatternError(
+        f"metadata is nested more than {_MAX_DEPTH} levels deep",
+        Place(path, line),
+        hint="flatten the YAML structure: no bundle needs that many levels of lists and mappings",
+    )
+
+
+def _deep_line(text: str) -> int:
+    """The line where ``text`` first nests deeper than :data:`_MAX_DEPTH`, found with the
+    scanner alone (it does not recurse), for when composing the document ran out of stack
+    or libyaml refused its nesting: the message must still name a line."""
+    import yaml
+
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    depth = 0
+    last = 1
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            last = int(token.start_mark.line) + 1
+            if isinstance(token, opening):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    return last
+            elif isinstance(token, closing):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return mark.line + 1 if mark is not None else last
+    return last
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
@@ -176,7 +260,9 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             if node is not None:
                 _check_structure(node, path)
             data = loader.construct_document(node) if node is not None else None
-        except yaml.YAMLError:
+        except yaml.YAMLError as exc:
+            if "nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's own limit
+                raise _too_deep(path, _deep_line(text)) from None
             yaml.compose(text, Loader=yaml.SafeLoader)  # its error messages read better
             raise
         finally:
@@ -192,9 +278,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             hint="check indentation and quoting on this line and the one above",
         ) from None
     except RecursionError:
-        raise PatternError(
-            "metadata is nested too deeply", Place(path), hint="flatten the YAML structure"
-        ) from None
+        raise _too_deep(path, _deep_line(text)) from None
     return data, lines
 
 
@@ -283,7 +367,7 @@ def _load(metadata: Path) -> Bundle:
 
 
 def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
-    loc: Loc = tuple(err.get("loc", ()))
+    loc: Loc = tuple(p for p in err.get("loc", ()) if p != "[key]")  # pydantic's mark of a bad key
     where = ".".join(str(p) for p in loc) or "(top level)"
     kind = err.get("type", "")
     key: Loc = loc
@@ -299,7 +383,7 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
         )
         hint = "add it; 'pattern-articles schema' describes it"
     elif (loc and isinstance(loc[-1], bool)) or kind == "invalid_key":
-        where = ".".join(str(p) for p in loc[:-1])
+        where = ".".join(str(p) for p in loc[:-1]) or "(top level)"
         message = f"{where}: a key is not a name (YAML read it as true/false or a number)"
         hint = "YAML reads on/off/yes/no as true/false: quote the key, or use 'reacts_to:' in flow steps"
     else:

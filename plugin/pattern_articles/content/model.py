@@ -8,9 +8,47 @@ Prose fields are Markdown.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+MAX_TIMEOUT = 86_400.0
+"""A day: a snippet timeout beyond it is a typo (and ``1e300`` or ``.inf`` overflowed the
+runner's clock arithmetic)."""
+
+
+def _env_name(value: str) -> str:
+    """The kernel takes an environment as ``NAME=value`` strings ending in NUL: a name
+    holding ``=`` or NUL cannot be passed, and an empty one is nothing."""
+    if not value or "=" in value or "\0" in value:
+        raise ValueError(f"{value!r} cannot be an environment variable name "
+                         "(it must be non-empty, without '=' or a NUL character)")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Arguments and environment values are C strings for the kernel: NUL ends them."""
+    if "\0" in value:
+        raise ValueError(f"{value!r} holds a NUL character, which no program can be given")
+    return value
+
+
+def _input_glob(value: str) -> str:
+    """``inputs`` are globs inside the bundle folder: the cache hashes what they match."""
+    from pathlib import PurePosixPath
+
+    if not value.strip() or "\0" in value:
+        raise ValueError(f"{value!r} is not a file pattern")
+    if value.startswith(("/", "\\")) or PurePosixPath(value).is_absolute() or ":" in value[:3]:
+        raise ValueError(f"input '{value}' is absolute; it must be a pattern relative to the bundle folder")
+    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+        raise ValueError(f"input '{value}' leaves the bundle folder ('..'); name files inside it")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+InputGlob = Annotated[str, AfterValidator(_input_glob)]
 
 
 class Strict(BaseModel):
@@ -161,8 +199,8 @@ class Normaliser(Strict):
 
 
 class Scenario(Strict):
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    args: list[Text] = Field(default_factory=list)
+    env: dict[EnvName, Text] = Field(default_factory=dict)
     title: str = ""
     needs: list[Literal["redis"]] = Field(
         default_factory=list, description="Services this scenario needs beyond the snippet's own."
@@ -174,10 +212,12 @@ class SnippetSpec(Strict):
     """How to run one snippet file."""
 
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False,
+                                  description="Seconds, at most a day.")
     needs: list[Literal["redis"]] = Field(default_factory=list)
     normalize: list[str | Normaliser] = Field(default_factory=list)
-    inputs: list[str] = Field(default_factory=list, description="Extra files it reads (globs).")
+    inputs: list[InputGlob] = Field(default_factory=list,
+                                    description="Extra files it reads (globs relative to the bundle folder).")
     language: str = "python"
     run: bool = True
     flow: str = Field("", description="Flow this snippet demonstrates (checked against its trace).")

@@ -32,13 +32,38 @@ class Arrow:
     dashed: bool = False
 
 
+# words a sequence diagram's parser reads as statements: "participant end" ends nothing well
+_KEYWORDS = frozenset({
+    "participant", "actor", "as", "end", "loop", "alt", "else", "opt", "par", "and", "rect",
+    "critical", "break", "note", "over", "left", "right", "of", "activate", "deactivate",
+    "autonumber", "title", "box", "link", "links", "create", "destroy", "properties", "details",
+    "acctitle", "accdescr", "sequencediagram",
+})
+
+
 def _mermaid_id(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name) or "x"
+    """A participant id Mermaid cannot misread: letters, digits and ``_`` only, never one of
+    its keywords (service names come from a trace, which the snippet writes)."""
+    ident = "".join(ch if ch.isalnum() else "_" for ch in name) or "x"
+    return f"{ident}_" if ident.lower() in _KEYWORDS else ident
+
+
+# Mermaid's entity codes: the characters keep their look but lose their meaning (";" ends
+# a statement, "#" starts an entity, "<" and ">" would be HTML in a label)
+_ENTITIES = {ord(ch): f"#{ord(ch)};" for ch in "#;<>"}
 
 
 def _label(text: str) -> str:
-    # Mermaid treats ';' and '#' specially in messages; keep labels plain.
-    return text.replace(";", ",").replace("#", "")
+    """Text for a message, note or alias: one line, whatever an event or service name holds.
+
+    Names in a trace are the snippet's output: a newline in one started a statement of its
+    own (a forged arrow, a ``click`` link); control characters and runs of white space
+    become one space, and Mermaid-significant characters are written as entity codes.
+    """
+    return " ".join(text.split()).translate(_ENTITIES).translate(_INVISIBLE)
+
+
+_INVISIBLE = {c: " " for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
 
 
 def diagram_from_trace(

@@ -8,6 +8,7 @@ articles use it — so the answers live here once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,10 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":
         return Outcome(result, result.status, golden, expected=expected)
+    unverifiable = _unverifiable(result)
+    if unverifiable:  # the process exited 0, but the run cannot pass
+        failed = dataclasses.replace(result, status="failed", reason=unverifiable)
+        return Outcome(failed, "failed", golden, expected=expected)
     mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
@@ -215,7 +220,6 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
             snippet=f"{spec.id}",
         )
         problems = check_trace(result.trace, check)
-    problems.extend(leftover_problems(result))
     if mismatch is not None:
         return Outcome(result, "mismatch", golden, diff=mismatch.diff, expected=expected,
                        problems=tuple(problems))
@@ -223,20 +227,30 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
 
 
 LEFTOVER_NOTE = "still running after the snippet exited"  # runner.py's note, see _interpret
+LEFTOVER_REASON = "left processes running"
+LEFTOVER_HINT = "wait for (or stop) every process the snippet starts before it exits"
+TRUNCATED_NOTE = "stdout truncated after "  # runner.py's note, see _interpret
+TRUNCATED_HINT = ("print less, or raise output_limit in mkdocs.yml (in bytes) if that much output "
+                  "is intended")
 
 
-def leftover_problems(result: RunResult) -> list[Problem]:
-    """A snippet that leaves processes behind fails: the runner killed them, but a reader
-    who copies the example would leak them (a daemon, a server never stopped)."""
-    return [
-        Problem(
-            f"{result.spec.id} left processes running: {note}",
-            Place(result.spec.snippet, 1),
-            "wait for (or stop) every process the snippet starts before it exits",
-        )
-        for note in result.notes
-        if LEFTOVER_NOTE in note
-    ]
+def _unverifiable(result: RunResult) -> str:
+    """Why a run whose process exited 0 still fails ("" when it does not).
+
+    Output cut at ``output_limit`` cannot be verified: its tail is unknown, so a changed
+    tail would pass, and ``--update`` would store the cut text as the truth. A run that left
+    processes running fails too (the runner killed them, but a reader who copies the
+    example would leak them); saying so in the run's own status is what makes every
+    adapter count it as failed, not as "ok" with a warning after it.
+    """
+    for note in result.notes:
+        if note.startswith(TRUNCATED_NOTE):
+            size = note[len(TRUNCATED_NOTE):]
+            return f"printed more than {size}; output cut there cannot be verified"
+    for note in result.notes:
+        if LEFTOVER_NOTE in note:
+            return f"{LEFTOVER_REASON}: {note}"
+    return ""
 
 
 def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
@@ -255,8 +269,11 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
         )
     if outcome.status in ("failed", "timeout", "error"):
         tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
-        return Problem(f"{name} {outcome.status}: {outcome.result.reason}", place,
-                       "run it on its own to see the whole error", detail=tail)
+        reason = outcome.result.reason
+        hint = (LEFTOVER_HINT if reason.startswith(LEFTOVER_REASON)
+                else TRUNCATED_HINT if reason.startswith("printed more than")
+                else "run it on its own to see the whole error")
+        return Problem(f"{name} {outcome.status}: {reason}", place, hint, detail=tail)
     return None
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..content import checks
 from ..content.article import Article, block_parser, has_todo, todo_lines
 from ..content.snippets import excerpt, split_ref
-from ..errors import PatternError, Place, Problem
+from ..errors import PatternError, Place, Problem, escape_controls
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -117,7 +117,11 @@ def indent_block(text: str, width: int = 4) -> str:
 
 
 def fence(text: str, lang: str = "", attrs: str = "") -> str:
-    """A code fence long enough that the content can never close it early."""
+    """A code fence long enough that the content can never close it early.
+
+    Control characters are made visible (:func:`escape_controls`): what a snippet prints is
+    shown as text, and a NUL or an ESC sequence must not reach the HTML raw."""
+    text = escape_controls(text)
     longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", text)), default=2) if "```" in text else 2
     ticks = "`" * max(3, longest + 1)
     head = f"{ticks}{lang}" + (f" {attrs}" if attrs else "")
@@ -631,7 +635,12 @@ def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return text.replace('"', "'").splitlines()[0] if text else ""
+    """One line of run-derived text (a failure's reason quotes the snippet's exception) for
+    an admonition title, which Markdown renders inline: HTML in it is shown, not obeyed."""
+    import html
+
+    line = text.splitlines()[0] if text.strip() else ""
+    return html.escape(escape_controls(line), quote=False).replace('"', "'")
 
 
 def _replace_todo(current: str, value: str) -> str:
