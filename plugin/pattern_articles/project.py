@@ -226,6 +226,14 @@ class Project:
             self._outcomes[spec] = judged
         return judged
 
+    def judged_failures(self) -> int:
+        """Runs whose process exited 0 but which their judgement failed (output over the
+        limit, processes left running, a normaliser out of time): the runner counted them
+        as passed, so a summary adds them to its failed count."""
+        with self._lock:
+            return sum(1 for o in self._outcomes.values()
+                       if o.status in ("failed", "error") and o.result.exit_code == 0)
+
     def forget_outcome(self, spec: RunSpec) -> None:
         """Judge this run again next time (its golden file was just rewritten)."""
         with self._lock:

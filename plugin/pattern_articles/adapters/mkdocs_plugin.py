@@ -271,7 +271,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             from ..engine import RunnerStats
 
             stats = self.project.runner.stats if self.project._runner is not None else RunnerStats()
-            self._summary = (stats.ran, stats.cached + self.project.pages_cached, stats.failed, stats.skipped)
+            failed = stats.failed + self.project.judged_failures()  # e.g. processes left running
+            self._summary = (stats.ran, stats.cached + self.project.pages_cached, failed, stats.skipped)
         if not self.is_serve:
             self.project.close()
             self.project = None

@@ -32,6 +32,9 @@ class Outcome:
     diff: str = ""
     expected: str | None = None  # the golden's text (shown when the run was skipped)
     problems: tuple[Problem, ...] = ()
+    #: where the failure is to be fixed, when not in the snippet (a normaliser's line)
+    place: Place | None = None
+    hint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -165,6 +168,14 @@ def normalisers_for(bundle: Bundle, spec: RunSpec) -> list[object]:
     return [n if isinstance(n, str) else {"pattern": n.pattern, "replace": n.replace} for n in items]
 
 
+def _normaliser_loc(bundle: Bundle, spec: RunSpec, index: int) -> tuple[str | int, ...]:
+    """Where the ``index``-th of :func:`normalisers_for` is written in bundle.yml."""
+    shared = len(bundle.model.normalize)
+    if index < shared:
+        return ("normalize", index)
+    return ("snippets", relative_name(bundle, spec), "normalize", index - shared)
+
+
 def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow] | None:
     snippet = bundle.model.snippets.get(relative_name(bundle, spec))
     wanted = snippet.flow if snippet and snippet.flow else ""
@@ -196,7 +207,12 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     if unverifiable:  # the process exited 0, but the run cannot pass
         failed = dataclasses.replace(result, status="failed", reason=unverifiable)
         return Outcome(failed, "failed", golden, expected=expected)
-    mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
+    try:
+        mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
+    except expect.NormaliserOvertime as exc:  # the metadata's fault: named at its line
+        failed = dataclasses.replace(result, status="error", reason=exc.message)
+        return Outcome(failed, "error", golden, expected=expected,
+                       place=bundle.place(*_normaliser_loc(bundle, spec, exc.index)), hint=exc.hint)
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
     if found is not None and result.trace and trace_checks:
@@ -259,7 +275,7 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
         return None  # the common case, asked once per snippet shown: nothing to compute
     spec = outcome.result.spec
     name = spec.id
-    place = Place(spec.snippet, _error_line(outcome) or 1)
+    place = outcome.place or Place(spec.snippet, _error_line(outcome) or 1)
     if outcome.status == "mismatch":
         return Problem(
             f"output of {name} differs from {outcome.golden.name}",
@@ -270,7 +286,8 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
     if outcome.status in ("failed", "timeout", "error"):
         tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
         reason = outcome.result.reason
-        hint = (LEFTOVER_HINT if reason.startswith(LEFTOVER_REASON)
+        hint = (outcome.hint if outcome.hint
+                else LEFTOVER_HINT if reason.startswith(LEFTOVER_REASON)
                 else TRUNCATED_HINT if reason.startswith("printed more than")
                 else "run it on its own to see the whole error")
         return Problem(f"{name} {outcome.status}: {reason}", place, hint, detail=tail)

@@ -23,6 +23,9 @@ is the sha256 of
 
 On top of the key, the entry records a digest of the Markdown and metadata MkDocs handed to
 the plugin, so a plugin running before us that changes the text (macros, say) is a miss.
+Each entry is sealed (:func:`_seal`): a digest of its key and content, or an HMAC of them
+with the secret of ``PATTERN_ARTICLES_CACHE_SECRET``; an entry whose seal does not hold is a
+miss, never served.
 
 Only pages whose every run passed are stored: a failure, a mismatch or a run skipped because
 a service was missing is looked at again on every build. Problems the fill reported (a
@@ -46,8 +49,11 @@ from typing import Any
 from ..errors import Place, Problem
 from ..settings import Settings
 
-PAGE_FORMAT = 1
-"""Bumped whenever the entry layout or the meaning of the key changes."""
+PAGE_FORMAT = 2
+"""Bumped whenever the entry layout or the meaning of the key changes (2: sealed entries)."""
+
+SECRET_VARIABLE = "PATTERN_ARTICLES_CACHE_SECRET"
+"""A secret (any text) that makes each page entry's seal an HMAC: see :func:`_seal`."""
 
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "node_modules"})
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole package: code and templates
@@ -111,7 +117,8 @@ def run_context(settings: Settings) -> dict[str, object]:
 
     allow = sorted(set(RunnerSettings().env_allowlist) | set(settings.env_allowlist))
     env = {name: os.environ[name] for name in allow if name in os.environ and name != "PATH"}
-    ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_")}
+    # the cache secret changes no output, and a key (a file name) must not be a hash of it
+    ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_") and k != SECRET_VARIABLE}
     return {
         "interpreters": {name: interpreter_identity(command)
                          for name, command in sorted(default_languages().items())},
@@ -179,7 +186,10 @@ class PageCache:
     def load(self, key: str, input_digest: str) -> PageEntry | None:
         """The stored page, or None (missing, unreadable, malformed, or other input text)."""
         try:
-            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+            body = _unsealed(self._path(key).read_bytes(), key)
+            if body is None:  # damaged, written for another key, or not sealed by us
+                return None
+            entry = json.loads(body)
         except (OSError, ValueError):
             return None
         try:
@@ -213,7 +223,43 @@ class PageCache:
             data = json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
         except (TypeError, ValueError):
             return  # metadata that is not JSON: such a page is simply filled every time
-        write_atomic(self._path(key), data)
+        write_atomic(self._path(key), _seal(data, key) + data)
+
+
+_SEAL_HEAD = b"pattern-articles-page "
+
+
+def _seal(body: bytes, key: str) -> bytes:
+    """The first line of an entry: a digest of its key and body, or their HMAC.
+
+    Why: an entry is served as the page's Markdown, HTML included, without filling it
+    again, so an entry changed on disk would be published as it stands. The plain digest
+    (``sha256``) refuses an entry that is damaged or was written for another key (a torn
+    write, a copied file); anyone who can write the cache folder can also compute it. With
+    ``PATTERN_ARTICLES_CACHE_SECRET`` set, the seal is an HMAC (``hmac-sha256``) that only a
+    holder of the secret can make, which is what a cache shared with untrusted jobs needs
+    (see docs/guide/security.md); entries sealed the other way are then misses.
+    """
+    secret = os.environ.get(SECRET_VARIABLE, "")
+    material = key.encode("ascii", "replace") + b"\0" + body
+    if secret:
+        import hmac
+
+        kind, mac = b"hmac-sha256", hmac.new(secret.encode("utf-8", "surrogateescape"), material,
+                                             hashlib.sha256).hexdigest()
+    else:
+        kind, mac = b"sha256", hashlib.sha256(material).hexdigest()
+    return _SEAL_HEAD + kind + b" " + mac.encode("ascii") + b"\n"
+
+
+def _unsealed(data: bytes, key: str) -> bytes | None:
+    """The body of an entry whose seal is the one :func:`_seal` makes now, else None."""
+    import hmac
+
+    head, newline, body = data.partition(b"\n")
+    if not newline or not head.startswith(_SEAL_HEAD):
+        return None
+    return body if hmac.compare_digest(head + b"\n", _seal(body, key)) else None
 
 
 def cacheable(statuses: Iterable[str]) -> bool:
