@@ -303,7 +303,7 @@ CASES: tuple[Case, ...] = (
          snippet('import subprocess, sys\n'  # the daemon names this file: test_corpus looks for it
                  'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", __file__],\n'
                  '                 start_new_session=True)\nprint("hello")\n'),
-         **same(1, f"{H}:1: snippets/demo/hello.py::hello left processes running: "
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: left processes running: "
                    "killed 1 process still running after the snippet exited")),
     Case("run-output-changed", "snippet runs", "the snippet prints something else than its golden file",
          snippet('print("goodbye")\n'),
@@ -343,6 +343,64 @@ CASES: tuple[Case, ...] = (
          mkdocs=Expect(1, "line 5", ours=False),
          pytest=Expect(4, f"{M}:5: invalid YAML"),
          note="MkDocs reads mkdocs.yml itself and reports the YAML error"),
+    # ------------------------------------------------------------------ issue 23: hostile values
+    Case("yaml-alias-text-bomb", "malformed YAML", "a 100 KB anchor aliased 2,000 times (205 MB of text)",
+         (append(B, f'x-note: &note "{"y" * 100_000}"\nrelated:\n' + "  - {pattern: p, note: *note}\n" * 2000),),
+         **same(2, f"{B}:21: metadata expands to more than 2 MiB of text: the YAML anchor on line 21 is "
+                   "repeated through aliases (*name) under the key on line 22")),
+    Case("yaml-nested-deep", "malformed YAML", "a value nested 100 levels deep",
+         (append(B, "tags: " + "[" * 100 + "]" * 100 + "\n"),),
+         **same(2, f"{B}:21: metadata is nested more than 64 levels deep")),
+    Case("yaml-nested-beyond-libyaml", "malformed YAML", "a value nested 2,000 levels deep (beyond libyaml's limit)",
+         (append(B, "related:\n  - {pattern: x, note: " + "[" * 2000 + "]" * 2000 + "}\n"),),
+         **same(2, f"{B}:22: metadata is nested more than 64 levels deep")),
+    Case("yaml-integer-key", "unknown keys", "a top-level key YAML reads as a number",
+         (append(B, "1: one\n"),),
+         **same(2, f"{B}:21: (top level): a key is not a name (YAML read it as true/false or a number)")),
+    Case("type-timeout-huge", "wrong types", "a snippet timeout of 1e300 seconds",
+         (replace(B, "{timeout: 10}", "{timeout: 1e300}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be less than or equal to 86400")),
+    Case("type-timeout-inf", "wrong types", "a snippet timeout of .inf",
+         (replace(B, "{timeout: 10}", "{timeout: .inf}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be a finite number")),
+    Case("inputs-absolute", "path traversal, absolute path, symlink (code refs)",
+         "a snippet declares /etc/passwd as an input",
+         (replace(B, "{timeout: 10}", "{timeout: 10, inputs: [/etc/passwd]}"),),
+         **same(2, f"{B}:15: snippets.hello.py.inputs.0: input '/etc/passwd' is absolute; "
+                   "it must be a pattern relative to the bundle folder")),
+    Case("inputs-traversal", "path traversal, absolute path, symlink (code refs)",
+         "a snippet declares ../../* as an input",
+         (replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['../../*']}"),),
+         **same(2, f"{B}:15: snippets.hello.py.inputs.0: input '../../*' leaves the bundle folder ('..')")),
+    Case("env-name-equals", "wrong types", "a scenario's environment variable name holds '='",
+         (replace(B, "  hello.py: {timeout: 10}\n",
+                  "  hello.py:\n    timeout: 10\n    scenarios:\n      a:\n        env: {'A=B': x}\n"),),
+         **same(2, f"{B}:19: snippets.hello.py.scenarios.a.env.A=B: 'A=B' cannot be an environment variable name")),
+    Case("env-value-nul", "wrong types", "a scenario's environment value holds a NUL character",
+         (replace(B, "  hello.py: {timeout: 10}\n",
+                  '  hello.py:\n    timeout: 10\n    scenarios:\n      a:\n        env: {A: "x\\0y"}\n'),),
+         **same(2, f"{B}:19: snippets.hello.py.scenarios.a.env.A: 'x\\x00y' holds a NUL character")),
+    Case("run-output-over-limit", "snippet runs", "the snippet prints 2 MiB, over output_limit",
+         snippet('print("hello")\nprint("x" * (2 << 20))\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: printed more than 1 MiB; "
+                   "output cut there cannot be verified")),
+    Case("normaliser-backtracks", "snippet runs", "a normaliser pattern backtracks for ever on a 36-character output",
+         (write(H, 'print("a" * 35 + "!")\n'),
+          replace(B, "  hello.py: {timeout: 10}\n",
+                  '  hello.py:\n    timeout: 10\n    normalize:\n      - {pattern: "(a+)+$", replace: x}\n')),
+         **same(1, f"{B}:18: snippets/demo/hello.py::hello error: normaliser {{pattern: (a+)+$}} took more than "
+                   "5 s on the output and was stopped"), slow=True),
+    Case("run-prints-controls", "snippet runs", "the snippet prints ESC sequences and a NUL",
+         snippet('print("hello \\x1b[31mred\\x00 \\x1b]0;title\\x07")\n'),
+         **same(1, "+hello ␛[31mred␀ ␛]0;title␇")),
+    Case("settings-jobs-huge", "bad mkdocs.yml plugin settings", "jobs: 100000",
+         (append(M, "      jobs: 100000\n"),),
+         **same(2, f"{M}:5: setting 'jobs' must be a whole number up to 256 (parallel runs; 0 means one per core), "
+                   "not 100000", 4)),
+    Case("settings-timeout-inf", "bad mkdocs.yml plugin settings", "timeout: .inf",
+         (replace(M, "timeout: 10", "timeout: .inf"),),
+         **same(2, f"{M}:4: setting 'timeout' must be a positive number of seconds, at most 86400 (a day), not inf",
+                4)),
 )
 
 
