@@ -28,7 +28,7 @@ PRINTS_CONTROLS = (
     'import sys\n'
     'print("hello \\x1b[2J\\x1b]0;owned\\x07\\x00 \\x1b]8;;http://x.invalid\\x1b\\\\link")\n'
     'sys.stderr.write("\\x1b[31mred\\x9b1m\\n")\n'
-    'sys.exit(1)\n'
+    'raise RuntimeError("boom \\x1b[5m")\n'  # the reason (a page's admonition title) quotes it
 )
 
 
@@ -41,6 +41,7 @@ def test_control_characters_reach_no_log_and_no_page(tmp_path: Path, pytester: p
     html = (project / "site" / "demo" / "index.html").read_bytes().decode("utf-8")
     assert not CONTROLS.search(html.replace("\t", "").replace("\r", "")), "a raw control character in the page"
     assert "hello ␛[2J␛]0;owned␇␀ ␛]8;;http://x.invalid␛\\link" in html
+    assert "RuntimeError: boom ␛[5m" in html
     make_project(pytester.path, (write(H, PRINTS_CONTROLS),))
     run = run_pytest(pytester)
     assert run.code == 1, run.output

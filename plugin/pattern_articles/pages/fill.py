@@ -636,11 +636,10 @@ def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:
 
 def _quote(text: str) -> str:
     """One line of run-derived text (a failure's reason quotes the snippet's exception) for
-    an admonition title, which Markdown renders inline: HTML in it is shown, not obeyed."""
-    import html
-
+    an admonition title, its control characters made visible (the title is text: the
+    admonition escapes HTML in it)."""
     line = text.splitlines()[0] if text.strip() else ""
-    return html.escape(escape_controls(line), quote=False).replace('"', "'")
+    return escape_controls(line).replace('"', "'")
 
 
 def _replace_todo(current: str, value: str) -> str:
