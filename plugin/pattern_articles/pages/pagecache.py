@@ -23,7 +23,7 @@ is the sha256 of
 
 On top of the key, the entry records a digest of the Markdown and metadata MkDocs handed to
 the plugin, so a plugin running before us that changes the text (macros, say) is a miss.
-Each entry is sealed (:func:`_seal`): a digest of its key and content, or an HMAC of them
+Each entry is sealed (:func:`seal`): a digest of its key and content, or an HMAC of them
 with the secret of ``PATTERN_ARTICLES_CACHE_SECRET``; an entry whose seal does not hold is a
 miss, never served.
 
@@ -53,7 +53,7 @@ PAGE_FORMAT = 2
 """Bumped whenever the entry layout or the meaning of the key changes (2: sealed entries)."""
 
 SECRET_VARIABLE = "PATTERN_ARTICLES_CACHE_SECRET"
-"""A secret (any text) that makes each page entry's seal an HMAC: see :func:`_seal`."""
+"""A secret (any text) that makes each page entry's seal an HMAC: see :func:`seal`."""
 
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "node_modules"})
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole package: code and templates
@@ -186,7 +186,7 @@ class PageCache:
     def load(self, key: str, input_digest: str) -> PageEntry | None:
         """The stored page, or None (missing, unreadable, malformed, or other input text)."""
         try:
-            body = _unsealed(self._path(key).read_bytes(), key)
+            body = unsealed(self._path(key).read_bytes(), key)
             if body is None:  # damaged, written for another key, or not sealed by us
                 return None
             entry = json.loads(body)
@@ -223,13 +223,13 @@ class PageCache:
             data = json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
         except (TypeError, ValueError):
             return  # metadata that is not JSON: such a page is simply filled every time
-        write_atomic(self._path(key), _seal(data, key) + data)
+        write_atomic(self._path(key), seal(data, key) + data)
 
 
 _SEAL_HEAD = b"pattern-articles-page "
 
 
-def _seal(body: bytes, key: str) -> bytes:
+def seal(body: bytes, key: str) -> bytes:
     """The first line of an entry: a digest of its key and body, or their HMAC.
 
     Why: an entry is served as the page's Markdown, HTML included, without filling it
@@ -252,14 +252,14 @@ def _seal(body: bytes, key: str) -> bytes:
     return _SEAL_HEAD + kind + b" " + mac.encode("ascii") + b"\n"
 
 
-def _unsealed(data: bytes, key: str) -> bytes | None:
-    """The body of an entry whose seal is the one :func:`_seal` makes now, else None."""
+def unsealed(data: bytes, key: str) -> bytes | None:
+    """The body of an entry whose seal is the one :func:`seal` makes now, else None."""
     import hmac
 
     head, newline, body = data.partition(b"\n")
     if not newline or not head.startswith(_SEAL_HEAD):
         return None
-    return body if hmac.compare_digest(head + b"\n", _seal(body, key)) else None
+    return body if hmac.compare_digest(head + b"\n", seal(body, key)) else None
 
 
 def cacheable(statuses: Iterable[str]) -> bool:
