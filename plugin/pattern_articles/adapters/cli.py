@@ -1,7 +1,10 @@
 """The command line: ``pattern-articles check | render | schema | new | eject``.
 
 Exit codes: 0 all good, 1 something failed (a snippet, a check), 2 a usage or
-configuration error. Errors are one clear message, never a traceback.
+configuration error, which for ``check`` includes finding nothing to check (a CI job run
+in the wrong folder must not pass). Errors are one clear message, never a traceback.
+Every command's ``--help`` gives a one-line description and examples; the option ``-f``
+is accepted before and after the command.
 """
 
 from __future__ import annotations
