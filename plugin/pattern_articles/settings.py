@@ -153,7 +153,8 @@ class Settings:
                 raise PatternError(
                     f"unknown setting '{key}' for the {PLUGIN_KEY} plugin",
                     where,
-                    hint="see docs/guide/configuration.md for the settings",
+                    hint=f"the settings are {', '.join(sorted(k for k in known if k != 'root'))}; "
+                         "the guide's Configuration page explains each",
                 )
             if name in ("enabled", "mermaid"):  # read by the MkDocs adapter only
                 continue
