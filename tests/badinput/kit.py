@@ -85,7 +85,8 @@ DIRECTIVE_LINE = ARTICLE.count("\n") + 2  # "\n```pattern-snippet" appended: the
 
 @dataclass(frozen=True)
 class Edit:
-    """One change to the base project. ``op``: write | append | replace | delete | symlink | fifo."""
+    """One change to the base project. ``op``: write | append | replace | delete | rmdir | symlink
+    | fifo | sparse."""
 
     op: str
     path: str
@@ -115,6 +116,12 @@ class Edit:
             if target.is_symlink() or target.exists():
                 target.unlink()  # replace a file of the base project (a golden, say)
             target.symlink_to(self.text)
+        elif self.op == "rmdir":
+            target.rmdir()
+        elif self.op == "sparse":  # a file of int(text) bytes that takes no room on disk
+            assert isinstance(self.text, str)
+            with target.open("wb") as handle:
+                handle.truncate(int(self.text))
         elif self.op == "fifo":
             if target.exists():
                 target.unlink()

@@ -196,7 +196,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     try:  # inside its folder, a regular file, bounded: never a link out, a FIFO, /dev/zero
         raw = read_regular(path, path.parent, TEXT_LIMIT)
     except UnsafeFile as exc:
-        raise PatternError(f"refusing to read the metadata: {exc}", Place(path),
+        raise PatternError(f"refusing to read the metadata: {exc}", Place(path, 1),
                            hint="bundle.yml must be a regular file inside its bundle folder") from None
     if raw is None:
         raise PatternError("cannot read metadata: No such file or directory", Place(path),
