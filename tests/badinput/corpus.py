@@ -445,6 +445,13 @@ CASES: tuple[Case, ...] = (
          "a pattern-snippet block names expected/hello.txt (ran as Python)",
          (directive("expected/hello.txt"),),
          **same(2, f"{A}:{D}: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
+    Case("directive-golden-link", "hostile golden files",
+         "a pattern-snippet block shows an undeclared script whose golden links to /proc/self/environ",
+         (write("snippets/demo/other.py", 'print("other")\n'), symlink("snippets/demo/expected/other.txt",
+                                                                       "/proc/self/environ"),
+          directive("other.py")),
+         **same(2, f"{A}:{D}: refusing to read the golden file other.txt: it is a symlink to /proc/self/environ, "
+                   "outside demo/")),
     Case("directive-metadata", "pattern-snippet directive", "a pattern-snippet block names bundle.yml (ran as Python)",
          (directive("bundle.yml"),),
          **same(2, f"{A}:{D}: 'bundle.yml' is the bundle's metadata, not a snippet")),
