@@ -566,7 +566,8 @@ def _check_golden(bundle: Bundle, relative: str, scenario: str, loc: Loc) -> Ite
     except (OSError, RuntimeError, ValueError):
         return
     name = golden_name(inner, scenario)
-    reason = check_regular(bundle.dir / "expected" / name, bundle.real_dir, GOLDEN_LIMIT)
+    folders = bundle.derived.setdefault("folders", {str(bundle.dir): str(bundle.real_dir)})
+    reason = check_regular(bundle.dir / "expected" / name, bundle.real_dir, GOLDEN_LIMIT, folders)
     if reason:
         yield Problem(f"refusing the golden file expected/{name}: {reason}", bundle.place(*loc), GOLDEN_HINT)
 

@@ -74,19 +74,25 @@ GOLDEN_HINT = ("a golden file must be a regular file inside its bundle folder: n
                "(pattern-articles check --update) to write a real one")
 
 
-def read_golden(golden: Path, bundle_dir: Path | None = None) -> str | None:
+def read_golden(golden: Path, bundle_dir: Path | None = None,
+                folders: dict[str, str] | None = None) -> str | None:
     """The text of a golden file, None when there is none yet.
 
     A golden lives at ``<bundle>/expected/<name>`` and may come from someone else's pull
     request: it is read only if it resolves inside its bundle folder, is a regular file and
     is at most :data:`~pattern_articles.files.GOLDEN_LIMIT` bytes (see :mod:`..files`);
     anything else is refused with the file's place, never followed, waited on or read whole.
-    ``bundle_dir``: the bundle folder, resolved, when the caller has it (saves resolving it).
+    ``bundle_dir``: the bundle folder, resolved, and ``folders`` its memo of resolved
+    folders (:meth:`Bundle.real_path`), when the caller has them: a judge reads one golden
+    per run, and resolving its whole path each time cost ten times the read.
     """
     from ..files import GOLDEN_LIMIT, UnsafeFile, read_regular
 
     try:
-        data = read_regular(golden, bundle_dir or golden.parent.parent, GOLDEN_LIMIT)
+        if bundle_dir is None or folders is None:
+            data = read_regular(golden, bundle_dir or golden.parent.parent, GOLDEN_LIMIT)
+        else:
+            data = read_regular(golden, bundle_dir, GOLDEN_LIMIT, folders)
     except UnsafeFile as exc:
         raise PatternError(f"refusing to read the golden file {golden.name}: {exc}", Place(golden),
                            hint=GOLDEN_HINT) from None

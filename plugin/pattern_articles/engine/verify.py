@@ -192,7 +192,8 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     golden = _golden_of(bundle, spec)
     # None when there is none yet; a golden that is not UTF-8 shows up in the diff; one that
     # is a link out of the bundle, a FIFO or a device is refused (PatternError), never read
-    expected = expect.read_golden(golden, bundle.real_dir)
+    folders = bundle.derived.setdefault("folders", {str(bundle.dir): str(bundle.real_dir)})
+    expected = expect.read_golden(golden, bundle.real_dir, folders)
     if result.status == "skipped":
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":
