@@ -16,6 +16,7 @@ blocks, and none reads more than a cap:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -95,7 +96,7 @@ def check_regular(path: Path | str, root: Path | str, limit: int | None = None,
     except FileNotFoundError:
         return ""
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP
+        if exc.errno == errno.ELOOP:  # ELOOP
             return "it is a symlink loop"
         return f"it cannot be read: {exc.strerror or exc}"
     if not stat.S_ISREG(info.st_mode):
@@ -136,6 +137,11 @@ def read_regular(path: Path | str, root: Path | str, limit: int,
     reason = outside(path, root)
     if reason:
         raise UnsafeFile(reason)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFile("it is a symlink loop") from None
     return read_bounded(os.path.realpath(path), limit, follow=False)
 
 
@@ -157,7 +163,7 @@ def read_bounded(path: Path | str, limit: int, *, follow: bool = True) -> bytes 
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: a link loop, or a link where none may be
+        if exc.errno == errno.ELOOP:  # ELOOP: a link loop, or a link where none may be
             raise UnsafeFile("it is a symlink loop" if follow else "it is a symlink") from None
         raise UnsafeFile(f"it cannot be read: {exc.strerror or exc}") from None
     try:

@@ -452,6 +452,12 @@ CASES: tuple[Case, ...] = (
           directive("other.py")),
          **same(2, f"{A}:{D}: refusing to read the golden file other.txt: it is a symlink to /proc/self/environ, "
                    "outside demo/")),
+    Case("ref-metadata", "pattern-snippet directive", "the implementation shows bundle.yml as a snippet",
+         (replace(B, "- snippet: hello.py", "- snippet: bundle.yml"),),
+         **same(2, f"{B}:20: 'bundle.yml' is the bundle's metadata, not a snippet")),
+    Case("run-golden", "pattern-snippet directive", "a golden file is declared as a snippet to run",
+         (replace(B, "  hello.py: {timeout: 10}\n", "  hello.py: {timeout: 10}\n  expected/hello.txt: {}\n"),),
+         **same(2, f"{B}:16: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
     Case("directive-metadata", "pattern-snippet directive", "a pattern-snippet block names bundle.yml (ran as Python)",
          (directive("bundle.yml"),),
          **same(2, f"{A}:{D}: 'bundle.yml' is the bundle's metadata, not a snippet")),

@@ -195,3 +195,32 @@ def test_page_cache_digest_of_a_bundle_full_of_traps(tmp_path: Path) -> None:
     assert second != first
     (bundle / "hello.py").write_text('print("bye")\n', encoding="utf-8")
     assert digest(bundle) != second
+
+
+def test_reads_refuse_what_is_not_a_regular_file_inside(tmp_path: Path) -> None:
+    """The reading rules of :mod:`pattern_articles.files`, on regular files and links (a FIFO
+    and /dev/zero are in the corpus and above, each bounded by a subprocess timeout)."""
+    from pattern_articles.files import UnsafeFile, check_regular, read_regular
+
+    root = tmp_path / "bundle"
+    (root / "expected").mkdir(parents=True)
+    (root / "expected" / "small.txt").write_bytes(b"x" * 10)
+    (root / "expected" / "big.txt").write_bytes(b"x" * 11)
+    (root / "expected" / "inside.txt").symlink_to("small.txt")
+    (root / "expected" / "out.txt").symlink_to("/etc/passwd")
+    (root / "expected" / "loop.txt").symlink_to("loop.txt")
+    assert read_regular(root / "expected" / "small.txt", root, 10) == b"x" * 10
+    assert read_regular(root / "expected" / "inside.txt", root, 10) == b"x" * 10
+    assert read_regular(root / "expected" / "missing.txt", root, 10) is None
+    for name, why in (("big.txt", "larger than 10 bytes"), ("out.txt", "a symlink to /etc/passwd"),
+                      ("loop.txt", "symlink loop")):
+        with pytest.raises(UnsafeFile, match=why):
+            read_regular(root / "expected" / name, root, 10)
+        assert why in check_regular(root / "expected" / name, root, 10)
+    with pytest.raises(UnsafeFile, match="a folder, not a regular file"):
+        read_regular(root / "expected", root, 10)
+    folders: dict[str, str] = {}  # the memo of resolved folders gives the same answers
+    assert read_regular(root / "expected" / "small.txt", root.resolve(), 10, folders) == b"x" * 10
+    with pytest.raises(UnsafeFile, match="a symlink to /etc/passwd"):
+        read_regular(root / "expected" / "out.txt", root.resolve(), 10, folders)
+    assert check_regular(root / "expected" / "small.txt", root.resolve(), 10, folders) == ""
