@@ -88,12 +88,11 @@ class Project:
     def bundle(self, bundle_id: str, place: Place | None = None) -> Bundle:
         if bundle_id in self._bundles:
             return self._bundles[bundle_id]
-        for root in self.settings.snippet_roots:
-            folder = root / bundle_id
-            if folder.is_dir() and bundle_mod.find_metadata(folder) is not None:
-                loaded = bundle_mod.load(folder)
-                self._bundles[bundle_id] = loaded
-                return loaded
+        folder = bundle_mod.locate(self.settings.snippet_roots, bundle_id, place)
+        if folder is not None:
+            loaded = bundle_mod.load(folder)
+            self._bundles[bundle_id] = loaded
+            return loaded
         roots = ", ".join(str(r) for r in self.settings.snippet_roots)
         known = ", ".join(d.name for d in self.bundle_dirs()) or "none"
         raise PatternError(

@@ -165,7 +165,43 @@ class Settings:
                     settings.cache_dir = None
                 continue
             setattr(settings, name, _coerce(name, value, where))
+        cache_key = next((k for k in ("cache_dir", "cache-dir") if k in (data or {})), None)
+        if cache_key is not None:
+            where = Place(place.path, key_lines[cache_key]) if place and cache_key in key_lines else place
+            _check_cache_dir(settings, where)
         return settings
+
+
+def _check_cache_dir(settings: Settings, place: Place | None) -> None:
+    """The cache holds every run's stdout and stderr: inside ``docs_dir`` MkDocs would publish
+    it, inside a bundle (or a snippet folder) a build would write among the author's files."""
+    if settings.cache_dir is None:
+        return
+    cache = Path(os.path.realpath(settings.absolute(settings.cache_dir)))
+    docs = Path(os.path.realpath(settings.absolute(settings.docs_dir)))
+    if cache == docs or cache.is_relative_to(docs):
+        raise PatternError(
+            f"setting 'cache_dir' ({settings.cache_dir}) is inside docs_dir ({settings.docs_dir}): "
+            "the site would publish every run's output",
+            place, hint="keep the cache out of docs_dir, e.g. the default '.cache/pattern-articles'")
+    root = Path(os.path.realpath(settings.root))
+    for snippets in settings.snippet_roots:
+        folder = Path(os.path.realpath(snippets))
+        if not (cache == folder or cache.is_relative_to(folder)):
+            continue
+        inside = cache.relative_to(folder).parts
+        # a snippet folder that holds the whole project (snippets: ".") holds the default
+        # cache too: only a cache inside one of its bundle folders is refused then
+        if root.is_relative_to(folder) and inside and not _holds_bundle(folder / inside[0]):
+            continue
+        raise PatternError(
+            f"setting 'cache_dir' ({settings.cache_dir}) is inside the snippet folder {snippets}: "
+            "a build would write among the bundles' files",
+            place, hint="keep the cache out of the snippet folders, e.g. the default '.cache/pattern-articles'")
+
+
+def _holds_bundle(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("bundle.yml", "bundle.yaml", "pattern.yml", "pattern.yaml"))
 
 
 def _truthy(value: str) -> bool:
