@@ -447,6 +447,115 @@ def test_children_and_setsid_daemons_do_not_outlive_a_passing_snippet(
 
 
 @needs_proc
+@ISOLATIONS
+def test_a_fork_chain_is_a_leftover_and_stops(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path, isolation: str,
+) -> None:
+    # why: fork, parent exits, repeat - a walk of /proc misses the process between its fork
+    # and its parent's exit, so the chain passed as clean and kept running (issue 23, item 9)
+    beat = tmp_path / "beat.txt"
+    path = write("chain.py", f"""
+        import os
+        if os.fork() == 0:
+            n = 0
+            while True:
+                if os.fork():
+                    os._exit(0)
+                n += 1
+                if n % 20 == 0:
+                    with open({str(beat)!r}, "a") as f:
+                        f.write(".")
+        print("done")
+    """)
+    result = make_runner(isolation=isolation).result(spec(path, bundle))
+    assert (result.status, result.stdout) == ("passed", "done\n"), result
+    assert any("still running after the snippet exited" in note for note in result.notes), result.notes
+    size, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline and (beat.stat().st_size if beat.exists() else 0) != size:
+        size = beat.stat().st_size if beat.exists() else 0
+        time.sleep(1.0)
+    assert (beat.stat().st_size if beat.exists() else 0) == size  # it stopped for a whole second
+
+
+@needs_proc
+@ISOLATIONS
+def test_a_daemon_killing_its_adopter_is_swept(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path, isolation: str,
+) -> None:
+    # issue 23, item 4: double fork, setsid, then kill the process that adopted it
+    pids = tmp_path / "pids"
+    path = write("evil.py", """
+        import os, subprocess, time
+        if os.fork() == 0:
+            os.setsid()
+            middle = os.getpid()
+            if os.fork() == 0:
+                while os.getppid() == middle:
+                    time.sleep(0.01)
+                try:
+                    os.kill(os.getppid(), 9)
+                except OSError:
+                    pass
+                os.execvp("sleep", ["sleep", "300"])
+            os._exit(0)
+        time.sleep(1.0)
+        print("done")
+    """)
+    runner = make_runner(isolation=isolation)
+    result = runner.result(spec(path, bundle, env=(("PIDFILE", str(pids)),)))
+    if runner.isolation == "subreaper":
+        assert (result.status, result.reason.split(" (")[0]) == ("error", "the worker exited unexpectedly")
+    else:
+        assert result.status == "passed", result
+        assert "killed 1 process still running after the snippet exited" in result.notes
+    assert none_carry(pids)
+
+
+def test_memory_and_cpu_limits_are_reported_like_the_timeout(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner],
+) -> None:
+    hog = write("hog.py", "data = bytearray(1 << 30)\n")
+    # C's ENOMEM (an OSError), not MemoryError; private: shared memory is not counted
+    nomem = write("nomem.py", "import mmap\nmmap.mmap(-1, 1 << 30, flags=mmap.MAP_PRIVATE)\n")
+    spin = write("spin.py", "while True:\n    pass\n")
+    own = write("own.py", "raise MemoryError\n")
+    runner = make_runner(memory_limit=256 << 20, timeout=20)
+    memory = ("exceeded its memory limit of 256 MiB; raise memory_limit in bundle.yml or mkdocs.yml")
+    assert runner.result(spec(hog, bundle)).reason == memory
+    assert runner.result(spec(nomem, bundle)).reason == memory
+    cpu = runner.result(spec(spin, bundle, cpu_limit=1))
+    assert (cpu.status, cpu.reason) == (
+        "failed", "exceeded its CPU-time limit of 1 s; raise cpu_limit in bundle.yml or mkdocs.yml")
+    # a limit of 0 is none: the same allocation passes
+    assert runner.result(spec(hog, bundle, memory_limit=0)).status == "passed"
+    unlimited = make_runner(memory_limit=0).result(spec(own, bundle))
+    assert unlimited.reason.startswith("exit code 1 (MemoryError")  # no limit, no limit message
+
+
+def test_limits_reach_the_run_and_its_cache_key(
+    bundle: Path, write: Write, make_runner: Callable[..., Runner], tmp_path: Path,
+) -> None:
+    path = write("limits.py", """
+        import resource
+        print(resource.getrlimit(resource.RLIMIT_DATA)[0] >> 20, resource.getrlimit(resource.RLIMIT_CPU))
+    """)
+    cache = tmp_path / "cache"
+    first = make_runner(cache_dir=cache, timeout=7).result(spec(path, bundle))
+    assert first.stdout == "2048 (14, 15)\n", first  # the defaults: 2 GiB, twice the timeout
+    second = make_runner(cache_dir=cache, timeout=7, memory_limit=512 << 20, cpu_limit=3).result(spec(path, bundle))
+    assert (second.cached, second.stdout) == (False, "512 (3, 4)\n")
+    per_spec = make_runner(cache_dir=cache, timeout=7).result(spec(path, bundle, memory_limit=0, cpu_limit=0))
+    assert per_spec.stdout.startswith(f"{resource_unlimited()} ")
+
+
+def resource_unlimited() -> int:
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    return soft >> 20 if soft != resource.RLIM_INFINITY else resource.RLIM_INFINITY >> 20
+
+
+@needs_proc
 def test_a_waited_for_child_is_not_reported(bundle: Path, write: Write,
                                             make_runner: Callable[..., Runner]) -> None:
     path = write("tidy.py", "import subprocess\nsubprocess.run(['true'], check=True)\nprint('ok')\n")
