@@ -167,7 +167,7 @@ class RedisServer:
                     stderr=subprocess.STDOUT,
                     cwd=folder,
                     start_new_session=True,  # a terminal's Ctrl-C is for the runner to handle
-                    preexec_fn=_die_with_us(),
+                    preexec_fn=die_with_this_thread(),
                 )
             if self._wait_ready(timeout):
                 return
@@ -212,7 +212,7 @@ class RedisServer:
 _PRCTL: Any = None
 
 
-def _die_with_us() -> Callable[[], None] | None:
+def die_with_this_thread() -> Callable[[], None] | None:
     """What a server runs between fork and exec: the parent-death signal (Linux), so it dies
     with the build even when that is SIGKILLed and no ``finally`` or atexit runs (an hour
     after such stops, a dozen servers were still running). The signal fires when the
