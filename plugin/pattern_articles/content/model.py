@@ -175,7 +175,8 @@ class SnippetSpec(Strict):
 
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
     timeout: float | None = Field(None, gt=0)
-    memory_limit: int | None = Field(None, description="Memory a run may map: 512 MiB, 2 GiB; 0 or none: no limit.")
+    memory_limit: int | str | None = Field(
+        None, description="Writable memory each process of a run may use: 512 MiB, 2 GiB; 0 or none: no limit.")
     cpu_limit: float | None = Field(None, ge=0, description="CPU seconds a run may use; 0: no limit.")
     needs: list[Literal["redis"]] = Field(default_factory=list)
     normalize: list[str | Normaliser] = Field(default_factory=list)

@@ -405,7 +405,8 @@ def _apply_signal_plan(plan: list[tuple[int, Any]]) -> None:
 
 
 def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
-           signals: list[tuple[int, Any]], compiled: types.CodeType | None = None) -> None:
+           signals: list[tuple[int, Any]], compiled: types.CodeType | None = None,
+           limits: list[tuple[int, tuple[int, int]]] | None = None) -> None:
     """In the forked child: become the snippet. Never returns."""
     code = 70
     try:
@@ -417,7 +418,7 @@ def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
         os.closerange(3, sig_w)
         os.closerange(sig_w + 1, _max_fd())
         os.chdir(request["cwd"])
-        _apply_limits(request)
+        _apply_limits(limits or [])
         _apply_signal_plan(signals)
         if request["mode"] == "exec":
             argv = [str(a) for a in request["argv"]]
@@ -435,29 +436,44 @@ def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
     os._exit(code)
 
 
-def _apply_limits(request: dict[str, Any]) -> None:
-    """The run's memory and CPU-time limits (see runner.py's _memory_limit for why
-    RLIMIT_DATA). They hold across exec and are inherited by every process it starts.
-    RLIMIT_CPU's soft limit sends SIGXCPU, the hard one a second later SIGKILL."""
+_LIMIT_PLANS: dict[tuple[int, float], list[tuple[int, tuple[int, int]]]] = {}
+
+
+def _limit_plan(request: dict[str, Any]) -> list[tuple[int, tuple[int, int]]]:
+    """The ``setrlimit`` calls for a run's memory and CPU-time limits (see runner.py's
+    _memory_limit for why RLIMIT_DATA), worked out in the worker, once per pair of limits,
+    so the child makes only the calls. They hold across exec and are inherited by every
+    process the run starts. RLIMIT_CPU's soft limit sends SIGXCPU, the hard one a second
+    later SIGKILL. A limit is only ever lowered: a lower one set from outside stays."""
     memory = int(request.get("memory_limit") or 0)
     cpu = float(request.get("cpu_limit") or 0)
-    if not memory and not cpu:
-        return
+    known = _LIMIT_PLANS.get((memory, cpu))
+    if known is not None:
+        return known
+    plan: list[tuple[int, tuple[int, int]]] = []
     if memory:
-        _lower(resource.RLIMIT_DATA, memory, memory)
+        plan.append((resource.RLIMIT_DATA, _lowered(resource.RLIMIT_DATA, memory, memory)))
     if cpu:
         seconds = max(1, int(-(-cpu // 1)))  # whole seconds, rounded up
-        _lower(resource.RLIMIT_CPU, seconds, seconds + 1)
+        plan.append((resource.RLIMIT_CPU, _lowered(resource.RLIMIT_CPU, seconds, seconds + 1)))
+    if len(_LIMIT_PLANS) > 64:
+        _LIMIT_PLANS.clear()
+    _LIMIT_PLANS[(memory, cpu)] = plan
+    return plan
 
 
-def _lower(which: int, soft: int, hard: int) -> None:
-    """Lower a limit (never raise one: a lower limit set from outside stays)."""
+def _lowered(which: int, soft: int, hard: int) -> tuple[int, int]:
     old_soft, old_hard = resource.getrlimit(which)
     infinity = resource.RLIM_INFINITY
     hard = hard if old_hard == infinity else min(hard, old_hard)
     soft = min(soft, hard) if old_soft == infinity else min(soft, old_soft, hard)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(which, (soft, hard))
+    return soft, hard
+
+
+def _apply_limits(plan: list[tuple[int, tuple[int, int]]]) -> None:
+    for which, pair in plan:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, pair)
 
 
 def _max_fd() -> int:
@@ -921,6 +937,7 @@ def _supervise(
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     sig_r, sig_w = os.pipe()  # close-on-exec: EOF with nothing written means "it started"
+    limits = _limit_plan(request)
     start = time.monotonic()
     # Freeze the worker's objects for the fork: the child's garbage collector then never
     # walks them. When a child's allocations tipped an older generation's collection (which
@@ -939,7 +956,7 @@ def _supervise(
         os.close(out_r)
         os.close(err_r)
         os.close(sig_r)
-        _child(request, out_w, err_w, sig_w, signals, compiled)
+        _child(request, out_w, err_w, sig_w, signals, compiled, limits)
     gc.unfreeze()
     for fd in (out_w, err_w, sig_w):
         os.close(fd)
