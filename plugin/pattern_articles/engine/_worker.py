@@ -1371,6 +1371,7 @@ def _guard(child: int, mode: str) -> None:
                     os.kill(child, signal.SIGKILL)  # ends its namespace too
                     status = os.waitpid(child, 0)[1]
     except _Stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the sweep short
         with contextlib.suppress(OSError):
             os.kill(child, signal.SIGKILL)
         status = status if status is not None else os.waitpid(child, 0)[1]
