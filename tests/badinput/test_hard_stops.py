@@ -301,19 +301,31 @@ def test_a_fork_chain_fails_as_left_running_and_stops(tmp_path: Path) -> None:
     assert not still_growing(beat)
 
 
-def run_check(project: Path) -> tuple[int, str]:
-    done = subprocess.run(ADAPTERS["check"](), cwd=project, env=clean_env(), capture_output=True,
+FINISHING = {  # each adapter run to its end, failing on a failed snippet
+    "check": lambda: ADAPTERS["check"](),
+    "build": lambda: [*ADAPTERS["build"](), "--strict"],
+    "pytest": lambda: ADAPTERS["pytest"](),
+}
+
+
+def run_tool(project: Path, adapter: str = "check") -> tuple[int, str]:
+    done = subprocess.run(FINISHING[adapter](), cwd=project, env=clean_env(), capture_output=True,
                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     return done.returncode, done.stdout + done.stderr
 
 
-def test_memory_limit_from_the_bundle(tmp_path: Path) -> None:
+def run_check(project: Path) -> tuple[int, str]:
+    return run_tool(project)
+
+
+@pytest.mark.parametrize("adapter", list(FINISHING))
+def test_memory_limit_from_the_bundle(tmp_path: Path, adapter: str) -> None:
     project = make_project(tmp_path / "project", [
         write("snippets/demo/hello.py", "data = bytearray(1 << 30)\nprint('hello')\n"),
         replace("snippets/demo/bundle.yml", "hello.py: {timeout: 10}",
                 "hello.py: {timeout: 10, memory_limit: 256 MiB}"),
     ])
-    code, output = run_check(project)
+    code, output = run_tool(project, adapter)
     assert code == 1
     assert (f"{project}/snippets/demo/hello.py:1: snippets/demo/hello.py::hello failed: exceeded its memory "
             "limit of 256 MiB; raise memory_limit in bundle.yml or mkdocs.yml") in output, output
@@ -329,15 +341,16 @@ def test_memory_limit_default_lets_a_gibibyte_through(tmp_path: Path) -> None:
     assert code == 0, output
 
 
-def test_cpu_limit_from_mkdocs_yml(tmp_path: Path) -> None:
+@pytest.mark.parametrize("adapter", list(FINISHING))
+def test_cpu_limit_from_mkdocs_yml(tmp_path: Path, adapter: str) -> None:
     project = make_project(tmp_path / "project", [
         write("snippets/demo/hello.py", "while True:\n    pass\n"),
         append("mkdocs.yml", "      cpu_limit: 1\n"),
     ])
-    code, output = run_check(project)
+    code, output = run_tool(project, adapter)
     assert code == 1
-    assert ("snippets/demo/hello.py::hello failed: exceeded its CPU-time limit of 1 s; raise cpu_limit in "
-            "bundle.yml or mkdocs.yml") in output, output
+    assert (f"{project}/snippets/demo/hello.py:1: snippets/demo/hello.py::hello failed: exceeded its CPU-time "
+            "limit of 1 s; raise cpu_limit in bundle.yml or mkdocs.yml") in output, output
 
 
 @pytest.mark.parametrize(("line", "message"), [
