@@ -1293,7 +1293,7 @@ def _drop_capabilities() -> None:
     capset(ctypes.addressof(header), ctypes.addressof(data))
 
 
-def _isolate(wanted: str) -> str:
+def _isolate(wanted: str, watch: int = -1) -> str:
     """Fork the worker under its guard; returns (in the worker) how runs are contained:
     "pid-namespace", "user-namespace" or "subreaper". The guard never returns."""
     mode = "subreaper"
@@ -1316,6 +1316,8 @@ def _isolate(wanted: str) -> str:
         if select.select([alive_r], [], [], 0)[0]:  # EOF: it died before the line above
             os._exit(0)
         os.close(alive_r)
+        if watch >= 0:
+            os.close(watch)  # the guard's to watch
         if mode != "subreaper":
             _NS_INIT = True
             _own_proc()
@@ -1323,7 +1325,7 @@ def _isolate(wanted: str) -> str:
                 _drop_capabilities()
         return mode
     os.close(alive_r)
-    _guard(pid, mode)
+    _guard(pid, mode, watch)
     os._exit(0)  # pragma: no cover - _guard exits
 
 
@@ -1335,14 +1337,16 @@ def _on_sigterm(_number: int, _frame: Any) -> None:
     raise _Stop
 
 
-def _guard(child: int, mode: str) -> None:
-    """The guard's life: wait for the worker to exit, or for the runner to go (EOF on the
-    request pipe: the build died, or it is stopping us), then make sure nothing is left."""
-    ctl = os.dup(0)
+def _guard(child: int, mode: str, watch: int) -> None:
+    """The guard's life: wait for the worker to exit, or for the runner to go (its end of
+    the ``watch`` pipe closes: the build died), then make sure nothing is left."""
     null = os.open(os.devnull, os.O_RDWR)
+    # the request and reply pipes are the worker's alone: a request sent to a dead worker
+    # must fail (it was "gone", and the runner starts another), its death be the reply's EOF
     os.dup2(null, 0)
-    os.dup2(null, 1)  # the reply pipe is the worker's: its death must be the runner's EOF
+    os.dup2(null, 1)
     os.close(null)
+    ctl = watch if watch >= 0 else os.open(os.devnull, os.O_RDONLY)  # none: wait for the worker
     if mode == "subreaper":
         global _SUBREAPER
         _SUBREAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -1381,7 +1385,8 @@ def _guard(child: int, mode: str) -> None:
     if os.WIFSIGNALED(status):  # exit as the worker did, so the runner tells what it saw
         number = os.WTERMSIG(status)
         with contextlib.suppress(OSError, ValueError):
-            signal.signal(number, signal.SIG_DFL)
+            signal.signal(number, signal.SIG_DFL)  # (SIGKILL has no handler to reset)
+        with contextlib.suppress(OSError):
             os.kill(os.getpid(), number)
         os._exit(128 + number)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
@@ -1395,13 +1400,13 @@ def _exited(pid: int) -> int | None:
     return status if done == pid else None
 
 
-def _serve(parent: int, isolation: str = "auto") -> int:
+def _serve(parent: int, isolation: str = "auto", watch: int = -1) -> int:
     sys.dont_write_bytecode = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if parent and os.getppid() != parent:
         return 0  # the runner died before we could ask to die with it
-    mode = _isolate(isolation)  # from here on, this is the worker (the guard stays behind)
+    mode = _isolate(isolation, watch)  # from here on, this is the worker (the guard stays behind)
     ctl_in = os.dup(0)
     ctl_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -1472,7 +1477,8 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 4 and argv[1] == "--serve" and argv[2] == "--parent":
         parent = int(argv[3])
     isolation = argv[5] if len(argv) >= 6 and argv[4] == "--isolation" else "auto"
-    return _serve(parent, isolation)
+    watch = int(argv[7]) if len(argv) >= 8 and argv[6] == "--watch" else -1
+    return _serve(parent, isolation, watch)
 
 
 if __name__ == "__main__":

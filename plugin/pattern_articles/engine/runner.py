@@ -265,7 +265,12 @@ class _Worker:
         argv = [script if a == "{path}" else a for a in command]
         if script not in argv:
             argv.append(script)
-        argv += ["--serve", "--parent", str(os.getpid()), "--isolation", isolation]
+        # The worker's guard watches the read end of this pipe: only this process holds the
+        # write end, so the guard sees it close when this process dies, however it dies (a
+        # pipe of its own: had it watched the request pipe, a request sent to a dead worker
+        # would find a reader and not fail as "gone"). See _worker.py's _guard.
+        watch_r, self._watch = os.pipe()
+        argv += ["--serve", "--parent", str(os.getpid()), "--isolation", isolation, "--watch", str(watch_r)]
         try:
             self.process = subprocess.Popen(
                 argv,
@@ -275,13 +280,17 @@ class _Worker:
                 env=env,
                 cwd="/",
                 close_fds=True,
+                pass_fds=(watch_r,),
                 start_new_session=True,  # Ctrl-C in a terminal is the runner's to handle
             )
         except OSError as exc:
             self._log.close()
+            os.close(self._watch)
             _rmtree(self.folder)
             raise WorkerDied(f"could not start the Python worker ({argv[0]}): "
                              f"{exc.strerror or exc}") from exc
+        finally:
+            os.close(watch_r)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin.fileno()
         self._out = self.process.stdout.fileno()
@@ -400,6 +409,8 @@ class _Worker:
         with contextlib.suppress(OSError):
             if self.process.stdout is not None:
                 self.process.stdout.close()
+        with contextlib.suppress(OSError):
+            os.close(self._watch)
         self._log.close()
         # the worker is gone, and with it everything it ran (subreaper sweep, or the
         # parent-death signal when it was killed): nothing writes here any more
