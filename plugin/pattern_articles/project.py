@@ -209,6 +209,8 @@ class Project:
                 timeout=s.timeout,
                 jobs=s.jobs,
                 output_limit=s.output_limit,
+                memory_limit=s.memory_limit,
+                cpu_limit=s.cpu_limit,
                 env_allowlist=allow,
                 cache_dir=s.cache_path,
                 fresh=s.force_fresh,

@@ -60,6 +60,8 @@ class PatternArticlesConfig(base.Config):
     timeout = c.Optional(c.Type(object))
     jobs = c.Optional(c.Type(object))
     output_limit = c.Optional(c.Type(object))
+    memory_limit = c.Optional(c.Type(object))
+    cpu_limit = c.Optional(c.Type(object))
     env_allowlist = c.Optional(c.Type(object))
     fix_headings = c.Optional(c.Type(object))
     templates_dir = c.Optional(c.Type(object))

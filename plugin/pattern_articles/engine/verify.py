@@ -138,6 +138,8 @@ def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] |
             "needs": tuple(spec.needs),
             "language": spec.language,
             "inputs": tuple(spec.inputs),
+            "memory_limit": spec.memory_limit,
+            "cpu_limit": spec.cpu_limit,
         }
         if spec.scenarios:
             for name, scenario in spec.scenarios.items():
