@@ -269,7 +269,7 @@ def test_a_daemon_that_kills_its_adopter_leaves_no_process(tmp_path: Path, isola
     if isolation == "subreaper":  # it could kill the worker; the guard swept what was left
         assert "snippets/demo/hello.py::hello error: the worker exited unexpectedly" in output
     else:  # pid 1 of the namespace ignores it; the daemon is a leftover, killed and reported
-        assert ("snippets/demo/hello.py::hello left processes running: killed 1 process still "
+        assert ("snippets/demo/hello.py::hello failed: left processes running: killed 1 process still "
                 "running after the snippet exited") in output
     assert all_gone(marker)
 
@@ -296,7 +296,7 @@ def test_a_fork_chain_fails_as_left_running_and_stops(tmp_path: Path) -> None:
                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
-    assert "snippets/demo/hello.py::hello left processes running: killed " in output
+    assert "snippets/demo/hello.py::hello failed: left processes running: killed " in output
     assert "still running after the snippet exited" in output
     assert not still_growing(beat)
 
