@@ -91,15 +91,15 @@ def diagram_from_trace(
 def causal_order(trace: Sequence[TraceEvent], participants: Sequence[str] = ()) -> list[TraceEvent]:
     """The trace in an order that depends only on what happened, not on when each line landed.
 
-    One process writes its trace in the order it did things, which is already the same on
-    every run: such a trace is drawn as written. Several processes append concurrently, and
-    two deliveries that raced land in either order, so a diagram drawn in arrival order would
-    change from build to build. Their entries are sorted by a causal key instead: the request
-    that started the chain (roots keep the order their one driver published them in), how many
-    hops from it the event is, publishes before deliveries, then the publisher, the event, the
-    consumer (in the order ``participants`` names them) and the handling's place among the
-    same consumer's handlings of the same event (a crash before its redelivery). Every cause
-    sorts before its effects: an event is one hop further than the one it reacts to.
+    One process writes its trace in the order it did things, which is the same on every
+    run: such a trace is drawn as written. Several processes append concurrently, and two
+    deliveries that raced land in either order, so a diagram drawn in arrival order would
+    change from build to build. Their lines are sorted by a causal key instead: the request
+    that started the chain (requests keep the order their driver published them in), the
+    number of hops from it, a publish before its deliveries, then the publisher, the event,
+    the consumer (in the order of ``participants``) and the place of a handling among the same
+    consumer's handlings of the same event (a crash before its redelivery). A cause always
+    sorts before its effects: an event is one hop further than the event it reacts to.
     """
     pids = {e.get("pid") for e in trace if e.get("pid") is not None}
     if len(pids) <= 1:

@@ -612,8 +612,9 @@ _RAN_MARK = re.compile(
 
 
 def as_cached(markdown: str) -> str:
-    """The page as a later build shows it from the page cache: every "ran in this build"
-    mark :func:`verified_mark` made becomes its "cached" mark (the run is not repeated)."""
+    """The page as a later build shows it from the page cache: every mark of a fresh run
+    :func:`verified_mark` made says ``data-status="cached"`` instead (the run is not
+    repeated); the reader sees the same label and title either way."""
     return _RAN_MARK.sub(lambda m: f'<span class="pa-verified" data-status="cached" {m[1]}>{_CACHED_LABEL}</span>',
                          markdown)
 
