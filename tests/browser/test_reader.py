@@ -1,4 +1,4 @@
-"""The article as a reader meets it, at 1280 px and on a 390 px phone.
+"""Every article of the demo site as a reader meets it, at 1280 px and on a 390 px phone.
 
 What a blog reader must never see: a listing that scrolls sideways on a desktop, an event
 name broken in the middle of a word, the same diagram or output twice, a word about the
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .helpers import ARTICLE, offline_context, wait_for_diagrams
+from .helpers import ARTICLE, article_pages, offline_context, wait_for_diagrams
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 WIDTHS = {"desktop": (1280, 900, False), "phone": (390, 844, True)}
+ARTICLES = article_pages()
 
 #: Words about how the page was made, which a reader of the article has no use for.
 BUILD_TALK = re.compile(
@@ -58,15 +59,20 @@ OPEN_ALL = """
 """
 
 
-@pytest.fixture(params=sorted(WIDTHS))
+def test_the_demo_article_is_among_the_checked_ones() -> None:
+    assert ARTICLE in ARTICLES, ARTICLES
+
+
+@pytest.fixture(params=[(article, width) for article in ARTICLES for width in sorted(WIDTHS)],
+                ids=lambda p: f"{p[0].strip('/').split('/')[-1]}-{p[1]}")
 def reader(request: pytest.FixtureRequest, chromium: Browser, site_url: str) -> Iterator[tuple[Page, str]]:
-    """The article at one of the two widths, diagrams rendered; yields (page, width name)."""
-    name = request.param
+    """An article at one of the two widths, diagrams rendered; yields (page, width name)."""
+    article, name = request.param
     width, height, phone = WIDTHS[name]
     context, offline = offline_context(chromium, width=width, height=height, phone=phone, base_url=site_url)
     try:
         page = context.new_page()
-        page.goto(ARTICLE)
+        page.goto(article)
         wait_for_diagrams(page, offline)
         yield page, name
     finally:
@@ -86,12 +92,13 @@ def every_code_block(page: Page) -> list[dict[str, Any]]:
     )
 
 
-def test_no_listing_scrolls_sideways_at_1280(chromium: Browser, site_url: str) -> None:
+@pytest.mark.parametrize("article", ARTICLES)
+def test_no_listing_scrolls_sideways_at_1280(chromium: Browser, site_url: str, article: str) -> None:
     width, height, _ = WIDTHS["desktop"]
     context, _ = offline_context(chromium, width=width, height=height, base_url=site_url)
     try:
         page = context.new_page()
-        page.goto(ARTICLE)
+        page.goto(article)
         blocks = every_code_block(page)
     finally:
         context.close()
@@ -157,14 +164,15 @@ def test_no_text_talks_about_the_build(reader: tuple[Page, str]) -> None:
         assert found is None, f"reader-facing text mentions the build: …{where}…"
 
 
-def test_phone_layout_holds(chromium: Browser, site_url: str) -> None:
+@pytest.mark.parametrize("article", ARTICLES)
+def test_phone_layout_holds(chromium: Browser, site_url: str, article: str) -> None:
     """No sideways page scroll, every tab row inside the screen (scrolling on its own when
     long), every verified mark whole and on top."""
     width, height, phone = WIDTHS["phone"]
     context, offline = offline_context(chromium, width=width, height=height, phone=phone, base_url=site_url)
     try:
         page = context.new_page()
-        page.goto(ARTICLE)
+        page.goto(article)
         wait_for_diagrams(page, offline)
         layout = page.evaluate(
             """() => ({

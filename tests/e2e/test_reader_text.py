@@ -1,4 +1,5 @@
-"""The choreography article's text as a reader reads it: length, spelling, facts, seams.
+"""The articles' text as a reader reads it: length, spelling, links back; for the
+choreography article also the content brief's facts and the seam with the author's text.
 
 Measured on the page a real ``mkdocs build --strict`` produced. Prose is counted by
 tests/e2e/prose.py (code, outputs, diagrams and tables left out).
@@ -11,6 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.browser.helpers import article_pages
 
 from .prose import prose_text, prose_words
 
@@ -48,15 +51,24 @@ FACTS = {
 }
 
 
-def article(built: Built) -> str:
+ARTICLES = article_pages()
+CHOREOGRAPHY = "patterns/choreography-pattern/"
+
+
+def article(built: Built, url: str = CHOREOGRAPHY) -> str:
     project, result, _ = built
     assert result.returncode == 0, result.stderr
-    return (project / "site" / "patterns" / "choreography-pattern" / "index.html").read_text("utf-8")
+    return (project / "site" / url / "index.html").read_text("utf-8")
 
 
-def test_prose_stays_within_the_budget(built_site: Built) -> None:
-    words = prose_words(article(built_site))
-    assert 1_500 < words <= WORD_BUDGET, f"{words} words of prose (budget {WORD_BUDGET})"
+def test_the_choreography_article_is_among_the_checked_ones() -> None:
+    assert CHOREOGRAPHY in ARTICLES, ARTICLES
+
+
+@pytest.mark.parametrize("url", ARTICLES)
+def test_prose_stays_within_the_budget(built_site: Built, url: str) -> None:
+    words = prose_words(article(built_site, url))
+    assert 1_500 < words <= WORD_BUDGET, f"{url}: {words} words of prose (budget {WORD_BUDGET})"
 
 
 def test_prose_count_leaves_out_code_outputs_diagrams_and_tables() -> None:
@@ -72,10 +84,11 @@ def test_prose_count_leaves_out_code_outputs_diagrams_and_tables() -> None:
     assert prose_words(page) == 5
 
 
-def test_us_spelling_throughout(built_site: Built) -> None:
-    text = prose_text(article(built_site))
+@pytest.mark.parametrize("url", ARTICLES)
+def test_us_spelling_throughout(built_site: Built, url: str) -> None:
+    text = prose_text(article(built_site, url))
     found = sorted({m.group(0) for m in BRITISH.finditer(text)})
-    assert found == [], f"British spellings on the page: {found}"
+    assert found == [], f"{url}: British spellings on the page: {found}"
 
 
 @pytest.mark.parametrize("fact", sorted(FACTS))
@@ -95,9 +108,10 @@ def test_the_first_generated_section_answers_the_problem_context(built_site: Bui
     assert "cost" in opening and "orchestrator" in opening, opening
 
 
-def test_later_sections_link_back_instead_of_repeating(built_site: Built) -> None:
+@pytest.mark.parametrize("url", ARTICLES)
+def test_later_sections_link_back_instead_of_repeating(built_site: Built, url: str) -> None:
     """The text links back to where a fact was stated, and every such link lands on a heading."""
-    page = article(built_site)
+    page = article(built_site, url)
     ids = set(re.findall(r'<h[2-4] id="([^"]+)"', page))
     in_text = re.findall(r'<a href="#([^"_][^"]*)">', page)  # not permalinks, not code lines
     assert len(in_text) >= 5, f"few links back in the text: {in_text}"
