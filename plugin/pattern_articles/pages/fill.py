@@ -491,6 +491,9 @@ class Filler:
     def trace_diagram(self, outcome: Outcome | None) -> str:
         from ..content.trace import diagram_from_trace
 
+        if outcome is not None and outcome.status == "skipped":
+            return (f'!!! info "Not run on this machine: {_quote(outcome.result.reason)}"\n'
+                    "    The diagram is drawn from the events of a run, so there is none to show here.")
         if outcome is None or not outcome.result.trace:
             return '!!! note "No trace"\n    This run recorded no events.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
