@@ -117,3 +117,11 @@ def test_readme_picture_is_present_and_small() -> None:
     assert len(data) < 400 * 1024
     assert int.from_bytes(data[16:20], "big") == 1280
     assert "docs/assets/screenshot-desktop.png" in (REPO / "README.md").read_text("utf-8")
+
+
+def test_phone_picture_is_present_and_small() -> None:
+    """The phone-width view of the article (test_screenshots.py makes it), for the README."""
+    data = (REPO / "docs" / "assets" / "screenshot-phone.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) < 400 * 1024
+    assert int.from_bytes(data[16:20], "big") == 390 * 2  # a 390 px phone at device scale 2
