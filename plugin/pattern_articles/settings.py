@@ -202,7 +202,16 @@ def _paths(option: Option, value: Any) -> Any:
     return [Path(_fspath(v)) for v in ([value] if isinstance(value, (str, os.PathLike)) else value)]
 
 
+_NO_PAGE = ("The current file is not set for the '!relative' tag. It cannot be used in this context; "
+            "the intended usage is within `markdown_extensions`.")
+
+
 def _fspath(value: Any) -> str:
+    if type(value).__name__ == "RelativeDirPlaceholder":
+        # MkDocs' bare `!relative` (the folder of the page being rendered): meaningless for a
+        # setting. MkDocs resolves it here only by accident of its validation order (to
+        # docs_dir); refused, as the CLI and pytest refuse it
+        raise PatternError(_NO_PAGE)
     try:
         return str(os.fspath(value))
     except PatternError:
@@ -364,9 +373,7 @@ class _Relative(os.PathLike[str]):
             return os.path.join(self.context["config_dir"], self.suffix)
         if self.prefix == "$docs_dir":
             return os.path.join(self.context["docs_dir"], self.suffix)
-        raise PatternError(
-            "The current file is not set for the '!relative' tag. It cannot be used in this context; "
-            "the intended usage is within `markdown_extensions`.")
+        raise PatternError(_NO_PAGE)
 
     def __repr__(self) -> str:
         return f"!relative {self.prefix}/{self.suffix}"
@@ -595,7 +602,7 @@ def plugin_lines(text: str) -> tuple[int, dict[str, int]]:
             name = re.match(r"^\s*['\"]?([\w.-]+)['\"]?\s*:", item)
             if name and (indent < 0 or depth == indent):
                 indent = depth
-                settings.setdefault(name.group(1), later)
+                settings[name.group(1)] = later  # YAML keeps the last of a repeated key
         return number, settings
     return 0, {}
 
