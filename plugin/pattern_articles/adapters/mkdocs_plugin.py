@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import re
 import secrets
 import time
@@ -127,6 +128,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self._summary: tuple[int, int, int, int] | None = None  # the build's run counts, for its last line
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
+        self._load_mermaid = False  # pages with a diagram load the bundled Mermaid
         self._protected: dict[str, dict[str, str]] = {}  # page -> placeholder -> the verified block it hides
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -135,6 +137,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self.is_serve = command == "serve"
 
     def on_config(self, config: Any) -> Any:
+        self._load_mermaid = bool(self.config.enabled) and self.config.mermaid == "bundled"
         if not self.config.enabled:
             return config
         root = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
@@ -313,12 +316,13 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
     def on_post_page(self, output: str, *, page: Any, config: Any) -> str | None:
         """Load the vendored Mermaid on a page that shows a diagram, and on no other page.
 
-        The scripts go right after the first diagram, inside the page's content: a full
-        load runs them before the theme's own script looks for ``window.mermaid`` (so
-        Material never asks its CDN), and Material's instant navigation, which swaps the
-        content in and runs the scripts it holds in order, loads them when a reader moves
-        from a page without a diagram to one with."""
-        if self.project is None or self.config.mermaid != "bundled":
+        One inline script (``assets/mermaid-loader.js``) right after the first diagram,
+        inside the page's content: it defines ``window.mermaid`` at once, before the theme
+        looks for it (so Material never asks its CDN), and loads the bundled scripts.
+        Inline, because Material's instant navigation runs the inline scripts of the page
+        it swaps in at once, but ``src`` scripts only in the background, after it has looked.
+        """
+        if not self._load_mermaid:  # not self.project: a one-shot build has let go of it by now
             return output
         found = _MERMAID_BLOCK.search(output)
         if found is None:
@@ -327,9 +331,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         if end < 0:
             return output
         end += len(found.group(1)) + 3
-        tags = "".join(f'<script src="{get_relative_url(f"{SITE_ASSETS}/{name}", page.url)}"></script>'
-                       for name in MERMAID[:2])
-        return output[:end] + tags + output[end:]
+        return output[:end] + _mermaid_loader(config, page.url) + output[end:]
 
     def on_serve(self, server: Any, *, config: Any, builder: Any) -> Any:
         if self.project is not None:
@@ -468,6 +470,25 @@ def _front_matter_lines(path: Path, markdown: str, source: str | None = None) ->
     return max(0, source.lstrip("\ufeff").count("\n") - markdown.count("\n"))
 
 
+def _mermaid_loader(config: Any, page_url: str) -> str:
+    """The inline script that loads the bundled Mermaid, for a page at ``page_url``.
+
+    The folder is relative to the page, or, when the site has a ``site_url`` (which
+    Material's instant navigation needs), absolute from its path: a script Material runs
+    while it swaps pages may resolve a relative URL against the page the reader came from."""
+    from urllib.parse import urlsplit
+
+    if config.site_url:
+        folder = urlsplit(config.site_url).path.rstrip("/") + f"/{SITE_ASSETS}/"
+    else:
+        folder = get_relative_url(f"{SITE_ASSETS}/", page_url)
+        folder = folder if folder.endswith("/") else folder + "/"
+    return f"<script>{_LOADER}({json.dumps(folder)});</script>"
+
+
+# inlined in every page with a diagram: its code, under a one-line comment naming the file
+_LOADER = "/* pattern-articles: load the bundled Mermaid (mermaid-loader.js) */\n" + (
+    (ASSETS / "mermaid-loader.js").read_text("utf-8").split("*/", 1)[1].strip())
 _MERMAID_BLOCK = re.compile(r'<(pre|div)\b[^>]*\bclass="(?:[^"]*\s)?mermaid(?:\s[^"]*)?"')
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 
