@@ -190,6 +190,22 @@ def test_static_i18n_copies_are_their_language_s_pages(tmp_path: Path) -> None:
     assert card_links((built / "fr" / "index.html").read_text("utf-8")) == {"Demo": "demo/"}  # fr/demo/
 
 
+def test_placeholders_restore_every_block_exactly() -> None:
+    # why: with ten blocks or more, the placeholder of block 1 was the start of block 10's
+    from pattern_articles.adapters.mkdocs_plugin import _protect, _restore
+
+    author = "# Page\n\n```python\nprint('{{ mine }}')\n```\n"
+    ours = "".join(f'=== "Output {i}"\n\n    ```text\n    {{{{ out {i} }}}}\n    ```\n\n' for i in range(12))
+    filled = author + "\n" + ours + "~~~~mermaid\nsequenceDiagram\n~~~~\n"
+    hidden, blocks = _protect(filled, author)
+    assert len(blocks) == 13  # ours and the diagram, not the author's block
+    assert "{{ out" not in hidden and "sequenceDiagram" not in hidden and "{{ mine }}" in hidden
+    restored, lost = _restore(hidden, blocks)
+    assert restored == filled and lost == []
+    del_one = hidden.replace(next(iter(blocks)).strip(), "")
+    assert len(_restore(del_one, blocks)[1]) == 1
+
+
 MACRO_SNIPPET = 'print("{{ config.site_name }} {% raw %}")\n'
 
 
@@ -213,3 +229,9 @@ def test_macros_never_rewrites_verified_code_or_output(order: str, tmp_path: Pat
     assert 'print("{{ config.site_name }} {% raw %}")' in page  # the code as it is in the file
     assert "\n{{ config.site_name }} {% raw %}\n" in page  # the output as it ran
     assert 'print("Macro Site' not in page
+
+
+def test_no_placeholder_reaches_the_demo_site(built_site: tuple[Path, object, dict[str, bytes]]) -> None:
+    project, _, _ = built_site
+    for page in (project / "site").rglob("*.html"):
+        assert "pattern-articles-verified-" not in page.read_text("utf-8"), page

@@ -241,9 +241,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         blocks = self._protected.pop(page.file.src_uri, None)
         if not blocks:
             return markdown
-        lost = [token for token in blocks if token not in markdown]
-        for token, block in blocks.items():
-            markdown = markdown.replace(token, block, 1)
+        markdown, lost = _restore(markdown, blocks)
         if lost:
             log.warning(f"{page.file.src_uri}: another plugin removed {len(lost)} block(s) of verified code or "
                         "output from the page in on_page_markdown; they are missing from the built page")
@@ -538,10 +536,18 @@ def _protect(filled: str, original: str) -> tuple[str, dict[str, str]]:
             own[text] -= 1
             continue
         indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-        token = f"pattern-articles-verified-{nonce}-{number}"
+        token = f"pattern-articles-verified-{nonce}-{number:06d}."  # fixed width: no token starts another
         blocks[indent + token] = text
         lines[start:end] = [indent + token]
     return "\n".join(lines), blocks
+
+
+def _restore(markdown: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """Put back what :func:`_protect` hid; also say which placeholders were gone."""
+    lost = [token for token in blocks if token not in markdown]
+    for token, block in blocks.items():
+        markdown = markdown.replace(token, block, 1)
+    return markdown, lost
 
 
 def _error_admonition(exc: PatternError) -> str:
