@@ -124,6 +124,10 @@ theme:
 exclude_docs: |
   drafts/
   *.wip.md
+draft_docs: |
+  wip/
+not_in_nav: |
+  hidden.md
 plugins:
   - pattern-articles:
       cache: false
@@ -137,12 +141,16 @@ def test_exclude_docs_pages_run_nothing_and_get_no_link(tmp_path: Path) -> None:
         "demo.md": ARTICLE,
         "drafts/broken.md": broken,
         "notes/broken.wip.md": broken,
+        "wip/broken.md": broken,  # draft_docs: built by `mkdocs serve` only
+        "hidden.md": ARTICLE,  # not_in_nav: built, so an article
     })
     result = run_mkdocs(project)
     assert result.code == 0, result.output
     assert ran(result.output) == 1
     built = project / "site"
-    assert not (built / "drafts").exists() and not (built / "notes").exists()
+    assert not (built / "drafts").exists() and not (built / "notes").exists() and not (built / "wip").exists()
+    hidden = (built / "hidden" / "index.html").read_text("utf-8")
+    assert "TODO" not in hidden and "Demo: A small demo" in hidden
     links = card_links((built / "index.html").read_text("utf-8"))
     assert links == {"Demo": "demo/"}
     # the CLI finds its articles by walking docs_dir: it skips the same pages
@@ -150,7 +158,7 @@ def test_exclude_docs_pages_run_nothing_and_get_no_link(tmp_path: Path) -> None:
     from pattern_articles.project import Project
 
     found = Project(settings_mod.load(project / "mkdocs.yml")).articles()
-    assert [ref.docs_path for ref in found] == ["demo.md"]
+    assert [ref.docs_path for ref in found] == ["demo.md", "hidden.md"]
     check = run_cli(project, ["docs/demo.md"])
     assert check.code == 0, check.output
 
@@ -188,6 +196,17 @@ def test_static_i18n_copies_are_their_language_s_pages(tmp_path: Path) -> None:
     french_page = (built / "fr" / "demo" / "index.html").read_text("utf-8")
     assert "Introduction écrite à la main." in french_page and "TODO" not in french_page
     assert card_links((built / "fr" / "index.html").read_text("utf-8")) == {"Demo": "demo/"}  # fr/demo/
+
+
+@pytest.mark.parametrize(("path", "built"), [
+    ("demo.md", True), (".hidden/demo.md", False), ("a/.draft.md", False), ("templates/x.md", False),
+    ("guide/templates/x.md", True), ("drafts/x.md", False), ("a/b.wip.md", False), ("wip/x.md", False),
+])
+def test_the_walk_skips_what_mkdocs_skips(path: str, built: bool) -> None:
+    from pattern_articles.settings import Settings
+
+    settings = Settings(exclude_docs="drafts/\n*.wip.md\n", draft_docs="wip/\n")
+    assert settings.is_built(path) is built
 
 
 def test_placeholders_restore_every_block_exactly() -> None:
