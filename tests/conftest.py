@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO.parent / "shared" / "seed" / "choreography-pattern.md"
+SEED = REPO / "tests" / "data" / "seed" / "choreography-pattern.md"
+"""The author's original article, kept byte for byte (see tests/data/seed/README.md)."""
 
 needs_redis = pytest.mark.skipif(
     shutil.which("redis-server") is None,

@@ -339,7 +339,8 @@ class Settings:
                 raise PatternError(
                     f"unknown setting '{key}' for the {PLUGIN_KEY} plugin",
                     where,
-                    hint="see docs/guide/configuration.md for the settings",
+                    hint=f"the settings are {', '.join(sorted(OPTION_BY_NAME))}; "
+                         "the guide's Configuration page explains each",
                 )
             settings.apply(option, check(option, value, where))
         return settings
