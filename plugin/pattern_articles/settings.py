@@ -392,11 +392,11 @@ class Settings:
         if cache_key is not None:
             known = key_lines.get(cache_key)
             where = known if isinstance(known, Place) else Place(place.path, known) if place and known else place
-            _check_cache_dir(settings, where)
+            check_cache_dir(settings, where)
         return settings
 
 
-def _check_cache_dir(settings: Settings, place: Place | None) -> None:
+def check_cache_dir(settings: Settings, place: Place | None) -> None:
     """The cache holds every run's stdout and stderr: inside ``docs_dir`` MkDocs would publish
     it, inside a bundle (or a snippet folder) a build would write among the author's files."""
     if settings.cache_dir is None:

@@ -145,6 +145,14 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         settings = Settings(root=root, docs_dir=docs.relative_to(root) if docs.is_relative_to(root) else docs)
         for option in OPTIONS:  # validated by MkDocs already, with the core's check
             settings.apply(option, self.config[option.name])
+        if self.config.cache_dir is not None and config.config_file_path:
+            # where the cache may go depends on docs_dir, known only now (the CLI and pytest
+            # make the same check when they read the plugin block)
+            place, keys = settings_mod.places_of(config.config_file_path)
+            try:
+                settings_mod.check_cache_dir(settings, keys.get("cache_dir", place))
+            except PatternError as exc:
+                raise PluginError(f"pattern-articles: {exc.format()}") from None
         if self.project is not None and self.project.settings == settings:
             self.project.reload()  # serve: metadata may have changed; the disk cache stays
         else:
