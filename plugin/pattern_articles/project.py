@@ -78,6 +78,7 @@ class Project:
         self._judged_failing: set[RunSpec] = set()  # held outcomes of runs that passed but fail (see tally)
         self._lock = threading.Lock()
         self._articles_memo: tuple[object, list[ArticleRef]] | None = None
+        self._pinned: list[ArticleRef] | None = None  # the articles a MkDocs build found in its Files
         self._pages: PageCache | None = None
         self.pages_cached = 0  # runs shown by pages that came whole from the page cache
 
@@ -125,12 +126,17 @@ class Project:
 
     # -- articles ------------------------------------------------------------------------
     def articles(self) -> list[ArticleRef]:
-        """Markdown files under docs_dir whose front matter names a bundle.
+        """The site's articles: pages whose front matter names a bundle.
 
-        Remembered while no Markdown file under docs_dir changed (by stat): every page of a
-        build asks for the site's links, and reading every page's front matter for each page
-        made a build quadratic in its number of pages.
+        In a MkDocs build, those among the pages MkDocs builds (:meth:`pin_articles`). Else
+        (the CLI, pytest) Markdown files under docs_dir that ``mkdocs build`` would build:
+        MkDocs' default exclusions, ``exclude_docs`` and ``draft_docs`` are honoured
+        (:meth:`Settings.is_built`). Remembered while no Markdown file under docs_dir changed
+        (by stat): every page of a build asks for the site's links, and reading every page's
+        front matter for each page made a build quadratic in its number of pages.
         """
+        if self._pinned is not None:
+            return list(self._pinned)
         docs = self.settings.absolute(self.settings.docs_dir)
         found: list[ArticleRef] = []
         if not docs.is_dir():
@@ -143,18 +149,41 @@ class Project:
                         info = os.stat(os.path.join(folder, name))
                         stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns, info.st_size))
         key = self.settings.article_key
-        signature = (str(docs), key, sorted(stats))
+        signature = (str(docs), key, self.settings.exclude_docs, self.settings.draft_docs, sorted(stats))
         memo = self._articles_memo
         if memo is not None and memo[0] == signature:
             return list(memo[1])
         for path in sorted(Path(name) for name, *_ in stats):
+            docs_path = path.relative_to(docs).as_posix()
+            if not self.settings.is_built(docs_path):
+                continue
             bundle_id, line = _linked_bundle(path, key)
             if bundle_id:
-                found.append(ArticleRef(path, path.relative_to(docs).as_posix(), bundle_id, line))
+                found.append(ArticleRef(path, docs_path, bundle_id, line))
         racy = time.time_ns() - 2_000_000_000  # a file written this recently may change within its mtime tick
         if all(max(m, c) < racy for _, m, c, _ in stats):
             self._articles_memo = (signature, list(found))
         return found
+
+    def articles_in(self, pages: list[tuple[Path, str]], texts: Mapping[Path, str]) -> list[ArticleRef]:
+        """The articles among ``pages`` ((file, its path in the site's sources), as a MkDocs
+        build lists the pages it builds); ``texts``: their text, by resolved path."""
+        key = self.settings.article_key
+        found: list[ArticleRef] = []
+        for path, docs_path in pages:
+            text = texts.get(path.resolve())
+            bundle_id, line = _linked_bundle(path, key) if text is None else _linked_in(text, key)
+            if bundle_id:
+                found.append(ArticleRef(path, docs_path, bundle_id, line))
+        return found
+
+    def pin_articles(self, refs: list[ArticleRef] | None) -> None:
+        """Make ``refs`` the site's articles (None: find them by walking docs_dir again).
+
+        A MkDocs build pins the articles among the pages it builds, so links, the catalogue
+        and the users of a snippet name built pages only, never a draft, an excluded page or
+        another language's copy."""
+        self._pinned = list(refs) if refs is not None else None
 
     def article_ref(self, path: Path) -> ArticleRef:
         """The article in ``path`` (a file the user named), or an error saying why it is not one."""
@@ -434,7 +463,12 @@ def _linked_bundle(path: Path, key: str) -> tuple[str, int]:
             head = handle.read(65536).decode("utf-8", errors="replace")
     except OSError:
         return "", 0
-    head = head.lstrip("\ufeff")
+    return _linked_in(head, key)
+
+
+def _linked_in(text: str, key: str) -> tuple[str, int]:
+    """:func:`_linked_bundle` of a text already read."""
+    head = text[:65536].lstrip("\ufeff")
     if not head.startswith("---"):
         return "", 0
     for number, line in enumerate(head.splitlines()[1:], 2):

@@ -513,8 +513,8 @@ CASES: tuple[Case, ...] = (
          **same(1, "+hello ␛[31mred␀ ␛]0;title␇")),
     Case("settings-jobs-huge", "bad mkdocs.yml plugin settings", "jobs: 100000",
          (append(M, "      jobs: 100000\n"),),
-         **same(2, f"{M}:5: setting 'jobs' must be a whole number up to 256 (parallel runs; 0 means one per core), "
-                   "not 100000", 4)),
+         **same(2, f"{M}:5: setting 'jobs' must be a whole number, at most 256 (parallel runs; 0 means one per "
+                   "core), not 100000", 4)),
     Case("settings-timeout-inf", "bad mkdocs.yml plugin settings", "timeout: .inf",
          (replace(M, "timeout: 10", "timeout: .inf"),),
          **same(2, f"{M}:4: setting 'timeout' must be a positive number of seconds, at most 86400 (a day), not inf",

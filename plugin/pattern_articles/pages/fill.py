@@ -499,6 +499,9 @@ class Filler:
     def trace_diagram(self, outcome: Outcome | None) -> str:
         from ..content.trace import diagram_from_trace
 
+        if outcome is not None and outcome.status == "skipped":
+            return (f'!!! info "Not run on this machine: {_quote(outcome.result.reason)}"\n'
+                    "    The diagram is drawn from the events of a run, so there is none to show here.")
         if outcome is None or not outcome.result.trace:
             return '!!! note "No trace"\n    This run recorded no events.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
@@ -593,20 +596,26 @@ OUTPUT_ATTRS = "{.pa-output}"
 
 
 def verified_mark(outcome: Outcome) -> str:
-    """A small line under shown output, so a reader knows it is real and how fresh.
+    """A small, quiet line under shown output, so a reader knows it is real.
 
+    What it means sits in its title (a tooltip), in the reader's terms: the output is what
+    the code printed, and it matches the output recorded for it. How this build got the
+    result (ran now, or reused) is not the reader's business and does not show: the label
+    and title are the same either way, so a page does not change when nothing changed.
     Inline HTML (a ``span``) so it works inside tabs and in any Markdown renderer; the
-    plugin's stylesheet draws it, ``data-status`` is passed, cached or not-run.
+    plugin's stylesheet draws it; ``data-status`` (passed, cached or not-run) is for styling.
     """
     import html
 
     golden = outcome.golden.name
     if outcome.status == "skipped":
-        status, label, detail = "not-run", "Not run here · last verified output", outcome.result.reason
-    elif outcome.result.cached:
-        status, label, detail = "cached", _CACHED_LABEL, f"matches {golden}"
+        status, label = "not-run", _NOT_RUN_LABEL
+        detail = (f"Not run this time ({outcome.result.reason}): this is the output the code "
+                  f"printed when it last ran, recorded in {golden}")
     else:
-        status, label, detail = "passed", _RAN_LABEL, f"matches {golden}"
+        status = "cached" if outcome.result.cached else "passed"
+        label = _RAN_LABEL
+        detail = f"This is what the code printed when it ran; it matches the output recorded in {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
 
 
@@ -640,15 +649,17 @@ def squeeze_blank_lines(text: str) -> str:
     return "\n".join(out)
 
 
-_CACHED_LABEL = "Verified output · cached, code unchanged"
-_RAN_LABEL = "Verified output · ran in this build"
+_RAN_LABEL = "Verified output"
+_CACHED_LABEL = _RAN_LABEL  # the reader sees one mark, however the build got the result
+_NOT_RUN_LABEL = "Not run here · last verified output"
 _RAN_MARK = re.compile(
     f'<span class="pa-verified" data-status="passed" (title="[^"<>]*")>{re.escape(_RAN_LABEL)}</span>')
 
 
 def as_cached(markdown: str) -> str:
-    """The page as a later build shows it from the page cache: every "ran in this build"
-    mark :func:`verified_mark` made becomes its "cached" mark (the run is not repeated)."""
+    """The page as a later build shows it from the page cache: every mark of a fresh run
+    :func:`verified_mark` made says ``data-status="cached"`` instead (the run is not
+    repeated); the reader sees the same label and title either way."""
     return _RAN_MARK.sub(lambda m: f'<span class="pa-verified" data-status="cached" {m[1]}>{_CACHED_LABEL}</span>',
                          markdown)
 
