@@ -260,7 +260,7 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
             project.forget_outcome(spec)
             outcome = project.outcome(bundle, spec)  # judged against the new golden, as the tally must be
-            print(f"updated {_rel(outcome.golden)}", file=out)
+            print(escape_controls(f"updated {_rel(outcome.golden)}"), file=out)
             if diff:
                 print(escape_controls(diff), file=out)
             mark = "updated"
@@ -272,7 +272,8 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             problems.append(("", problem))
         if outcome.problems and mark == "ok":
             mark = "FAIL"  # the run went well, what it did did not: not "ok" above its warning
-        line = f"[{index:>{width}}/{len(pairs)}] {mark:7} {spec.id}" + _why(outcome, mark)
+        # a snippet path is the bundle's to choose: no control character of it reaches the terminal
+        line = escape_controls(f"[{index:>{width}}/{len(pairs)}] {mark:7} {spec.id}") + _why(outcome, mark)
         if show_progress:
             print("\r\033[K" + line, end="" if index < len(pairs) else "\n", file=out, flush=True)
         elif not quiet:
