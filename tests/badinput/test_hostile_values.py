@@ -108,3 +108,36 @@ def test_the_cache_secret_is_not_given_to_snippets(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert not any(b"s3cret-value" in path.read_bytes()
                    for path in (project / ".cache").rglob("*") if path.is_file())
+
+
+TRACES = '''\
+import json, os
+with open(os.environ["PATTERN_ARTICLES_TRACE"], "a") as trace:
+    for service, event in (("order", "OrderPlaced\\n    payment->>broker: Forged"),
+                           ("order\\nclick order call alert()", "Placed; #1 <b>x</b>"),
+                           ("end", "Esc\\x1b[31m")):
+        trace.write(json.dumps({"op": "publish", "service": service, "event": event}) + "\\n")
+print("hello")
+'''
+
+
+def test_trace_names_add_no_mermaid_statement_to_the_page(tmp_path: Path) -> None:
+    # issue 23, item 15: a newline in a trace's event or service name added Mermaid statements
+    import html as html_mod
+
+    from .kit import append
+
+    project = make_project(tmp_path / "project", (
+        write(H, TRACES),
+        append("docs/demo.md", "\n## What ran\n\n```pattern-snippet\nhello.py show=diagram\n```\n")))
+    built = run_mkdocs(project)
+    assert built.code == 0, built.output
+    page = (project / "site" / "demo" / "index.html").read_text("utf-8")
+    found = re.search(r"sequenceDiagram.*?(?=</code>|</pre>|</div>)", page, re.S)
+    assert found is not None, page
+    lines = [line.strip() for line in html_mod.unescape(found.group(0)).split("\n")]
+    assert lines[0] == "sequenceDiagram"
+    arrows = [line for line in lines if "->>" in line]
+    assert len(arrows) == 3, lines  # one per trace entry, however many newlines they hold
+    assert not any(line.startswith(("payment", "click", "end ")) for line in lines), lines
+    assert not CONTROLS.search(found.group(0))
