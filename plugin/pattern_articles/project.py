@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import threading
 import time
@@ -142,12 +143,14 @@ class Project:
         if not docs.is_dir():
             return found
         stats: list[tuple[str, int, int, int]] = []
-        for folder, _, names in os.walk(docs, followlinks=True):
+        for folder, _, names in _walk_once(docs):
             for name in names:
                 if name.endswith(".md"):
                     with contextlib.suppress(OSError):
                         info = os.stat(os.path.join(folder, name))
-                        stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns, info.st_size))
+                        if stat.S_ISREG(info.st_mode):  # a FIFO named x.md would block the read
+                            stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns,
+                                          info.st_size))
         key = self.settings.article_key
         signature = (str(docs), key, self.settings.exclude_docs, self.settings.draft_docs, sorted(stats))
         memo = self._articles_memo
@@ -459,11 +462,35 @@ def read_article(path: Path) -> str:
 def _linked_bundle(path: Path, key: str) -> tuple[str, int]:
     """Cheaply read the linking key from the front matter without parsing the whole file."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(65536).decode("utf-8", errors="replace")
+        # non-blocking: a FIFO that took a regular file's place since the walk opens at once
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "", 0
+            head = os.read(fd, 65536).decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
     except OSError:
         return "", 0
     return _linked_in(head, key)
+
+
+def _walk_once(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` following links, as MkDocs walks docs_dir, but entering each real folder
+    once: two links to ``.`` (``ln -s . a; ln -s . b``) would otherwise make a walk of
+    2**40 paths before the kernel's link limit stops it."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(top, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        yield folder, dirs, names
 
 
 def _linked_in(text: str, key: str) -> tuple[str, int]:

@@ -17,7 +17,7 @@ import pytest
 
 from pattern_articles.engine.runner import sandbox_command
 
-from .kit import TIMEOUT, clean_env, make_project, replace, run_pytest, symlink, write
+from .kit import TIMEOUT, clean_env, fifo, make_project, replace, run_pytest, symlink, write
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.e2e
@@ -224,3 +224,16 @@ def test_reads_refuse_what_is_not_a_regular_file_inside(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFile, match="a symlink to /etc/passwd"):
         read_regular(root / "expected" / "out.txt", root.resolve(), 10, folders)
     assert check_regular(root / "expected" / "small.txt", root.resolve(), 10, folders) == ""
+
+
+def test_link_loops_and_a_fifo_in_docs_do_not_hang_check(tmp_path: Path) -> None:
+    """The CLI finds articles by walking docs_dir, following links as MkDocs does: two links to
+    ``.`` (``ln -s . a; ln -s . b``) made that walk exponential, and a FIFO named like a page
+    blocked the read of its front matter. The walk enters each real folder once and reads
+    only regular files; the article is still found and checked (the timeout fails a hang)."""
+    project = make_project(tmp_path / "project", [
+        symlink("docs/a", "."), symlink("docs/b", "."), fifo("docs/pipe.md"),
+    ])
+    done = run(project, "pattern_articles", "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 article checked" in done.stdout, done.stdout
