@@ -18,7 +18,7 @@ faults (mostly pages it shared with its parent and wrote to, each one copied):
 
 Everything our runner adds per snippet (supervision, environment, run folder, timeouts,
 cache entry, judging) comes on top of these. The overhead target of 3 ms per snippet is set
-against them in the README's performance section.
+against them in docs/guide/performance.md.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ a copied page costs about 5 µs, it turned: direct 6.29–6.83 ms, through a ser
 A fork server built into the real worker on that hardware still lost (8 rounds of
 ``runner_cpu.py``: the workers' and children's CPU higher in all 8): the server's own work
 between two forks faulted nearly as much as the worker had, and the children cost more. The
-README's performance section has the figures.
+docs/guide/performance.md has the figures.
 """
 
 from __future__ import annotations

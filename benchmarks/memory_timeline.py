@@ -14,7 +14,7 @@ they fork). It prints the timeline side by side and, for our build:
 * the plain build's peak.
 
 Why it exists: ``bench.py`` reports one number, the tree's peak; this shows what the peak is
-made of, which is what bounds ``memory_ratio`` (see the README's performance section).
+made of, which is what bounds ``memory_ratio`` (see docs/guide/performance.md).
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "tests" / "e2e" / "seed" / "choreography-pattern.md"
-"""The first customer's draft as it was handed over (a copy: the tests read nothing outside the
-repository, so they run from a clone or an sdist alike)."""
+SEED = REPO / "tests" / "data" / "seed" / "choreography-pattern.md"
+"""The author's original article, kept byte for byte (see tests/data/seed/README.md)."""
 
 needs_redis = pytest.mark.skipif(
     shutil.which("redis-server") is None,

@@ -3,7 +3,7 @@
 ``os.path.realpath`` makes an ``lstat`` of every folder of a path. The build resolves
 thousands of files that share a handful of folders (a bundle's snippets, a pytest session's
 collected files), and on some machines a system call on a file not touched for a few seconds
-costs tens of microseconds (README, performance), so each folder is resolved once.
+costs tens of microseconds (docs/guide/performance.md), so each folder is resolved once.
 """
 
 from __future__ import annotations

@@ -50,12 +50,32 @@ class ArticleRef:
     line: int  # line of the linking key
 
 
+@dataclass(frozen=True)
+class Tally:
+    """The run counts of one build's or one check's summary line, the same in every adapter.
+
+    ``failed`` is every run that fails the build: the runner's failures (an exit code, a
+    timeout, an error) and the runs that ran fine but were judged failing, because their
+    output differs from the golden file or their trace breaks the declared flow. Counting
+    the runner's alone said "failed 0" right above a strict build's abort for a changed
+    output."""
+
+    ran: int = 0
+    cached: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def line(self) -> str:
+        return f"ran {self.ran}, cached {self.cached}, failed {self.failed}, skipped {self.skipped}"
+
+
 class Project:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._bundles: dict[str, Bundle] = {}
         self._runner: Runner | None = None
         self._outcomes: dict[RunSpec, Outcome] = {}
+        self._judged_failing: set[RunSpec] = set()  # held outcomes of runs that passed but fail (see tally)
         self._lock = threading.Lock()
         self._articles_memo: tuple[object, list[ArticleRef]] | None = None
         self._pages: PageCache | None = None
@@ -68,12 +88,11 @@ class Project:
     def bundle(self, bundle_id: str, place: Place | None = None) -> Bundle:
         if bundle_id in self._bundles:
             return self._bundles[bundle_id]
-        for root in self.settings.snippet_roots:
-            folder = root / bundle_id
-            if folder.is_dir() and bundle_mod.find_metadata(folder) is not None:
-                loaded = bundle_mod.load(folder)
-                self._bundles[bundle_id] = loaded
-                return loaded
+        folder = bundle_mod.locate(self.settings.snippet_roots, bundle_id, place)
+        if folder is not None:
+            loaded = bundle_mod.load(folder)
+            self._bundles[bundle_id] = loaded
+            return loaded
         roots = ", ".join(str(r) for r in self.settings.snippet_roots)
         known = ", ".join(d.name for d in self.bundle_dirs()) or "none"
         raise PatternError(
@@ -102,6 +121,7 @@ class Project:
                     spec: outcome for spec, outcome in self._outcomes.items()
                     if not any(_under(path, spec.bundle_dir) for path in changed)
                 }
+            self._judged_failing.intersection_update(self._outcomes)
 
     # -- articles ------------------------------------------------------------------------
     def articles(self) -> list[ArticleRef]:
@@ -189,6 +209,8 @@ class Project:
                 timeout=s.timeout,
                 jobs=s.jobs,
                 output_limit=s.output_limit,
+                memory_limit=s.memory_limit,
+                cpu_limit=s.cpu_limit,
                 env_allowlist=allow,
                 cache_dir=s.cache_path,
                 fresh=s.force_fresh,
@@ -224,12 +246,30 @@ class Project:
         judged = judge(bundle, spec, result, trace_checks=self.settings.check_trace)
         with self._lock:
             self._outcomes[spec] = judged
+            if result.status == "passed" and (judged.status == "mismatch" or judged.problems):
+                self._judged_failing.add(spec)
+            else:
+                self._judged_failing.discard(spec)
         return judged
 
     def forget_outcome(self, spec: RunSpec) -> None:
         """Judge this run again next time (its golden file was just rewritten)."""
         with self._lock:
             self._outcomes.pop(spec, None)
+            self._judged_failing.discard(spec)
+
+    def tally(self) -> Tally:
+        """The counts for the summary line (see :class:`Tally`): the runner's, since its last
+        ``reset_stats``, plus the runs it counted as passed that their verdicts fail. Runs
+        shown by pages taken whole from the page cache count as cached. In ``mkdocs serve``
+        a failing verdict held from an earlier build (its inputs unchanged, so its warning is
+        shown again) counts again."""
+        from .engine import RunnerStats
+
+        stats = self._runner.stats if self._runner is not None else RunnerStats()
+        with self._lock:
+            judged_failing = len(self._judged_failing)
+        return Tally(stats.ran, stats.cached + self.pages_cached, stats.failed + judged_failing, stats.skipped)
 
     def close(self) -> None:
         if self._runner is not None:

@@ -68,6 +68,36 @@ SANDBOX_MODES: tuple[str, ...] = ("off", "auto", "bwrap")
 SANDBOX_VARIABLE = "PATTERN_ARTICLES_SANDBOX"
 
 DEFAULT_ENV_ALLOWLIST: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+DEFAULT_MEMORY_LIMIT = 2 << 30
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40}
+_OFF = ("none", "off", "no", "false", "unlimited")
+
+
+def parse_size(value: object) -> int | None:
+    """A memory size as written in mkdocs.yml or bundle.yml: bytes (``536870912``) or a
+    number with a unit (``512 MiB``, ``2G``; powers of 1024); ``0``, ``false`` or ``none``
+    mean no limit (0). None when it is no size at all."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    if not found or found.group(2).lower() not in _UNITS:
+        return None
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+
+
+def parse_seconds(value: object) -> float | None:
+    """A CPU-time limit: seconds (a number >= 0); ``0``, ``false`` or ``none`` mean none (0)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e9:
+        return float(value)
+    return None
 
 
 @dataclass
@@ -83,6 +113,8 @@ class Settings:
     timeout: float = 30.0
     jobs: int = 0
     output_limit: int = 1 << 20
+    memory_limit: int = DEFAULT_MEMORY_LIMIT  # bytes a run's process may map; 0: no limit
+    cpu_limit: float | None = None  # CPU seconds a run's process may use; None: 2 x timeout; 0: none
     env_allowlist: list[str] = field(default_factory=lambda: list(DEFAULT_ENV_ALLOWLIST))
     fix_headings: bool = True
     templates_dir: Path | None = None
@@ -153,7 +185,8 @@ class Settings:
                 raise PatternError(
                     f"unknown setting '{key}' for the {PLUGIN_KEY} plugin",
                     where,
-                    hint="see docs/guide/configuration.md for the settings",
+                    hint=f"the settings are {', '.join(sorted(k for k in known if k != 'root'))}; "
+                         "the guide's Configuration page explains each",
                 )
             if name in ("enabled", "mermaid"):  # read by the MkDocs adapter only
                 continue
@@ -164,7 +197,43 @@ class Settings:
                     settings.cache_dir = None
                 continue
             setattr(settings, name, _coerce(name, value, where))
+        cache_key = next((k for k in ("cache_dir", "cache-dir") if k in (data or {})), None)
+        if cache_key is not None:
+            where = Place(place.path, key_lines[cache_key]) if place and cache_key in key_lines else place
+            _check_cache_dir(settings, where)
         return settings
+
+
+def _check_cache_dir(settings: Settings, place: Place | None) -> None:
+    """The cache holds every run's stdout and stderr: inside ``docs_dir`` MkDocs would publish
+    it, inside a bundle (or a snippet folder) a build would write among the author's files."""
+    if settings.cache_dir is None:
+        return
+    cache = Path(os.path.realpath(settings.absolute(settings.cache_dir)))
+    docs = Path(os.path.realpath(settings.absolute(settings.docs_dir)))
+    if cache == docs or cache.is_relative_to(docs):
+        raise PatternError(
+            f"setting 'cache_dir' ({settings.cache_dir}) is inside docs_dir ({settings.docs_dir}): "
+            "the site would publish every run's output",
+            place, hint="keep the cache out of docs_dir, e.g. the default '.cache/pattern-articles'")
+    root = Path(os.path.realpath(settings.root))
+    for snippets in settings.snippet_roots:
+        folder = Path(os.path.realpath(snippets))
+        if not (cache == folder or cache.is_relative_to(folder)):
+            continue
+        inside = cache.relative_to(folder).parts
+        # a snippet folder that holds the whole project (snippets: ".") holds the default
+        # cache too: only a cache inside one of its bundle folders is refused then
+        if root.is_relative_to(folder) and inside and not _holds_bundle(folder / inside[0]):
+            continue
+        raise PatternError(
+            f"setting 'cache_dir' ({settings.cache_dir}) is inside the snippet folder {snippets}: "
+            "a build would write among the bundles' files",
+            place, hint="keep the cache out of the snippet folders, e.g. the default '.cache/pattern-articles'")
+
+
+def _holds_bundle(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("bundle.yml", "bundle.yaml", "pattern.yml", "pattern.yaml"))
 
 
 def _truthy(value: str) -> bool:
@@ -198,6 +267,16 @@ def _coerce(name: str, value: Any, place: Place | None) -> Any:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise bad("a positive number of seconds")
         return float(value)
+    if name == "memory_limit":
+        size = parse_size(value)
+        if size is None:
+            raise bad("a size such as 2 GiB or 512 MiB, or 0 for none")
+        return size
+    if name == "cpu_limit":
+        seconds = parse_seconds(value)
+        if seconds is None:
+            raise bad("a number of CPU seconds, or 0 for none")
+        return seconds
     if name in ("jobs", "output_limit"):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a whole number")

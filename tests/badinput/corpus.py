@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .kit import DIRECTIVE_LINE, Edit, append, delete, replace, symlink, write
+from .kit import DIRECTIVE_LINE, Edit, append, delete, fifo, replace, symlink, write
 
 B = "snippets/demo/bundle.yml"
 H = "snippets/demo/hello.py"
+G = "snippets/demo/expected/hello.txt"
 A = "docs/demo.md"
 M = "mkdocs.yml"
 D = DIRECTIVE_LINE
@@ -343,6 +344,123 @@ CASES: tuple[Case, ...] = (
          mkdocs=Expect(1, "line 5", ours=False),
          pytest=Expect(4, f"{M}:5: invalid YAML"),
          note="MkDocs reads mkdocs.yml itself and reports the YAML error"),
+    Case("settings-cache-in-docs", "bad mkdocs.yml plugin settings",
+         "cache_dir inside docs_dir (the site would publish every run's output)",
+         (append(M, "      cache_dir: docs/.cache\n"),),
+         **same(2, f"{M}:5: setting 'cache_dir' (docs/.cache) is inside docs_dir (docs): "
+                   "the site would publish every run's output", 4)),
+    Case("settings-cache-in-bundle", "bad mkdocs.yml plugin settings",
+         "cache_dir inside a bundle folder (a build would write among its files)",
+         (append(M, "      cache_dir: snippets/demo/.cache\n"),),
+         **same(2, f"{M}:5: setting 'cache_dir' (snippets/demo/.cache) is inside the snippet folder "
+                   "…/snippets: a build would write among the bundles' files", 4)),
+    # ------------------------------------------------------------------ hostile bundles (issue 23)
+    Case("golden-link-environ", "hostile golden files",
+         "the golden file is a symlink to /proc/self/environ (would publish the build's secrets in the diff)",
+         (symlink(G, "/proc/self/environ"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to "
+                   "/proc/self/environ, outside demo/")),
+    Case("golden-link-passwd", "hostile golden files", "the golden file is a symlink to /etc/passwd",
+         (symlink(G, "/etc/passwd"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("golden-link-service-missing", "hostile golden files",
+         "the golden file links to /etc/passwd and the snippet needs a service (shown as 'last verified output')",
+         (symlink(G, "/etc/passwd"), replace(B, "{timeout: 10}", "{timeout: 10, needs: [redis]}")),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("golden-folder-link", "hostile golden files", "the expected/ folder is a symlink to /etc",
+         (delete(G), Edit("rmdir", "snippets/demo/expected"), symlink("snippets/demo/expected", "/etc")),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it resolves to /etc/hello.txt, "
+                   "outside demo/")),
+    Case("golden-fifo", "hostile golden files", "the golden file is a FIFO (reading it blocks forever)",
+         (fifo(G),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a FIFO (named pipe), "
+                   "not a regular file")),
+    Case("golden-dev-zero", "hostile golden files", "the golden file is a symlink to /dev/zero (endless)",
+         (symlink(G, "/dev/zero"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /dev/zero, "
+                   "outside demo/")),
+    Case("golden-huge", "hostile golden files", "the golden file is larger than 16 MiB",
+         (Edit("sparse", G, str(17 << 20)),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is larger than 16 MiB (17 MiB)"),
+         slow=True),
+    Case("scenario-traversal", "hostile scenario names",
+         "a scenario named x/../../../../../../tmp/victim (update would write /tmp/victim.txt)",
+         (replace(B, "{timeout: 10}", "{timeout: 10, scenarios: {x/../../../../../../tmp/victim: {}}}"),),
+         **same(2, f"{B}:15: scenario name 'x/../../../../../../tmp/victim' of 'hello.py' cannot be part "
+                   "of a file name")),
+    Case("scenario-empty", "hostile scenario names", "an empty scenario name (its golden is the snippet's own)",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"": {}}}'),),
+         **same(2, f"{B}:15: an empty scenario name: its golden file would be the snippet's own")),
+    Case("scenario-newline", "hostile scenario names", "a scenario name holds a newline",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"en\\nfr": {}}}'),),
+         **same(2, f"{B}:15: scenario name 'en\\nfr' of 'hello.py' cannot be part of a file name")),
+    Case("scenario-colons", "hostile scenario names", "a scenario name holds '::' (a test id separator)",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"en::fr": {}}}'),),
+         **same(2, f"{B}:15: scenario name 'en::fr' of 'hello.py' cannot be part of a file name")),
+    Case("snippet-fifo", "hostile bundle files", "the declared script is a FIFO",
+         (fifo(H),),
+         **same(2, f"{B}:15: snippets: 'hello.py' is a FIFO (named pipe), not a regular file")),
+    Case("metadata-link", "hostile bundle files", "bundle.yml is a symlink to /etc/passwd",
+         (symlink(B, "/etc/passwd"),),
+         **same(2, f"{B}:1: refusing to read the metadata: it is a symlink to /etc/passwd, outside demo/")),
+    Case("input-fifo", "hostile bundle files", "an input file (inputs: glob) is a FIFO",
+         (fifo("snippets/demo/data.txt"), replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['*.txt']}")),
+         **same(2, f"{B}:15: input file data.txt of 'hello.py' is refused: it is a FIFO (named pipe), "
+                   "not a regular file")),
+    Case("input-link-out", "hostile bundle files", "an input file is a symlink to /etc/passwd",
+         (symlink("snippets/demo/data.txt", "/etc/passwd"),
+          replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['*.txt']}")),
+         **same(2, f"{B}:15: input file data.txt of 'hello.py' is refused: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("bundle-fifo", "hostile bundle files", "a FIFO lies in the bundle folder (the page cache hashes every file)",
+         (fifo("snippets/demo/pipe"),), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: no file of the bundle names it; hashed as 'a FIFO', never opened"),
+    Case("bundle-link-loops", "hostile bundle files", "two symlink loops in the bundle (ln -s . a; ln -s . b)",
+         (symlink("snippets/demo/a", "."), symlink("snippets/demo/b", ".")), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: links are hashed as the text they point to, never walked into"),
+    Case("bundle-link-dev", "hostile bundle files", "a symlink to /dev in the bundle (ln -s /dev d)",
+         (symlink("snippets/demo/d", "/dev"),), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: never walked into"),
+    Case("bundle-id-absolute", "hostile bundle ids", "the article names its bundle by an absolute path",
+         (replace(A, "pattern: demo", "pattern: /etc"),),
+         **same(2, f"{A}:2: bundle id '/etc' is not the name of a folder in the snippet folders")),
+    Case("bundle-folder-link-out", "hostile bundle ids",
+         "the bundle folder is a symlink to a folder outside the snippet folders",
+         (write("elsewhere/evil/bundle.yml", "name: Evil\nsnippets:\n  run.py: {}\n"),
+          write("elsewhere/evil/run.py", 'print("evil")\n'),
+          symlink("snippets/evil", "../elsewhere/evil"), replace(A, "pattern: demo", "pattern: evil")),
+         **same(2, "bundle folder …/snippets/evil is a symlink to ../elsewhere/evil, outside the snippet folders")),
+    Case("directive-show-unknown", "pattern-snippet directive", "a pattern-snippet block asks for show=ouput",
+         (directive("hello.py show=ouput"),),
+         **same(2, f"{A}:{D}: unknown pattern-snippet show= value 'ouput'")),
+    Case("directive-scenario-empty", "pattern-snippet directive", "a pattern-snippet block has scenario= and no name",
+         (directive("hello.py scenario="),),
+         **same(2, f"{A}:{D}: empty value in the pattern-snippet option scenario=''")),
+    Case("directive-unterminated-quote", "pattern-snippet directive", "a pattern-snippet title's quote is never closed",
+         (directive('hello.py title="Say hello'),),
+         **same(2, f"{A}:{D}: unterminated quote in the pattern-snippet block")),
+    Case("directive-golden", "pattern-snippet directive",
+         "a pattern-snippet block names expected/hello.txt (ran as Python)",
+         (directive("expected/hello.txt"),),
+         **same(2, f"{A}:{D}: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
+    Case("directive-golden-link", "hostile golden files",
+         "a pattern-snippet block shows an undeclared script whose golden links to /proc/self/environ",
+         (write("snippets/demo/other.py", 'print("other")\n'), symlink("snippets/demo/expected/other.txt",
+                                                                       "/proc/self/environ"),
+          directive("other.py")),
+         **same(2, f"{A}:{D}: refusing to read the golden file other.txt: it is a symlink to /proc/self/environ, "
+                   "outside demo/")),
+    Case("ref-metadata", "pattern-snippet directive", "the implementation shows bundle.yml as a snippet",
+         (replace(B, "- snippet: hello.py", "- snippet: bundle.yml"),),
+         **same(2, f"{B}:20: 'bundle.yml' is the bundle's metadata, not a snippet")),
+    Case("run-golden", "pattern-snippet directive", "a golden file is declared as a snippet to run",
+         (replace(B, "  hello.py: {timeout: 10}\n", "  hello.py: {timeout: 10}\n  expected/hello.txt: {}\n"),),
+         **same(2, f"{B}:16: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
+    Case("directive-metadata", "pattern-snippet directive", "a pattern-snippet block names bundle.yml (ran as Python)",
+         (directive("bundle.yml"),),
+         **same(2, f"{A}:{D}: 'bundle.yml' is the bundle's metadata, not a snippet")),
 )
 
 

@@ -87,4 +87,4 @@ def test_example_workflow_lists_bundles_and_runs_real_commands(tmp_path: Path) -
         ran = subprocess.run(command(shlex.split(line)), cwd=project, capture_output=True, text=True, timeout=300,
                              env=clean_env())
         assert ran.returncode == 0, line + "\n" + ran.stdout + ran.stderr
-        assert "1 articles checked, 0 warnings" in ran.stdout
+        assert "1 article checked, 0 warnings" in ran.stdout

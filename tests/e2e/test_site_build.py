@@ -148,7 +148,7 @@ def test_a_build_finds_its_articles_once_and_lets_go_of_its_runs_before_the_temp
 
     monkeypatch.setattr(PatternArticlesPlugin, "on_env", on_env)
     # and lets go of its keys' memos once every run is done, before the first page is
-    # filled (the pages reuse that memory: a lower peak, README performance)
+    # filled (the pages reuse that memory: a lower peak, docs/guide/performance.md)
     from pattern_articles.engine import Runner
 
     order: list[str] = []

@@ -1,7 +1,10 @@
 """The command line: ``pattern-articles check | render | schema | new | eject``.
 
 Exit codes: 0 all good, 1 something failed (a snippet, a check), 2 a usage or
-configuration error. Errors are one clear message, never a traceback.
+configuration error, which for ``check`` includes finding nothing to check (a CI job run
+in the wrong folder must not pass). Errors are one clear message, never a traceback.
+Every command's ``--help`` gives a one-line description and examples; the option ``-f``
+is accepted before and after the command.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,36 +26,124 @@ if TYPE_CHECKING:
     from ..project import Project
 
 
+def version() -> str:
+    """The installed distribution's version; ``__version__`` when run from a source tree
+    that was never installed (both come from pyproject.toml's one number)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    try:
+        return metadata.version("pattern-articles")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+_EXIT_STATUS = "exit status: 0 all good, 1 a run or an article failed,\n  2 a usage or configuration error"
+
+#: each command: (its one line, for the list of commands and atop its help; more for its
+#: help; examples)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": (
+        "run every snippet, compare with its golden output, check the articles",
+        "With no PATH it checks everything the site's settings name. Finding nothing to check "
+        "at all is an error (exit 2): a CI job run in the wrong folder must not pass.",
+        """\
+  pattern-articles check                              # everything
+  pattern-articles check snippets/choreography        # a bundle and the articles showing it
+  pattern-articles check docs/patterns/observer.md    # an article and its snippets
+  pattern-articles check --update                     # accept changed outputs as golden
+  pattern-articles check -f site/mkdocs.yml           # a site in another folder
+""",
+    ),
+    "render": (
+        "write every article completed, as Markdown",
+        "As Markdown for MkDocs or Zensical, as a Jekyll (Chirpy) post, or as plain CommonMark "
+        "for any other generator. The sources are not touched.",
+        """\
+  pattern-articles render --out build/markdown
+  pattern-articles render --out ../my-blog/_posts --flavor jekyll-chirpy
+""",
+    ),
+    "new": (
+        "scaffold an article, a bundle stub, a runnable snippet and its golden output",
+        "The article names its bundle; the snippet runs and its output is its golden file. "
+        "Nothing that exists is overwritten.",
+        """\
+  pattern-articles new event-sourcing
+  pattern-articles new cqrs --name "CQRS"
+""",
+    ),
+    "eject": (
+        "write the generated text into an article's empty and TODO sections",
+        "All of them, or only the SECTIONs named, so that you edit that text by hand from then "
+        "on.",
+        """\
+  pattern-articles eject docs/patterns/choreography-pattern.md
+  pattern-articles eject docs/patterns/choreography-pattern.md "Use Case" summary
+""",
+    ),
+    "schema": (
+        "print the JSON Schema of bundle metadata",
+        "For an editor that validates and completes bundle.yml as you type.",
+        """\
+  pattern-articles schema > bundle.schema.json
+""",
+    ),
+}
+
+
+def _config_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-f", "--config-file", type=Path, metavar="MKDOCS_YML", default=default,
+                        help="the site's mkdocs.yml (default: the nearest one in this folder or above)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pattern-articles",
         description="Complete design-pattern articles from metadata and verified example code.",
+        epilog=f"examples:\n  pattern-articles check\n  pattern-articles new event-sourcing\n"
+               f"  pattern-articles check --help\n\n{_EXIT_STATUS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-f", "--config-file", type=Path, help="mkdocs.yml to read settings from")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    _config_option(parser, None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands (each has --help)")
 
-    check = sub.add_parser("check", help="run every snippet, compare with its golden output, check the articles")
-    check.add_argument("paths", nargs="*", type=Path, help="bundles, snippets or articles to check (default: all)")
+    def command(name: str) -> argparse.ArgumentParser:
+        summary, more, examples = _COMMANDS[name]
+        description = f"{summary[0].upper()}{summary[1:]}.\n\n{textwrap.fill(more, 79)}"
+        made = sub.add_parser(name, help=summary, description=description,
+                              epilog=f"examples:\n{examples}\n{_EXIT_STATUS}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        # -f after the command too; SUPPRESS: when absent here, the one given before stays
+        _config_option(made, argparse.SUPPRESS)
+        return made
+
+    check = command("check")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="bundles, snippets or articles to check (default: all)")
     check.add_argument("--update", action="store_true", help="rewrite golden outputs that differ, showing what changed")
     check.add_argument("--fresh", action="store_true", help="ignore the cache and run everything")
     check.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
-    render = sub.add_parser("render", help="write every article completed, as Markdown")
+    render = command("render")
     render.add_argument("--out", type=Path, required=True, help="output folder")
     render.add_argument("--flavor", choices=["mkdocs", "jekyll-chirpy", "plain"], default="mkdocs",
                         help="mkdocs: MkDocs/Zensical Markdown (default); jekyll-chirpy: a Jekyll Chirpy post; "
                              "plain: CommonMark for any other generator")
 
-    new = sub.add_parser("new", help="scaffold an article, a bundle stub, a runnable snippet and its golden output")
+    new = command("new")
     new.add_argument("pattern_id", metavar="PATTERN-ID", help="lower-case words joined by hyphens, e.g. event-sourcing")
     new.add_argument("--name", default="", help="the pattern's display name (default: from the id)")
 
-    eject = sub.add_parser("eject", help="write the generated text into an article's empty and TODO sections")
+    eject = command("eject")
     eject.add_argument("article", type=Path, metavar="ARTICLE", help="the article's Markdown file")
     eject.add_argument("sections", nargs="*", metavar="SECTION",
                        help="headings or section keys to eject (default: every empty section, title, description)")
 
-    sub.add_parser("schema", help="print the JSON Schema of bundle metadata")
+    command("schema")
     return parser
 
 
@@ -72,14 +164,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = args.config_file
         if config is not None and not config.is_file():
-            raise PatternError(f"config file {config} not found")
+            raise PatternError(f"config file {config} not found",
+                               hint="name the site's mkdocs.yml, or leave -f out to use the nearest one")
         settings = settings_mod.load(config)
         if getattr(args, "fresh", False):
             settings.fresh = True
         project = Project(settings)
         try:
             if args.command == "check":
-                return check(project, args.paths, update=args.update, quiet=args.quiet)
+                return check(project, args.paths, update=args.update, quiet=args.quiet, config_file=config)
             if args.command == "render":
                 return render(project, args.out, args.flavor)
             if args.command == "new":
@@ -139,7 +232,7 @@ def _select(project: Project, paths: list[Path]) -> tuple[list[Bundle], list[Pat
 
 
 def check(project: Project, paths: list[Path], *, update: bool = False, quiet: bool = False,
-          out: TextIO | None = None) -> int:
+          out: TextIO | None = None, config_file: Path | None = None) -> int:
     from ..engine import describe, normalisers_for, update_golden
 
     out = out or sys.stdout
@@ -147,33 +240,39 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     bundles, article_files = _select(project, paths)
     # a named file that is not an article is a usage error (exit 2), found before anything runs
     named = [project.article_ref(path) for path in article_files]
+    refs = project.articles()
+    if article_files:
+        refs = named
+    elif paths:
+        wanted = {b.id for b in bundles}
+        refs = [r for r in refs if r.bundle_id in wanted]
+    if not bundles and not refs:
+        raise _nothing_to_check(project, paths, config_file)
     pairs = list(project.specs(bundles))
     project.start(bundles)
-    failed = 0
-    skipped = 0
     problems: list[tuple[str, Problem]] = []
+    width = len(str(len(pairs)))  # "[ 9/10]" above "[10/10]": the marks and ids line up
     show_progress = not quiet and out.isatty()
     for index, (bundle, spec) in enumerate(pairs, 1):
         outcome: Outcome = project.outcome(bundle, spec)
         mark = {"passed": "ok", "skipped": "skip"}.get(outcome.status, "FAIL")
         if outcome.status == "mismatch" and update:
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
-            project.forget_outcome(spec)  # the articles below must see the new golden
+            project.forget_outcome(spec)
+            outcome = project.outcome(bundle, spec)  # judged against the new golden, as the tally must be
             print(f"updated {_rel(outcome.golden)}", file=out)
             if diff:
                 print(diff, file=out)
             mark = "updated"
         elif outcome.status == "mismatch" or not outcome.ok:
-            failed += 1
             problem = describe(outcome, bundle)
             if problem is not None:
                 problems.append((_users(project, spec), problem))
-        if outcome.status == "skipped":
-            skipped += 1
         for problem in outcome.problems:
-            failed += 1
             problems.append(("", problem))
-        line = f"[{index}/{len(pairs)}] {mark:7} {spec.id}" + (
+        if outcome.problems and mark == "ok":
+            mark = "FAIL"  # its trace breaks the declared flow: a failed run in the summary too
+        line = f"[{index:>{width}}/{len(pairs)}] {mark:7} {spec.id}" + (
             f"  ({outcome.result.reason})" if outcome.status == "skipped" else "")
         if show_progress:
             print("\r\033[K" + line, end="" if index < len(pairs) else "\n", file=out, flush=True)
@@ -181,12 +280,6 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             print(line, file=out)
     # articles: fill each one and report what the fill noticed
     article_warnings = 0
-    refs = project.articles()
-    if article_files:
-        refs = named
-    elif paths:
-        wanted = {b.id for b in bundles}
-        refs = [r for r in refs if r.bundle_id in wanted]
     seen = {problem.format() for _, problem in problems}
     for ref in refs:
         rendered = project.render_file(ref)
@@ -197,16 +290,49 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     for users, problem in problems:
         prefix = f"{users}: " if users else ""
         print(f"\n{prefix}{problem.format()}", file=out)
-    stats = project.runner.stats if pairs else None
+    tally = project.tally()
     seconds = time.perf_counter() - started
-    ran = stats.ran if stats else 0
-    cached = stats.cached if stats else 0
-    print(
-        f"\n{len(pairs)} snippet runs: ran {ran}, cached {cached}, failed {failed}, "
-        f"skipped {skipped}; {len(refs)} articles checked, {article_warnings} warnings; {seconds:.2f} s",
-        file=out,
-    )
-    return 1 if failed or article_warnings else 0
+    print(f"\n{_count(len(pairs), 'snippet run')}: {tally.line()}; {_count(len(refs), 'article')} checked, "
+          f"{_count(article_warnings, 'warning')}; {seconds:.2f} s", file=out)
+    return 1 if tally.failed or article_warnings else 0
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 article``, ``2 articles``, ``0 articles``: every noun here takes an s."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _nothing_to_check(project: Project, paths: list[Path], config_file: Path | None) -> PatternError:
+    """Finding nothing is an error, not a pass: run from the wrong folder (or with a setting
+    that points nowhere), a CI job would otherwise be green having checked nothing. The
+    message names the folder and the settings it looked with, so the mistake shows."""
+    from ..settings import find_config
+
+    s = project.settings
+    if paths:
+        return PatternError(
+            f"nothing to check in {', '.join(map(str, paths))}: no bundle and no article there",
+            hint="name a bundle folder (snippets/<id>), a snippet or an article (.md)")
+    config = config_file or find_config()
+    settings = (f"settings: {config}" if config is not None
+                else f"settings: the defaults (no mkdocs.yml in {Path.cwd()} or any folder above it)")
+    snippets = " or ".join(_shown(root, s.root) for root in s.snippet_roots) or "(no snippet folder set)"
+    return PatternError(
+        f"nothing to check in {s.root}\n"
+        f"  no bundle (a folder with a bundle.yml) in {snippets}\n"
+        f"  no article (a page whose front matter says '{s.article_key}: <bundle>') in "
+        f"{_shown(s.absolute(s.docs_dir), s.root)}\n"
+        f"  {settings}",
+        hint="run it in your site's folder, or name its config: pattern-articles check -f path/to/mkdocs.yml; "
+             "to start a first pattern: pattern-articles new <pattern-id>")
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A folder as the user wrote it in the settings: relative to the site when inside it."""
+    try:
+        return f"{path.relative_to(root).as_posix()}/"
+    except ValueError:
+        return f"{path}/"
 
 
 def _users(project: Project, spec: RunSpec) -> str:

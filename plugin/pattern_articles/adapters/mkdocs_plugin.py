@@ -34,7 +34,7 @@ from mkdocs.structure.files import File
 
 from ..errors import PatternError, Place, Problem
 from ..pages import catalogue
-from ..project import ArticleRef, Project, read_article, release_caches
+from ..project import ArticleRef, Project, Tally, read_article, release_caches
 from ..settings import Settings
 
 log = get_plugin_logger(__name__)
@@ -60,6 +60,8 @@ class PatternArticlesConfig(base.Config):
     timeout = c.Optional(c.Type(object))
     jobs = c.Optional(c.Type(object))
     output_limit = c.Optional(c.Type(object))
+    memory_limit = c.Optional(c.Type(object))
+    cpu_limit = c.Optional(c.Type(object))
     env_allowlist = c.Optional(c.Type(object))
     fix_headings = c.Optional(c.Type(object))
     templates_dir = c.Optional(c.Type(object))
@@ -95,7 +97,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self._whole: set[Path] = set()  # articles expected whole from the page cache (runs not submitted)
         self._sources: dict[Path, str] = {}  # each page's text as read in on_files, by resolved path
         self.started = 0.0
-        self._summary: tuple[int, int, int, int] | None = None  # the build's run counts, for its last line
+        self._summary: Tally | None = None  # the build's run counts, for its last line
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
 
@@ -268,10 +270,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         if self.project is None:
             return env
         if self.project._runner is not None or self.project.pages_cached:
-            from ..engine import RunnerStats
-
-            stats = self.project.runner.stats if self.project._runner is not None else RunnerStats()
-            self._summary = (stats.ran, stats.cached + self.project.pages_cached, stats.failed, stats.skipped)
+            self._summary = self.project.tally()
         if not self.is_serve:
             self.project.close()
             self.project = None
@@ -281,10 +280,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
 
     def on_post_build(self, *, config: Any) -> None:
         if self._summary is not None:
-            ran, cached, failed, skipped = self._summary
-            self._summary = None
-            log.info(f"snippets: ran {ran}, cached {cached}, failed {failed}, "
-                     f"skipped {skipped}; build {time.perf_counter() - self.started:.2f} s")
+            tally, self._summary = self._summary, None
+            log.info(f"snippets: {tally.line()}; build {time.perf_counter() - self.started:.2f} s")
 
     def on_shutdown(self) -> None:
         if self._watcher is not None:

@@ -90,7 +90,14 @@ def _project(config: pytest.Config) -> Project | None:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Skip the folders of golden files (see :meth:`_Files.golden_folder`)."""
+    """Skip the folders of golden files (see :meth:`_Files.golden_folder`), and never descend
+    into a linked folder of a snippet folder: pytest follows such links, and a bundle from a
+    pull request holding ``ln -s . a; ln -s . b`` would make the collection walk forever."""
+    if collection_path.is_symlink() and _files(config) is not None and collection_path.is_dir():
+        project = _project(config)
+        if project is not None and any(collection_path.is_relative_to(root)
+                                       for root in project.settings.snippet_roots):
+            return True
     if collection_path.name != "expected":
         return None
     files = _files(config)

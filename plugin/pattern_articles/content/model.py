@@ -175,12 +175,25 @@ class SnippetSpec(Strict):
 
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
     timeout: float | None = Field(None, gt=0)
+    memory_limit: int | str | None = Field(
+        None, description="Writable memory each process of a run may use: 512 MiB, 2 GiB; 0 or none: no limit.")
+    cpu_limit: float | None = Field(None, ge=0, description="CPU seconds a run may use; 0: no limit.")
     needs: list[Literal["redis"]] = Field(default_factory=list)
     normalize: list[str | Normaliser] = Field(default_factory=list)
     inputs: list[str] = Field(default_factory=list, description="Extra files it reads (globs).")
     language: str = "python"
     run: bool = True
     flow: str = Field("", description="Flow this snippet demonstrates (checked against its trace).")
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        from ..settings import parse_size
+
+        size = parse_size(value) if value is not None else None
+        if value is not None and size is None:
+            raise ValueError("must be a size such as 512 MiB or 2 GiB, or 0 for none")
+        return size
 
 
 class BundleModel(Strict):

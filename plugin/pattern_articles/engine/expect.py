@@ -69,6 +69,36 @@ class Mismatch:
         return f"{head}\n  hint: {self.hint}\n{self.diff}"
 
 
+GOLDEN_HINT = ("a golden file must be a regular file inside its bundle folder: not a symlink leading "
+               "out of it, not a FIFO or a device; delete it and run the update mode "
+               "(pattern-articles check --update) to write a real one")
+
+
+def read_golden(golden: Path, bundle_dir: Path | None = None,
+                folders: dict[str, str] | None = None) -> str | None:
+    """The text of a golden file, None when there is none yet.
+
+    A golden lives at ``<bundle>/expected/<name>`` and may come from someone else's pull
+    request: it is read only if it resolves inside its bundle folder, is a regular file and
+    is at most :data:`~pattern_articles.files.GOLDEN_LIMIT` bytes (see :mod:`..files`);
+    anything else is refused with the file's place, never followed, waited on or read whole.
+    ``bundle_dir``: the bundle folder, resolved, and ``folders`` its memo of resolved
+    folders (:meth:`Bundle.real_path`), when the caller has them: a judge reads one golden
+    per run, and resolving its whole path each time cost ten times the read.
+    """
+    from ..files import GOLDEN_LIMIT, UnsafeFile, read_regular
+
+    try:
+        if bundle_dir is None or folders is None:
+            data = read_regular(golden, bundle_dir or golden.parent.parent, GOLDEN_LIMIT)
+        else:
+            data = read_regular(golden, bundle_dir, GOLDEN_LIMIT, folders)
+    except UnsafeFile as exc:
+        raise PatternError(f"refusing to read the golden file {golden.name}: {exc}", Place(golden),
+                           hint=GOLDEN_HINT) from None
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
 def golden_path(bundle_dir: Path, snippet: Path, scenario: str = "") -> Path:
     """``<bundle>/expected/<stem>.txt`` or ``<bundle>/expected/<stem>.<scenario>.txt``."""
     name = f"{snippet.stem}.{scenario}.txt" if scenario else f"{snippet.stem}.txt"
@@ -221,15 +251,10 @@ def compare(actual: str, golden_path: Path, normalisers: Iterable[object] = (),
     """
     compiled = compile_normalisers(normalisers)
     got = normalise(actual, compiled)
-    try:
-        expected_raw = golden_text if golden_text is not None else (
-            golden_path.read_bytes().decode("utf-8", errors="replace"))
-    except (FileNotFoundError, NotADirectoryError):
+    expected_raw = golden_text if golden_text is not None else read_golden(golden_path)
+    if expected_raw is None:
         diff = _diff("", got, f"{golden_path} (missing)", "actual output")
         return Mismatch(golden_path, diff, missing=True, hint=MISSING_HINT)
-    except OSError as exc:
-        return Mismatch(golden_path, f"cannot read {golden_path}: {exc.strerror or exc}",
-                        hint="check the file's permissions")
     expected = normalise(expected_raw, compiled)
     if got == expected:
         return None
@@ -247,13 +272,8 @@ def update(golden_path: Path, actual: str, normalisers: Iterable[object] = ()) -
     text = actual.replace("\r\n", "\n")
     if text and not text.endswith("\n"):
         text += "\n"
-    try:
-        old: str | None = golden_path.read_bytes().decode("utf-8", errors="replace")
-    except (FileNotFoundError, NotADirectoryError):
-        old = None
-    except OSError as exc:
-        raise PatternError(f"cannot read the golden file: {exc.strerror or exc}",
-                           Place(golden_path)) from exc
+    _check_writable(golden_path)
+    old = read_golden(golden_path)
     if old is not None and (old == text or compare(actual, golden_path, normalisers) is None):
         return ""
     if old is None:
@@ -263,6 +283,23 @@ def update(golden_path: Path, actual: str, normalisers: Iterable[object] = ()) -
                      f"{golden_path} (after)")
     _atomic_write(golden_path, text.encode("utf-8"))
     return diff
+
+
+def _check_writable(golden: Path) -> None:
+    """Refuse to write a golden anywhere but ``<bundle>/expected/<name>``, a regular file or
+    none: a scenario named ``../../tmp/victim`` or an ``expected`` folder that is a symlink
+    must not let ``--update`` write outside the bundle (names are checked at load too)."""
+    from ..files import outside
+
+    bundle = golden.parent.parent
+    reason = ""
+    if golden.parent.name != "expected" or "/" in golden.name or golden.name in ("", ".", ".."):
+        reason = "it is not a file name inside the bundle's expected/ folder"
+    else:
+        reason = outside(golden, bundle)
+    if reason:
+        raise PatternError(f"refusing to write the golden file {golden}: {reason}", Place(golden),
+                           hint=GOLDEN_HINT)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

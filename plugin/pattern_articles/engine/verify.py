@@ -62,10 +62,17 @@ def _golden_of(bundle: Bundle, spec: RunSpec) -> Path:
     relative = _relative_posix(spec.snippet, bundle.real_dir)
     if relative is None:
         return golden_path(bundle.dir, spec.snippet, spec.scenario)
+    return bundle.dir / "expected" / golden_name(relative, spec.scenario)
+
+
+def golden_name(relative: str, scenario: str) -> str:
+    """The golden's file name for a snippet at ``relative`` (POSIX, inside the bundle, no
+    ``..``): ``sub/flow.py`` -> ``sub.flow.txt``, with a scenario ``sub.flow.<scenario>.txt``.
+    String arithmetic, as :func:`golden_path` with both paths resolved already."""
     *folders, name = relative.split("/")
     dot = name.rfind(".")
     stem = ".".join([*folders, name[:dot] if 0 < dot < len(name) - 1 else name])  # Path.stem
-    return bundle.dir / "expected" / (f"{stem}.{spec.scenario}.txt" if spec.scenario else f"{stem}.txt")
+    return f"{stem}.{scenario}.txt" if scenario else f"{stem}.txt"
 
 
 def _relative_posix(path: Path, root: Path) -> str | None:
@@ -131,6 +138,8 @@ def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] |
             "needs": tuple(spec.needs),
             "language": spec.language,
             "inputs": tuple(spec.inputs),
+            "memory_limit": spec.memory_limit,
+            "cpu_limit": spec.cpu_limit,
         }
         if spec.scenarios:
             for name, scenario in spec.scenarios.items():
@@ -183,10 +192,10 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
     golden = _golden_of(bundle, spec)
-    try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
-        expected: str | None = golden.read_bytes().decode("utf-8", errors="replace")
-    except OSError:  # none yet (or a folder, or unreadable): no stat first, one call per run
-        expected = None
+    # None when there is none yet; a golden that is not UTF-8 shows up in the diff; one that
+    # is a link out of the bundle, a FIFO or a device is refused (PatternError), never read
+    folders = bundle.derived.setdefault("folders", {str(bundle.dir): str(bundle.real_dir)})
+    expected = expect.read_golden(golden, bundle.real_dir, folders)
     if result.status == "skipped":
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":

@@ -52,7 +52,7 @@ FIELD_HINTS: dict[str, str] = {
     "summary": "'summary' (summary: {text: ..., takeaways: [...]})",
 }
 
-_DIRECTIVE_OPTION = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
+_DIRECTIVE_KEY = re.compile(r"\w+")
 
 
 @dataclass
@@ -419,6 +419,10 @@ class Filler:
                 hint="a snippet must live inside its bundle folder: no absolute path, no '..', "
                      "no symlink pointing outside",
             )
+        from ..content.bundle import NOT_SNIPPET_HINT, not_a_snippet
+
+        if not_a_snippet(self.bundle, path):
+            raise PatternError(not_a_snippet(self.bundle, path), where, hint=NOT_SNIPPET_HINT)
         piece = None
         if "code" in show:  # reading it tells whether it is there: no stat of every snippet first
             try:
@@ -523,18 +527,7 @@ class Filler:
                 raise PatternError("empty pattern-snippet block", place,
                                    hint="write 'file.py#region scenario=name show=code,output'")
             ref, _, rest = text.partition(" ")
-            options: dict[str, Any] = {}
-            for key, value in _DIRECTIVE_OPTION.findall(rest):
-                value = value.strip('"')
-                if key in ("scenario", "scenarios"):
-                    options["scenarios"] = [v for v in value.split(",") if v]
-                elif key == "show":
-                    options["show"] = [v for v in value.split(",") if v]
-                elif key == "title":
-                    options["title"] = value
-                else:
-                    raise PatternError(f"unknown pattern-snippet option '{key}'", place,
-                                       hint="options are scenario=, show=, title=")
+            options = _directive_options(rest, place)
             bundle_prefix = self.bundle.dir.name + "/"
             if ref.startswith(bundle_prefix):
                 ref = ref[len(bundle_prefix):]
@@ -544,6 +537,51 @@ class Filler:
                 inner = f" ({exc.place})" if exc.place is not None else ""
                 raise PatternError(exc.message + inner, place, exc.hint) from None
         return out
+
+
+SHOW_VALUES = ("code", "output", "diagram")
+
+
+def _directive_options(rest: str, place: Place) -> dict[str, Any]:
+    """The ``key=value`` options of a ``pattern-snippet`` block, read like a shell line.
+
+    Strict on purpose: an option the author mistyped (``show=ouput``, ``scenario=`` with
+    nothing after it, a quote never closed) would otherwise be dropped without a word and
+    the page would silently show something else than asked for.
+    """
+    import shlex
+
+    usage = "write 'file.py#region scenario=name show=code,output title=\"A title\"'"
+    try:
+        words = shlex.split(rest, comments=False, posix=True)
+    except ValueError:
+        raise PatternError("unterminated quote in the pattern-snippet block", place,
+                           hint="close the quote: title=\"A title\"") from None
+    options: dict[str, Any] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not _DIRECTIVE_KEY.fullmatch(key):
+            raise PatternError(f"pattern-snippet option {word!r} is not written key=value", place, hint=usage)
+        if key in ("scenario", "scenarios", "show"):
+            items = [v.strip() for v in value.split(",")]
+            if not value.strip() or not all(items):
+                raise PatternError(f"empty value in the pattern-snippet option {key}={value!r}", place,
+                                   hint=f"name at least one {'scenario' if key != 'show' else 'part'}, "
+                                        "separated by commas; leave the option out to show all")
+            if key == "show":
+                unknown = [v for v in items if v not in SHOW_VALUES]
+                if unknown:
+                    raise PatternError(f"unknown pattern-snippet show= value '{unknown[0]}'", place,
+                                       hint=f"show= takes {', '.join(SHOW_VALUES)}, separated by commas")
+                options["show"] = items
+            else:
+                options["scenarios"] = items
+        elif key == "title":
+            options["title"] = value
+        else:
+            raise PatternError(f"unknown pattern-snippet option '{key}'", place,
+                               hint="options are scenario=, show=, title=")
+    return options
 
 
 #: A snippet's output is a ``text`` fence with this class, so a stylesheet can tell it from code.

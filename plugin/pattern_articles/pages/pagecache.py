@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -63,16 +64,34 @@ class PageEntry:
     runs: int = 0  # how many snippet runs the page shows (counted as cached on a hit)
 
 
-def folder_digest(folder: Path) -> str:
-    """sha256 over the relative path and the bytes of every file under ``folder``.
+_DIGEST_CONTENT_LIMIT = 64 << 20
+"""Files larger than this (64 MiB) enter the digest by size, mtime and inode, not content:
+a sparse file of a terabyte in a bundle must not make every build read a terabyte."""
 
-    Sorted walk, so the digest does not depend on the order the filesystem lists files in;
-    symbolic links are followed as a run would follow them.
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative path and the content of every file under ``folder``.
+
+    Sorted walk, so the digest does not depend on the order the filesystem lists files in.
+    A bundle may be someone else's pull request, so the walk never follows a link and never
+    opens what is not a regular file: a symbolic link enters the digest as the text it
+    points to (``ln -s /dev d``, ``ln -s . a`` loops and links out cost one ``readlink``),
+    a FIFO, socket or device as its kind (opening a FIFO would block the build forever).
+    Regular files are opened non-blocking without following a link that appeared since the
+    walk, and read in chunks: memory stays bounded whatever their size.
     """
     digest = hashlib.sha256()
     entries: list[tuple[str, str]] = []
-    for current, dirs, names in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+    for current, dirs, names in os.walk(folder):  # followlinks=False: a linked folder is a link
+        kept = []
+        for name in dirs:
+            if name in _SKIP_DIRS:
+                continue
+            if os.path.islink(os.path.join(current, name)):
+                names.append(name)  # its target's text, below; never descended into
+            else:
+                kept.append(name)
+        dirs[:] = sorted(kept)
         for name in names:
             if name.endswith((".pyc", ".pyo")):
                 continue
@@ -80,14 +99,49 @@ def folder_digest(folder: Path) -> str:
             entries.append((os.path.relpath(full, folder), full))
     for relative, full in sorted(entries):
         digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
-        try:
-            with open(full, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            data = b"\0unreadable"
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
+        digest.update(_entry_digest(full))
     return digest.hexdigest()
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _entry_digest(full: str) -> bytes:
+    """What one walked entry adds to a folder's digest (see :func:`folder_digest`)."""
+    try:
+        info = os.lstat(full)
+    except OSError:
+        return b"\0missing"
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            return b"\0link\0" + os.fsencode(os.readlink(full))
+        except OSError:
+            return b"\0unreadable link"
+    if not stat.S_ISREG(info.st_mode):
+        return b"\0special\0" + str(stat.S_IFMT(info.st_mode)).encode()
+    if info.st_size > _DIGEST_CONTENT_LIMIT:
+        return b"\0large\0" + f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}".encode()
+    part = hashlib.sha256()
+    try:
+        fd = os.open(full, _OPEN_FLAGS)
+    except OSError:
+        return b"\0unreadable"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the lstat
+            return b"\0unreadable"
+        os.set_blocking(fd, True)
+        size = 0
+        while size <= _DIGEST_CONTENT_LIMIT:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            part.update(chunk)
+    except OSError:
+        return b"\0unreadable"
+    finally:
+        os.close(fd)
+    return size.to_bytes(8, "big") + part.digest()
 
 
 def _installed() -> list[str]:
