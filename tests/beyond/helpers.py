@@ -53,6 +53,13 @@ def zensical() -> str | None:
     return str(here) if here.is_file() else shutil.which("zensical")
 
 
+NO_ZENSICAL = (
+    "zensical is not installed: it needs Python 3.11 or later, where pip install -e '.[test]' installs it"
+    if sys.version_info < (3, 11) else "zensical is not installed (pip install -e '.[test]' installs it)"
+)
+"""The reason a Zensical test skips: on 3.10 the test extra leaves Zensical out (it needs 3.11)."""
+
+
 def zensical_build(project: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     command = zensical()
     assert command is not None

@@ -56,9 +56,33 @@ def test_a_multi_line_link_value_is_removed_whole() -> None:
     assert out.startswith("---\ntitle: T\ndate: 2024-01-02\n---\n")
 
 
-def test_liquid_markers_switch_liquid_off() -> None:
-    out = chirpy("```python\nprint(f'{{x}}')\n```\n")
-    assert "render_with_liquid: false" in out
+def test_code_holding_liquid_markers_is_wrapped_in_raw() -> None:
+    """Jekyll runs a post through Liquid first: code holding its markers is kept from it; the
+    author's own Liquid in prose is left to Liquid (tests/beyond/test_jekyll.py builds it)."""
+    text = ("Site {{ site.title }}, a `{{ span }}` and `plain`.\n\n"
+            '```python title="a.py"\nprint(f"{{x}}")\n```\n\n```text\nno markers\n```\n\n'
+            '!!! tip "In a prompt"\n    ```text\n    {% if a %}\n    ```\n\n- item\n\n    ```\n    {{ y }}\n    ```\n')
+    out = body_of(chirpy(text))
+    assert "render_with_liquid" not in out
+    assert out == ("Site {{ site.title }}, a {% raw %}`{{ span }}`{% endraw %} and `plain`.\n\n"
+                   '{% raw %}\n```python\nprint(f"{{x}}")\n```\n{: file="a.py" }\n{% endraw %}\n\n'
+                   "```text\nno markers\n```\n\n"
+                   "> **In a prompt**\n>\n> {% raw %}\n> ```text\n> {% if a %}\n> ```\n> {% endraw %}\n"
+                   "{: .prompt-tip }\n\n- item\n\n    {% raw %}\n    ```\n    {{ y }}\n    ```\n    {% endraw %}\n")
+
+
+def test_an_endraw_in_code_does_not_end_the_raw_block() -> None:
+    out = body_of(chirpy("```text\n{% raw %} and {%- endraw -%} too\n```\n"))
+    assert out == ("{% raw %}\n```text\n{% raw %} and {% endraw %}{{ '{%' }}{% raw %}- endraw -%} too\n"
+                   "```\n{% endraw %}\n")
+
+
+def test_no_raw_where_the_author_switched_liquid_off() -> None:
+    front = FRONT.replace("---\n", "---\nrender_with_liquid: false\n", 1)
+    out = chirpy("```text\n{{ x }}\n```\n", front)
+    assert body_of(out) == "```text\n{{ x }}\n```\n"
+    assert out.count("render_with_liquid: false") == 1
+    assert "{% raw %}" not in transform(FRONT + "```text\n{{ x }}\n```\n", "plain")
 
 
 def test_admonitions_become_chirpy_prompts_by_type() -> None:

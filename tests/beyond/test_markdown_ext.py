@@ -13,7 +13,7 @@ import pytest
 
 from pattern_articles.adapters.markdown_ext import PatternArticlesExtension
 from pattern_articles.errors import PatternError
-from tests.beyond.helpers import zensical, zensical_build
+from tests.beyond.helpers import NO_ZENSICAL, zensical, zensical_build
 from tests.conftest import copy_project
 
 EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "pymdownx.details", "pymdownx.superfences",
@@ -132,7 +132,7 @@ timeout = 30
 @pytest.mark.parametrize("config", ["mkdocs.yml", "zensical.toml"])
 def test_zensical_builds_the_source_site_with_the_extension(project: Path, config: str) -> None:
     if zensical() is None:
-        pytest.skip("zensical is not installed (pip install -e '.[test]' installs it)")
+        pytest.skip(NO_ZENSICAL)
     if config == "mkdocs.yml":
         # The MkDocs plugin block stays (Zensical ignores plugins it does not know; the extension
         # reads its settings from it); the extension is added, and 'watch' makes Zensical re-render

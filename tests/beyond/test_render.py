@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.beyond.helpers import EXTENSIONS_YAML, clean_env, cli, zensical, zensical_build
+from tests.beyond.helpers import EXTENSIONS_YAML, NO_ZENSICAL, clean_env, cli, zensical, zensical_build
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def test_render_writes_the_article_completed(rendered: tuple[Path, subprocess.Co
 def test_rendered_markdown_builds_with_zensical(rendered: tuple[Path, subprocess.CompletedProcess[str]],
                                                 tmp_path: Path) -> None:
     if zensical() is None:
-        pytest.skip("zensical is not installed (pip install -e '.[test]' installs it)")
+        pytest.skip(NO_ZENSICAL)
     project, result = rendered
     assert result.returncode == 0, result.stdout + result.stderr
     site = tmp_path / "zsite"

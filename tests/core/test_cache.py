@@ -343,6 +343,39 @@ def test_analysis_resolves_every_import_form(bundle: Path, write: Write) -> None
     assert dependencies(RunSpec(path, bundle))[0] == path
 
 
+def test_names_of_functions_are_no_imports_but_a_named_module_is(bundle: Path, write: Write) -> None:
+    """Up to 3.10 a function's qualified name is a constant of the code that makes it; where
+    that code calls ``import_module``, its string constants are read as modules. A function's
+    name (``helper``, ``Box.later``) must not be taken for one; the same text also loaded as a
+    string (``import_module("shop")`` beside ``def shop``) still is."""
+    import ast
+
+    from pattern_articles.engine.cache import _code_facts
+
+    write("shop.py", "")
+    source = textwrap.dedent("""
+        import importlib
+        importlib.import_module("shop")
+        def shop(): pass
+        def helper(): pass
+        class Box:
+            def later(self): pass
+        for name in ("helper",):
+            importlib.import_module(name)
+    """)
+    path = write("dyn.py", source)
+    facts = _code_facts(compile(source, str(path), "exec"))
+    assert facts is not None
+    modules = sorted(module for module, _, _ in facts.imports)
+    # every import the AST shows is read; of the texts, none is a function's own name
+    assert modules == ["helper", "importlib", "shop"]
+    assert {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)} == {
+        "shop", "helper", "later"}
+    analysis = analyse(RunSpec(path, bundle))
+    assert [p.name for p in analysis.files] == ["dyn.py", "shop.py"]
+    assert analysis.external == ("helper",)
+
+
 def test_installed_package_versions_are_in_the_key(bundle: Path, write: Write,
                                                    tmp_path: Path) -> None:
     import yaml

@@ -233,7 +233,10 @@ def serve() -> None:  # from a thread that lives as long as the server, as the r
     server.start()
     print(server.port, flush=True)
     time.sleep(300)
-threading.Thread(target=serve).start()
+thread = threading.Thread(target=serve)
+thread.start()
+thread.join()  # the main thread waits: from 3.12, a process whose main thread has ended is
+# shutting down, and subprocess refuses a preexec_fn there
 """
 
 

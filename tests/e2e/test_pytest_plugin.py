@@ -216,3 +216,58 @@ def test_golden_folders_are_not_walked_unless_named(project: pytest.Pytester) ->
     named = project.runpytest("--pattern-articles", "snippets/demo/expected/hello.en.txt")
     offered = next(line for line in named.outlines if line.startswith("OFFERED ")).split()[1:]
     assert "hello.en.txt" in offered, "a golden file the user names is still collected"
+
+
+OWN_REDIS_TEST = """\
+import pytest
+
+
+@pytest.mark.redis
+def test_uses_its_own_marker():
+    pass
+"""
+
+
+def test_off_it_registers_no_marker(project: pytest.Pytester) -> None:
+    """Installed but off, the plugin leaves a project's markers as the project wrote them: a
+    project's own unregistered ``redis`` marker fails ``--strict-markers`` as it would
+    without pattern-articles installed. (In a subprocess: pytest remembers the markers it
+    has seen in a process, and this one's pytest registers the repository's ``redis``.)"""
+    project.makepyfile(test_own=OWN_REDIS_TEST)
+    result = project.runpytest_subprocess("--strict-markers", "test_own.py")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*'redis' not found in `markers` configuration option*"])
+    listed = project.runpytest_subprocess("--markers").stdout.str()
+    assert "pattern_articles" not in listed and "redis:" not in listed
+
+
+def test_on_its_markers_are_in_its_own_namespace(project: pytest.Pytester) -> None:
+    """Turned on, the plugin's markers all start with ``pattern_articles_``: still not the
+    project's ``redis``, and its own work with ``--strict-markers`` and ``-m``."""
+    project.makepyfile(test_own=OWN_REDIS_TEST)
+    result = project.runpytest_subprocess("--pattern-articles", "--strict-markers", "test_own.py")
+    result.stdout.fnmatch_lines(["*'redis' not found in `markers` configuration option*"])
+    listed = project.runpytest_subprocess("--pattern-articles", "--markers").stdout.str()
+    assert "@pytest.mark.pattern_articles_snippet:" in listed
+    assert "@pytest.mark.pattern_articles_redis:" in listed
+    assert "@pytest.mark.redis:" not in listed
+    bundle = project.path / "snippets" / "demo" / "bundle.yml"
+    bundle.write_text(BUNDLE.replace("      fr: {args: [fr]}", "      fr: {args: [fr], needs: [redis]}"))
+    chosen = project.runpytest_subprocess("--pattern-articles", "--strict-markers", "snippets", "--collect-only", "-q",
+                               "-m", "pattern_articles_snippet and not pattern_articles_redis")
+    assert chosen.ret == 0, chosen.stdout.str()
+    chosen.stdout.fnmatch_lines(["*broken.py::broken", "*hello.py::hello[[]en[]]", "*1 deselected*"])
+    assert "hello[fr]" not in chosen.stdout.str()
+
+
+def test_every_need_has_a_marker() -> None:
+    """The plugin names the services a run may need without importing the bundle model (it
+    is imported by every pytest run); these must be the model's."""
+    from typing import get_args
+
+    from pattern_articles.adapters.pytest_plugin import NEEDS
+    from pattern_articles.content.model import Scenario, SnippetSpec
+
+    for model in (Scenario, SnippetSpec):
+        (literal,) = get_args(model.model_fields["needs"].annotation)
+        assert set(get_args(literal)) == set(NEEDS)

@@ -47,11 +47,29 @@ def _enabled(config: pytest.Config) -> bool:
     return bool(flag) if flag is not None else bool(config.getini("pattern_articles"))
 
 
+MARK_PREFIX = "pattern_articles_"
+"""Every marker the plugin gives its items starts with this: a project's own markers (its
+``redis``, its ``snippet``) are never ours, and ours never satisfy ``--strict-markers`` for it."""
+SNIPPET_MARK = MARK_PREFIX + "snippet"
+NEEDS = ("redis",)
+"""The services a run may need (the bundle model's ``needs``; a test keeps the two equal).
+Named here so that a run with the plugin off imports nothing of the model."""
+
+
+def need_mark(need: str) -> str:
+    """The marker of items whose run needs a service (``pattern_articles_redis``)."""
+    return MARK_PREFIX + need
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "pattern_snippet: a pattern-articles snippet run")
-    config.addinivalue_line("markers", "redis: a snippet run that needs a redis-server")
-    if _enabled(config):
-        _project(config)  # bad settings: one "ERROR: ..." line now, not a traceback at collection
+    """Registers the markers, and checks the settings, only when the plugin is turned on:
+    installed but off, it leaves a project's marker list exactly as the project wrote it."""
+    if not _enabled(config):
+        return
+    config.addinivalue_line("markers", f"{SNIPPET_MARK}: a pattern-articles snippet run")
+    for need in NEEDS:
+        config.addinivalue_line("markers", f"{need_mark(need)}: a pattern-articles snippet run that needs {need}")
+    _project(config)  # bad settings: one "ERROR: ..." line now, not a traceback at collection
 
 
 def _project(config: pytest.Config) -> Project | None:
@@ -230,9 +248,9 @@ class SnippetFile(pytest.File):
             stem = spec.snippet.stem
             name = f"{stem}[{spec.scenario}]" if spec.scenario else stem
             item = SnippetItem.from_parent(self, name=name, bundle=bundle, spec=spec)
-            item.add_marker("pattern_snippet")
+            item.add_marker(SNIPPET_MARK)
             for need in spec.needs:
-                item.add_marker(need)
+                item.add_marker(need_mark(need))
             yield item
 
 

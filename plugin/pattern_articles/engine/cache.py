@@ -493,7 +493,8 @@ def _code_facts(code: types.CodeType) -> _ModuleFacts | None:
     file and are dropped by :meth:`_Analyser._data_files` without a probe), and where the AST joined
     ``join(base, "data", "x.json")`` or ``base / "data" / "x.json"`` into ``data/x.json``,
     this joins each two and three neighbouring constants. Where ``import_module`` or
-    ``__import__`` is called, each dotted-name constant of that code is taken as an import.
+    ``__import__`` is called, each dotted-name constant of that code is taken as an import,
+    except those that only name a function or class it makes (:func:`_made_names`).
     Reading the constants costs a few microseconds; parsing to an AST and walking it cost
     ~0.2 ms per snippet.
     """
@@ -524,12 +525,53 @@ def _code_facts(code: types.CodeType) -> _ModuleFacts | None:
                 imports.append(found)
             at = raw.find(_IMPORT_OP, at + 1)
         if _DYNAMIC.intersection(co.co_names):
-            imports.extend((text, (), 0) for text in texts
-                           if text and all(part.isidentifier() for part in text.split(".")))
+            names = _made_names(co)
+            for text in texts:
+                if text in names:
+                    del names[text]  # a function's or class's name; the same text in a tuple is read
+                elif text and all(part.isidentifier() for part in text.split(".")):
+                    imports.append((text, (), 0))
         strings.extend(texts)
         strings.extend(f"{a}/{b}" for a, b in itertools.pairwise(texts))
         strings.extend(f"{a}/{b}/{c}" for a, b, c in zip(texts, texts[1:], texts[2:], strict=False))
     return _ModuleFacts(tuple(imports), tuple(dict.fromkeys(filter(_may_name_file, strings))))
+
+
+_MAKERS = ("MAKE_FUNCTION", "SET_FUNCTION_ATTRIBUTE")
+
+
+def _made_names(co: types.CodeType) -> dict[str, None]:
+    """The string constants of ``co`` that only name a function or class it makes.
+
+    The dynamic-import reading above takes a code's dotted-name constants for modules; two
+    kinds of constant are names, not modules. Up to 3.10 ``def later(): ...`` compiles to
+    ``LOAD_CONST <code>; LOAD_CONST 'later'; MAKE_FUNCTION`` (the qualified name; from 3.11
+    it is the function's own ``co_qualname``), and on every version ``class Box: ...`` passes
+    its name to ``__build_class__`` with the ``LOAD_CONST 'Box'`` right after the
+    ``MAKE_FUNCTION`` (and 3.13's ``SET_FUNCTION_ATTRIBUTE``) of its body. A constant also
+    loaded anywhere else (``import_module("later")`` beside a ``def later``) is not in the
+    result: it is still read as a module. Only codes that call ``import_module`` or
+    ``__import__`` get here, so the disassembly is rare."""
+    import dis  # only here: most snippets never need it
+
+    loads: dict[int, int] = {}
+    as_name: dict[int, int] = {}
+    before: dis.Instruction | None = None
+    building_class = False
+    for ins in dis.get_instructions(co):
+        if ins.opname == "LOAD_CONST" and ins.arg is not None:
+            loads[ins.arg] = loads.get(ins.arg, 0) + 1
+            if building_class and before is not None and before.opname in _MAKERS:
+                as_name[ins.arg] = as_name.get(ins.arg, 0) + 1  # the class's name
+                building_class = False
+        elif (ins.opname == "MAKE_FUNCTION" and before is not None and before.opname == "LOAD_CONST"
+              and before.arg is not None and sys.version_info < (3, 11)):
+            as_name[before.arg] = as_name.get(before.arg, 0) + 1  # the function's qualified name
+        elif ins.opname == "LOAD_BUILD_CLASS":
+            building_class = True
+        before = ins
+    consts = co.co_consts
+    return {consts[i]: None for i, count in as_name.items() if loads[i] == count and type(consts[i]) is str}
 
 
 def _import_at(co: types.CodeType, raw: bytes, at: int) -> tuple[str, tuple[str, ...], int] | None:

@@ -23,6 +23,10 @@ Flavours:
     kept, the ``pattern:`` key is dropped, ``mermaid: true`` is added, admonitions become
     Chirpy prompts, tabs and collapsible blocks are flattened, fence titles become Chirpy's
     ``{: file="..." }`` and line-number options are dropped (Rouge cannot start elsewhere).
+    Jekyll runs every post through Liquid before Markdown, so code (blocks and spans) holding
+    ``{{`` or ``{%`` is wrapped in ``{% raw %}...{% endraw %}``: it reaches the reader as it
+    ran, while the author's own Liquid in prose (``{{ site.url }}``) still works. A post
+    whose front matter says ``render_with_liquid: false`` gets no wrapping (Liquid is off).
 ``plain``
     CommonMark/GFM for any other generator: admonitions become block quotes with a bold
     title, containers are flattened, fence options are dropped (a title becomes a line above).
@@ -67,6 +71,10 @@ _TAB = re.compile(r'^===[!+]{0,2}[ \t]+"(?P<title>.*)"[ \t]*$')
 _ATTR = re.compile(r"""([\w-]+)=("[^"]*"|'[^']*'|\S+)""")
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _LIQUID = re.compile(r"\{\{|\{%")
+# a tag that would end a {% raw %} block early; see _raw
+_ENDRAW = re.compile(r"\{%-?\s*endraw\s*-?%\}")
+# an inline code span (backtick runs of equal length), for _raw_spans
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 # fill.verified_mark: the line under a shown output, styled by the MkDocs plugin's stylesheet
 _VERIFIED = re.compile(r'<span class="pa-verified" data-status="(?P<status>[\w-]+)"[^>]*>(?P<label>[^<]*)</span>')
 
@@ -242,14 +250,15 @@ def transform(markdown: str, flavor: str, *, article_key: str = "pattern", path:
     text = markdown[len(bom):].replace("\r\n", "\n")
     yaml_text, body, body_start = split_front_matter(text, path)
     head = text[: len(text) - len(body)] if body_start else ""
-    converted = "\n".join(convert_body(body.split("\n"), flavor))
+    liquid = flavor == "jekyll-chirpy" and _liquid_on(yaml_text)
+    converted = "\n".join(convert_body(body.split("\n"), flavor, liquid=liquid))
     if flavor == "jekyll-chirpy" and head:
         head = chirpy_front_matter(head, yaml_text, article_key, body=converted, path=path)
     return bom + head + converted
 
 
 def chirpy_front_matter(head: str, yaml_text: str, article_key: str, *, body: str, path: Path | str) -> str:
-    """Drop the linking key, add ``mermaid: true`` (and ``render_with_liquid: false``) as needed.
+    """Drop the linking key, add ``mermaid: true`` when the post has a diagram.
 
     Every other line is kept byte for byte, so the author's ``permalink``, ``image``, ``date``
     and the rest arrive exactly as written.
@@ -274,19 +283,53 @@ def chirpy_front_matter(head: str, yaml_text: str, article_key: str, *, body: st
     added: list[str] = []
     if "mermaid" not in keys and re.search(r"^\s*(?:>\s*)*(`{3,}|~{3,})\s*mermaid\b", body, re.MULTILINE):
         added.append("mermaid: true")
-    if "render_with_liquid" not in keys and _LIQUID.search(body):
-        # Jekyll would run '{{ ... }}' in code or prose as Liquid; Jekyll >= 4 can switch that off.
-        added.append("render_with_liquid: false")
     kept = [line for i, line in enumerate(lines[:close]) if i not in drop]
     return "\n".join([*kept, *added, *lines[close:]])
 
 
-def convert_body(lines: list[str], flavor: str) -> list[str]:
-    """Rewrite pymdown containers and fence options in ``lines`` (recursively, innermost first)."""
+def _liquid_on(yaml_text: str) -> bool:
+    """Whether Jekyll will run the post through Liquid: unless it says ``render_with_liquid: false``."""
+    import yaml
+
+    try:
+        meta = yaml.safe_load(yaml_text) if yaml_text else None
+    except yaml.YAMLError:
+        return True  # chirpy_front_matter reports it, with the place
+    return not (isinstance(meta, dict) and meta.get("render_with_liquid") is False)
+
+
+def _raw(text: str) -> str:
+    """``text`` for inside ``{% raw %}``: an ``{% endraw %}`` in it would end the block early,
+    so it is closed there, Liquid prints the ``{%`` from a string, and the block reopens."""
+    return _ENDRAW.sub(lambda m: "{% endraw %}{{ '{%' }}{% raw %}" + m.group(0)[2:], text)
+
+
+def _raw_block(lines: list[str], prefix: str) -> list[str]:
+    """A code block Liquid must not read, between ``{% raw %}`` lines (Liquid drops them; the
+    blank lines they leave do not change what Markdown reads)."""
+    if not any(_LIQUID.search(line) for line in lines):
+        return lines
+    return [f"{prefix}{{% raw %}}", *map(_raw, lines), f"{prefix}{{% endraw %}}"]
+
+
+def _raw_spans(line: str) -> str:
+    """Each inline code span holding Liquid markers, wrapped in ``{% raw %}``."""
+    if not _LIQUID.search(line):
+        return line
+    return _CODE_SPAN.sub(
+        lambda m: f"{{% raw %}}{_raw(m.group(0))}{{% endraw %}}" if _LIQUID.search(m.group(0)) else m.group(0), line)
+
+
+def convert_body(lines: list[str], flavor: str, *, liquid: bool = False) -> list[str]:
+    """Rewrite pymdown containers and fence options in ``lines`` (recursively, innermost first).
+
+    ``liquid``: the output goes through Liquid (a Jekyll post), so code holding its markers
+    is wrapped in ``{% raw %}``."""
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").parse("\n".join(lines))
     fences: dict[int, Token] = {}
+    indented: dict[int, int] = {}  # an indented code block's first line -> its end
     opaque: set[int] = set()  # lines where a container marker is just text
     for token in tokens:
         if token.map is None:
@@ -296,6 +339,8 @@ def convert_body(lines: list[str], flavor: str) -> list[str]:
             opaque.update(range(*token.map))
         elif token.type in ("code_block", "html_block"):
             opaque.update(range(*token.map))
+            if token.type == "code_block":
+                indented[token.map[0]] = token.map[1]
     out: list[str] = []
     i, n = 0, len(lines)
     while i < n:
@@ -303,16 +348,29 @@ def convert_body(lines: list[str], flavor: str) -> list[str]:
         if i in fences:
             token = fences[i]
             end = min(max(token.map[1], i + 1), n) if token.map else i + 1
-            out.extend(convert_fence(lines[i:end], token, flavor))
+            fence = convert_fence(lines[i:end], token, flavor)
+            if liquid:
+                opener = lines[i]
+                fence = _raw_block(fence, opener[: len(opener) - len(opener.lstrip())])
+            out.extend(fence)
             i = end
             continue
         match = None if i in opaque else (_CONTAINER.match(line) or _TAB.match(line))
+        if match is None and liquid and i in indented:
+            end = min(indented[i], n)
+            out.extend(_raw_block(lines[i:end], ""))
+            i = end
+            continue
         if match is None:
-            out.append(line if i in opaque else _VERIFIED.sub(_verified_text, line))
+            if i in opaque:
+                out.append(line)
+            else:
+                line = _VERIFIED.sub(_verified_text, line)
+                out.append(_raw_spans(line) if liquid else line)
             i += 1
             continue
         end = _body_end(lines, i + 1)
-        inner = convert_body([_dedent(x) for x in lines[i + 1 : end]], flavor)
+        inner = convert_body([_dedent(x) for x in lines[i + 1 : end]], flavor, liquid=liquid)
         while inner and not inner[-1].strip():
             inner.pop()
         while inner and not inner[0].strip():
