@@ -287,6 +287,8 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             if problem.level == "warning" and problem.format() not in seen:
                 article_warnings += 1
                 problems.append((ref.docs_path, problem))
+            elif problem in rendered.fixed_headings:  # an info line the build logs too: not a warning
+                problems.append((ref.docs_path, problem))
     for users, problem in problems:
         prefix = f"{users}: " if users else ""
         print(f"\n{prefix}{problem.format()}", file=out)

@@ -5,8 +5,10 @@ The rules, in one place:
 * a section is filled only when its body is empty or holds only TODO markers;
 * a heading maps to a bundle section through the alias table (``settings.sections``);
 * bundle content with no heading is appended after the last section (``settings.append``);
-* a heading naming another pattern is reported and, unless ``fix_headings`` is off, shown
-  with the right name — the only change ever made to authored text, and only in the output;
+* a heading slip ("What is X Pattern" / "Why use X Pattern" naming another pattern where the
+  article's own section belongs) is reported and, unless ``fix_headings`` is off, shown with
+  the right name — the only change ever made to authored text, and only in the output; any
+  other heading naming another pattern is the author's and is kept;
 * ``pattern-snippet`` fences anywhere in the prose are replaced by the snippet and its output;
 * a TODO left over afterwards is a warning, so strict builds fail.
 """
@@ -66,6 +68,8 @@ class Rendered:
     specs: list[RunSpec] = field(default_factory=list)  # runs the page shows
     sections: dict[int, str] = field(default_factory=dict)  # section index -> generated body (eject)
     appended: dict[str, str] = field(default_factory=dict)  # section key -> heading + body appended
+    # heading slips shown corrected (info lines the build logs and ``check`` lists)
+    fixed_headings: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -163,20 +167,23 @@ class Filler:
         filled: list[str] = []
         levels = [s.level for s in article.sections if s.level > 1]
         base_level = min(levels) if levels else 2
+        slips = checks.heading_slips([s.title for s in article.sections], self.own, self.site_others())
+        fixed_headings: list[Problem] = []
         for index, section in enumerate(article.sections):
             title = section.title
-            slip = checks.heading_slip(title, self.own, self.others)
+            slip = slips.get(index)
             place = article.place(section.start)
             if slip is not None:
                 if self.settings.fix_headings:
                     headings[index] = "#" * section.level + " " + slip.fixed + article.newline
-                    self.problems.append(Problem(
-                        f"heading '{title}' names {slip.other} in the {self.bundle.name} article; "
-                        f"shown as '{slip.fixed}'",
+                    fixed_headings.append(Problem(
+                        f"heading '{title}' names {slip.other} where the {self.bundle.name} article's "
+                        f"own section belongs; shown as '{slip.fixed}'",
                         place,
                         "correct the heading in the source to silence this",
                         level="info",
                     ))
+                    self.problems.append(fixed_headings[-1])
                 else:
                     self.problems.append(Problem(
                         f"heading '{title}' names {slip.other} in the {self.bundle.name} article",
@@ -229,7 +236,15 @@ class Filler:
         )
         updates = self.fill_meta(meta, article)
         self.leftovers(article, set(fills) | reported, updates)
-        return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended)
+        return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended,
+                        fixed_headings)
+
+    def site_others(self) -> list[str]:
+        """Other patterns a slip may name: the bundle's related and contrasted ones, and the
+        site's other articles' bundles (an article copied from a sibling names the sibling)."""
+        own = {n.lower() for n in self.own} | {self.bundle.id.lower()}
+        site = {display_name(i) for i in self.links.pages if i.lower() not in own}
+        return sorted(set(self.others) | site)
 
     def check_cycles(self) -> None:
         """Declared flows whose events trigger each other in a loop: an event storm risk."""
@@ -652,6 +667,14 @@ def front_matter_replacements(article: Article, updates: Mapping[str, Any]) -> d
         index = line - 1
         out[index] = f"{key}: {json.dumps(value, ensure_ascii=False)}{article.newline}"
     return out
+
+
+def display_name(pattern_id: str) -> str:
+    """``event-sourcing`` -> ``Event Sourcing``; a trailing "-pattern" is not part of the name."""
+    words = pattern_id.split("-")
+    if len(words) > 1 and words[-1].lower() == "pattern":
+        words = words[:-1]
+    return " ".join(w.capitalize() for w in words)
 
 
 def relative_url(from_page: str, to_page: str) -> str:
