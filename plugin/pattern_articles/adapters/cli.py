@@ -68,10 +68,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "new": (
         "scaffold an article, a bundle stub, a runnable snippet and its golden output",
         "The article names its bundle; the snippet runs and its output is its golden file. "
-        "Nothing that exists is overwritten.",
+        "When the article exists already (a skeleton you wrote), only the bundle is added, and "
+        "with --link the article's front matter gets the line that names it. Nothing that "
+        "exists is overwritten.",
         """\
   pattern-articles new event-sourcing
   pattern-articles new cqrs --name "CQRS"
+  pattern-articles new orchestration --link
 """,
     ),
     "eject": (
@@ -136,7 +139,13 @@ def _parser() -> argparse.ArgumentParser:
 
     new = command("new")
     new.add_argument("pattern_id", metavar="PATTERN-ID", help="lower-case words joined by hyphens, e.g. event-sourcing")
-    new.add_argument("--name", default="", help="the pattern's display name (default: from the id)")
+    new.add_argument("--name", default="",
+                     help="the pattern's display name (default: from the article's title, else from the id)")
+    new.add_argument("--article", type=Path, default=None, metavar="ARTICLE",
+                     help="an existing article to add the bundle for (default: the one whose front matter "
+                          "names PATTERN-ID, or docs/patterns/PATTERN-ID-pattern.md when it exists)")
+    new.add_argument("--link", action="store_true",
+                     help="add 'pattern: PATTERN-ID' to the existing article's front matter (nothing else changes)")
 
     eject = command("eject")
     eject.add_argument("article", type=Path, metavar="ARTICLE", help="the article's Markdown file")
@@ -178,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "new":
                 from ..pages.scaffold import new as scaffold_new
 
-                scaffold_new(settings, args.pattern_id, args.name)
+                scaffold_new(settings, args.pattern_id, args.name, link=args.link, article=args.article)
                 return 0
             if args.command == "eject":
                 from ..pages.scaffold import eject as eject_article
