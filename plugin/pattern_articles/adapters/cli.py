@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import PatternError, Problem
+from ..paths import project_relative
 
 if TYPE_CHECKING:
     from ..content.bundle import Bundle
@@ -162,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    root: Path | None = None  # the project's folder, once known: messages name paths relative to it
     try:
         if args.command == "schema":
             from ..content.model import json_schema
@@ -176,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PatternError(f"config file {config} not found",
                                hint="name the site's mkdocs.yml, or leave -f out to use the nearest one")
         settings = settings_mod.load(config)
+        root = settings.root
         if getattr(args, "fresh", False):
             settings.fresh = True
         project = Project(settings)
@@ -197,7 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             project.close()
     except PatternError as exc:
-        print(f"error: {exc.format()}", file=sys.stderr)
+        # an error at a place in the project names it relative to the project; one about the
+        # setup itself ("nothing to check in <folder>, settings: <file>") keeps the full paths
+        shown = exc.format() if root is None or exc.place is None else project_relative(exc.format(), root)
+        print(f"error: {shown}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -255,8 +261,15 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     elif paths:
         wanted = {b.id for b in bundles}
         refs = [r for r in refs if r.bundle_id in wanted]
+    # skeletons whose title still says TODO but that name no bundle: nothing would fill them
+    unlinked = _unlinked(project, paths, article_files)
     if not bundles and not refs:
-        raise _nothing_to_check(project, paths, config_file)
+        if not unlinked:
+            raise _nothing_to_check(project, paths, config_file)
+        for found in unlinked:
+            print(f"\n{project_relative(found.format(), project.settings.root)}", file=out)
+        print(f"\n{_count(len(unlinked), 'warning')}", file=out)
+        return 1
     pairs = list(project.specs(bundles))
     project.start(bundles)
     problems: list[tuple[str, Problem]] = []
@@ -298,14 +311,37 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
                 problems.append((ref.docs_path, problem))
             elif problem in rendered.fixed_headings:  # an info line the build logs too: not a warning
                 problems.append((ref.docs_path, problem))
+    for found in unlinked:
+        article_warnings += 1
+        problems.append(("", found))
     for users, problem in problems:
         prefix = f"{users}: " if users else ""
-        print(f"\n{prefix}{problem.format()}", file=out)
+        print(f"\n{prefix}{project_relative(problem.format(), project.settings.root)}", file=out)
     tally = project.tally()
     seconds = time.perf_counter() - started
     print(f"\n{_count(len(pairs), 'snippet run')}: {tally.line()}; {_count(len(refs), 'article')} checked, "
           f"{_count(article_warnings, 'warning')}; {seconds:.2f} s", file=out)
     return 1 if tally.failed or article_warnings else 0
+
+
+def _unlinked(project: Project, paths: list[Path], article_files: list[Path]) -> list[Problem]:
+    """Pages under docs_dir (or the Markdown files named) with a TODO title and no bundle key."""
+    from ..content.checks import unlinked_todo_title, unlinked_todo_titles
+
+    s = project.settings
+    ids = [d.name for d in project.bundle_dirs()]
+    if not paths:
+        return unlinked_todo_titles(s.absolute(s.docs_dir), s.article_key, ids)
+    found: list[Problem] = []
+    for path in article_files:
+        try:
+            text = path.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        problem = unlinked_todo_title(text, path, s.article_key, ids)
+        if problem is not None:
+            found.append(problem)
+    return found
 
 
 def _count(number: int, noun: str) -> str:

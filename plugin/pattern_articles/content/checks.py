@@ -12,9 +12,13 @@ that contrasts two patterns names the other one on purpose.
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Place, Problem
 
 #: Pattern names the heading check knows even when no bundle mentions them.
 KNOWN_PATTERNS = (
@@ -142,3 +146,70 @@ def match_section(title: str, own: Iterable[str], aliases: dict[str, list[str]])
         if norm in (n.lower() for n in names):
             return key
     return None
+
+
+# -- a skeleton not linked to its bundle ----------------------------------------------------
+def unlinked_todo_title(
+    text: str, path: Path | str, key: str = "pattern", bundle_ids: Iterable[str] = ()
+) -> Problem | None:
+    """A page whose front matter title still says TODO but names no bundle: a warning.
+
+    Why: without the ``pattern:`` key nothing fills the page, so a skeleton copied from the
+    previous article builds, even strictly, with "<TODO>" in its title for every reader to
+    see. ``text`` is the file's text (its start is enough); ``path`` is how messages name it.
+    """
+    head = text.lstrip("\ufeff")
+    if not re.match(r"---[ \t]*\r?\n", head):
+        return None
+    title_line = 0
+    title = ""
+    for number, line in enumerate(head.splitlines()[1:], 2):
+        if line.strip() in ("---", "..."):
+            break
+        if line.startswith(f"{key}:"):
+            return None
+        if line.startswith("title:"):
+            title_line, title = number, line.split(":", 1)[1].strip()
+    if not title_line:
+        return None
+    from .article import has_todo
+
+    if not has_todo(title):
+        return None
+    stem = Path(path).stem
+    guesses = [stem, stem.removesuffix("-pattern")]
+    known = [g for g in guesses if g in set(bundle_ids)]
+    guess = known[0] if known else guesses[-1] or "<bundle id>"
+    fix = (f"add '{key}: {guess}' to its front matter to fill it from snippets/{guess}/"
+           if known else
+           f"add '{key}: <bundle id>' to its front matter to fill it from that bundle "
+           f"(no bundle yet: 'pattern-articles new {guess} --link' adds one and the line)")
+    return Problem(
+        f"the title still says TODO ({title}) and the page names no bundle, so nothing fills it",
+        Place(path, title_line),
+        fix + ", or write the title",
+    )
+
+
+def unlinked_todo_titles(docs: Path, key: str = "pattern", bundle_ids: Iterable[str] = (),
+                         shown: Callable[[Path], str] | None = None) -> list[Problem]:
+    """:func:`unlinked_todo_title` for every Markdown file under ``docs`` (reading only its
+    start: front matter is at the top)."""
+    found: list[Problem] = []
+    ids = list(bundle_ids)
+    if not docs.is_dir():
+        return found
+    for folder, _, names in sorted(os.walk(docs, followlinks=True)):
+        for name in sorted(names):
+            if not name.endswith(".md"):
+                continue
+            path = Path(folder) / name
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(65536).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            problem = unlinked_todo_title(head, shown(path) if shown else path, key, ids)
+            if problem is not None:
+                found.append(problem)
+    return found

@@ -8,9 +8,15 @@ Prose fields are Markdown.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _requirement(value: str) -> str:
+    from .requirements import check_syntax
+
+    return check_syntax(value)
 
 
 class Strict(BaseModel):
@@ -204,6 +210,12 @@ class BundleModel(Strict):
     summary: Summary | None = None
     snippets: dict[str, SnippetSpec] = Field(default_factory=dict, description="How to run each snippet.")
     normalize: list[str | Normaliser] = Field(default_factory=list, description="Bundle-wide normalisers.")
+    # each item validated alone, so a malformed one is an error at load naming its own line
+    requires: list[Annotated[str, AfterValidator(_requirement)]] = Field(
+        default_factory=list,
+        description="Distributions the snippets need, as PEP 508 requirements (e.g. 'redis>=5'); checked "
+                    "before any run in the interpreter that runs the snippets.",
+    )
 
     @field_validator("name")
     @classmethod

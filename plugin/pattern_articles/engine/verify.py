@@ -254,9 +254,15 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
             detail=outcome.diff,
         )
     if outcome.status in ("failed", "timeout", "error"):
+        from ..content import requirements
+
+        missing = requirements.unmet_for(bundle) if outcome.result.reason.startswith(requirements.REASON) else []
+        if missing:  # never started: the bundle.yml line that declares it, and how to install it
+            return requirements.problem(bundle, missing, name)
         tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
         return Problem(f"{name} {outcome.status}: {outcome.result.reason}", place,
-                       "run it on its own to see the whole error", detail=tail)
+                       requirements.module_hint(outcome.result.stderr) or "run it on its own to see the whole error",
+                       detail=tail)
     return None
 
 

@@ -25,6 +25,7 @@ from ..content import checks
 from ..content.article import Article, block_parser, has_todo, todo_lines
 from ..content.snippets import excerpt, split_ref
 from ..errors import PatternError, Place, Problem
+from ..paths import project_relative
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -500,6 +501,9 @@ class Filler:
         reason = outcome.result.reason or outcome.status
         details = (outcome.result.stdout + ("\n" if outcome.result.stdout and outcome.result.stderr else "")
                    + outcome.result.stderr)
+        # a published page never shows the author's local folders: paths relative to the project
+        details, reason = (project_relative(details, self.settings.root),
+                           project_relative(reason, self.settings.root))
         return (f'!!! failure "{where} {outcome.status}: {_quote(reason)}"\n\n'
                 + indent_block(fence(details.strip() or "(no output)", "text")))
 
