@@ -163,3 +163,24 @@ def test_paths_on_the_page_and_in_messages_are_the_projects(site: Path) -> None:
     check = cli(site, "check")
     assert str(site.resolve()) not in check.stdout and str(site) not in check.stdout
     assert "pip install not_a_module_xyz" in check.stdout
+
+
+def test_prose_from_markdown_files_fills_the_page_and_its_errors_name_the_file(site: Path) -> None:
+    bundle = site / "snippets" / "alpha"
+    (bundle / "prose").mkdir()
+    (bundle / "prose" / "definition.md").write_text(
+        "Alpha does things **first**, in prose kept in a Markdown file.\n\n- one\n- two\n", "utf-8")
+    (bundle / "bundle.yml").write_text(
+        BUNDLE.replace("  text: Alpha does things first.\n", "  text:\n    file: prose/definition.md\n"), "utf-8")
+    build = run_mkdocs(site, "--strict", "-d", "site")
+    assert build.returncode == 0, build.stderr
+    assert "Alpha does things <strong>first</strong>, in prose kept in a Markdown file." in page(site)
+    (bundle / "prose" / "definition.md").write_text("Alpha.\n\n<TODO: an analogy>\n", "utf-8")
+    check = cli(site, "check")
+    assert check.returncode == 1
+    assert "snippets/alpha/prose/definition.md:3: TODO left in definition.md" in check.stdout, check.stdout
+    (bundle / "prose" / "definition.md").write_text("Alpha.\n\n~~~\ncode\n", "utf-8")
+    strict = run_mkdocs(site, "--strict", "-d", "site")
+    assert strict.returncode != 0
+    assert "snippets/alpha/prose/definition.md:3: this code fence is never closed" in strict.stderr
+    assert "(the file of definition.text, snippets/alpha/bundle.yml:5)" in strict.stderr

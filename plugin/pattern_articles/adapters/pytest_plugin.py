@@ -238,10 +238,18 @@ class BundleError(pytest.Item):
         raise SnippetFailure(self.error)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        return self.error
+        return _shown(self.config, self.error)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.name
+
+
+def _shown(config: pytest.Config, text: str) -> str:
+    """A report with the project's paths relative to the project (the folder of mkdocs.yml)."""
+    from ..paths import project_relative
+
+    project = _project(config)
+    return project_relative(text, project.settings.root) if project is not None else text
 
 
 class SnippetFailure(Exception):
@@ -348,7 +356,7 @@ class ArticleItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SnippetFailure):
-            return str(excinfo.value)
+            return _shown(self.config, str(excinfo.value))
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -388,7 +396,7 @@ class SnippetItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SnippetFailure):
-            return str(excinfo.value)
+            return _shown(self.config, str(excinfo.value))
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, WrapValidator, field_validator
+
+from .prose import TEXT_JSON_SCHEMA, text_or_file
+
+#: Prose (Markdown): a string, or ``{file: prose/x.md}``, a Markdown file of the bundle (see prose.py).
+Text = Annotated[str, WrapValidator(text_or_file), WithJsonSchema(TEXT_JSON_SCHEMA)]
 
 
 def _requirement(value: str) -> str:
@@ -30,22 +35,22 @@ class Contrast(Strict):
 
 
 class Definition(Strict):
-    text: str = Field(description="What the pattern is, in a paragraph or two (Markdown).")
-    analogy: str = Field("", description="An everyday analogy that makes the idea stick.")
+    text: Text = Field(description="What the pattern is, in a paragraph or two (Markdown).")
+    analogy: Text = Field("", description="An everyday analogy that makes the idea stick.")
     contrast_with: str = Field("", description="Pattern id the definition contrasts with.")
     contrast: list[Contrast] = Field(default_factory=list)
 
 
 class Problem(Strict):
-    context: str = Field("", description="The situation; fills an empty Problem section.")
-    forces: list[str] = Field(default_factory=list, description="Pressures a solution must balance.")
+    context: Text = Field("", description="The situation; fills an empty Problem section.")
+    forces: list[Text] = Field(default_factory=list, description="Pressures a solution must balance.")
 
 
 class Participant(Strict):
     id: str = Field(description="Short id used in events, flows and traces, e.g. 'order'.")
     name: str = Field(description="Display name, e.g. 'Order service'.")
     owns: str = Field("", description="The data this participant owns and nobody else writes.")
-    responsibility: str = Field("", description="What it does, in one sentence.")
+    responsibility: Text = Field("", description="What it does, in one sentence.")
 
 
 class Event(Strict):
@@ -54,7 +59,7 @@ class Event(Strict):
     consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
     kind: Literal["domain", "compensation", "command", "integration", "notification"] = "domain"
     payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
-    description: str = ""
+    description: Text = ""
 
 
 class Step(Strict):
@@ -74,14 +79,14 @@ class Compensation(Strict):
 
 class Flow(Strict):
     title: str = ""
-    description: str = ""
+    description: Text = ""
     scenario: str = Field("", description="Scenario name of the snippet run that shows this flow.")
     steps: list[Step] = Field(default_factory=list)
 
 
 class FailureFlow(Flow):
     name: str = Field(description="Short id, e.g. 'payment-declined'.")
-    trigger: str = Field(description="What goes wrong.")
+    trigger: Text = Field(description="What goes wrong.")
     compensations: list[Compensation] = Field(default_factory=list)
 
 
@@ -93,8 +98,8 @@ class Flows(Strict):
 
 class UseCase(Strict):
     title: str = ""
-    text: str = Field("", description="The business scenario (Markdown).")
-    outcome: str = Field("", description="How the client learns the result (polling, callback, ...).")
+    text: Text = Field("", description="The business scenario (Markdown).")
+    outcome: Text = Field("", description="How the client learns the result (polling, callback, ...).")
 
 
 class SnippetRef(Strict):
@@ -109,35 +114,35 @@ class SnippetRef(Strict):
 
 class ImplementationStep(Strict):
     title: str
-    text: str = ""
+    text: Text = ""
     code: list[SnippetRef] = Field(default_factory=list, description="Code to show (as tabs if several).")
 
 
 class Implementation(Strict):
-    intro: str = ""
+    intro: Text = ""
     steps: list[ImplementationStep] = Field(default_factory=list)
 
 
 class Benefit(Strict):
     title: str
-    detail: str
+    detail: Text
 
 
 class Consideration(Strict):
     title: str
-    risk: str
-    mitigation: str
+    risk: Text
+    mitigation: Text
     demonstrated_by: SnippetRef | None = None
 
 
 class Alternative(Strict):
     pattern: str
-    when: str
+    when: Text
 
 
 class Applicability(Strict):
-    use_when: list[str] = Field(default_factory=list)
-    avoid_when: list[str] = Field(default_factory=list)
+    use_when: list[Text] = Field(default_factory=list)
+    avoid_when: list[Text] = Field(default_factory=list)
     prefer_instead: list[Alternative] = Field(default_factory=list)
 
 
@@ -145,7 +150,7 @@ class Related(Strict):
     pattern: str = Field(description="Pattern id; linked when the site has its article.")
     name: str = ""
     relation: str = Field("", description="alternative, implements, complements, ...")
-    note: str = ""
+    note: Text = ""
     url: str = ""
 
 
@@ -153,12 +158,12 @@ class Reference(Strict):
     title: str
     url: str
     publisher: str = ""
-    note: str = ""
+    note: Text = ""
 
 
 class Summary(Strict):
-    text: str = ""
-    takeaways: list[str] = Field(default_factory=list)
+    text: Text = ""
+    takeaways: list[Text] = Field(default_factory=list)
 
 
 class Normaliser(Strict):
@@ -193,7 +198,7 @@ class BundleModel(Strict):
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
-    description: str = Field("", description="Fills 'description: <TODO>'.")
+    description: Text = Field("", description="Fills 'description: <TODO>'.")
     tags: list[str] = Field(default_factory=list)
     definition: Definition | None = None
     problem: Problem | None = None

@@ -237,6 +237,10 @@ class Filler:
         )
         updates = self.fill_meta(meta, article)
         self.leftovers(article, set(fills) | reported, updates)
+        if fills or appended:  # the bundle's prose files fill this page: a TODO left in them shows
+            from ..content.prose import todo_problems
+
+            self.problems.extend(p for p in todo_problems(self.bundle) if p not in self.problems)
         return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended,
                         fixed_headings)
 
