@@ -233,3 +233,18 @@ def test_filled_stub_builds_strict(site: Path) -> None:
     assert "3. the result is reported" in page, "the snippet's real output"
     check = cli(site, "check", env=clean_env())
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_new_finds_an_article_linked_by_its_key_anywhere(site: Path) -> None:
+    article = site / "docs" / "blog" / "2023-09-02-orchestration.md"
+    article.parent.mkdir(parents=True)
+    text = "---\npattern: orchestration\ntitle: 'Service Orchestration Pattern: <TODO>'\n---\n\n## Introduction\n"
+    article.write_text(text, "utf-8")
+    result = cli(site, "new", "orchestration", "--link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "found docs/blog/2023-09-02-orchestration.md: adding its bundle" in result.stdout
+    assert "linked" not in result.stdout and "does not name its bundle" not in result.stdout
+    assert article.read_text("utf-8") == text
+    assert not (site / "docs" / "patterns").exists()
+    bundle = yaml.safe_load((site / "snippets" / "orchestration" / "bundle.yml").read_text("utf-8"))
+    assert bundle["name"] == "Service Orchestration"
