@@ -7,8 +7,32 @@ fix, not our stack.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# C0 controls (but tab and newline) as their Unicode pictures (ESC is shown as "␛"), DEL as
+# "␡", C1 controls (0x9b is a one-byte CSI to some terminals) spelt out as "\x9b"
+_CONTROLS: dict[int, str] = {
+    **{c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)},
+    0x7F: "\u2421",
+    **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)},
+}
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character made visible and inert.
+
+    A snippet's output, a traceback or a name from metadata is someone else's text: printed
+    raw, an ANSI or OSC sequence rewrites the terminal or CI log (hides lines, sets the
+    window title, makes links) and a NUL or ESC reaches the HTML. Tab and newline are kept;
+    CRLF becomes a newline; a lone carriage return (which overprints a line) is shown.
+    """
+    if _CONTROL.search(text) is None:
+        return text
+    return text.replace("\r\n", "\n").translate(_CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -38,7 +62,7 @@ class Problem:
             head += f"\n  hint: {self.hint}"
         if self.detail:
             head += "\n" + self.detail
-        return head
+        return escape_controls(head)
 
 
 class PatternError(Exception):
@@ -63,7 +87,7 @@ class PatternError(Exception):
         lines.extend(f"  {p.format()}" for p in self.problems)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return escape_controls("\n".join(lines))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import threading
 import time
@@ -79,6 +80,7 @@ class Project:
         self._judged_failing: set[RunSpec] = set()  # held outcomes of runs that passed but fail (see tally)
         self._lock = threading.Lock()
         self._articles_memo: tuple[object, list[ArticleRef]] | None = None
+        self._pinned: list[ArticleRef] | None = None  # the articles a MkDocs build found in its Files
         self._pages: PageCache | None = None
         self.pages_cached = 0  # runs shown by pages that came whole from the page cache
 
@@ -89,12 +91,11 @@ class Project:
     def bundle(self, bundle_id: str, place: Place | None = None) -> Bundle:
         if bundle_id in self._bundles:
             return self._bundles[bundle_id]
-        for root in self.settings.snippet_roots:
-            folder = root / bundle_id
-            if folder.is_dir() and bundle_mod.find_metadata(folder) is not None:
-                loaded = bundle_mod.load(folder)
-                self._bundles[bundle_id] = loaded
-                return loaded
+        folder = bundle_mod.locate(self.settings.snippet_roots, bundle_id, place)
+        if folder is not None:
+            loaded = bundle_mod.load(folder)
+            self._bundles[bundle_id] = loaded
+            return loaded
         roots = ", ".join(str(r) for r in self.settings.snippet_roots)
         known = ", ".join(d.name for d in self.bundle_dirs()) or "none"
         raise PatternError(
@@ -127,36 +128,66 @@ class Project:
 
     # -- articles ------------------------------------------------------------------------
     def articles(self) -> list[ArticleRef]:
-        """Markdown files under docs_dir whose front matter names a bundle.
+        """The site's articles: pages whose front matter names a bundle.
 
-        Remembered while no Markdown file under docs_dir changed (by stat): every page of a
-        build asks for the site's links, and reading every page's front matter for each page
-        made a build quadratic in its number of pages.
+        In a MkDocs build, those among the pages MkDocs builds (:meth:`pin_articles`). Else
+        (the CLI, pytest) Markdown files under docs_dir that ``mkdocs build`` would build:
+        MkDocs' default exclusions, ``exclude_docs`` and ``draft_docs`` are honoured
+        (:meth:`Settings.is_built`). Remembered while no Markdown file under docs_dir changed
+        (by stat): every page of a build asks for the site's links, and reading every page's
+        front matter for each page made a build quadratic in its number of pages.
         """
+        if self._pinned is not None:
+            return list(self._pinned)
         docs = self.settings.absolute(self.settings.docs_dir)
         found: list[ArticleRef] = []
         if not docs.is_dir():
             return found
         stats: list[tuple[str, int, int, int]] = []
-        for folder, _, names in os.walk(docs, followlinks=True):
+        for folder, _, names in _walk_once(docs):
             for name in names:
                 if name.endswith(".md"):
                     with contextlib.suppress(OSError):
                         info = os.stat(os.path.join(folder, name))
-                        stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns, info.st_size))
+                        if stat.S_ISREG(info.st_mode):  # a FIFO named x.md would block the read
+                            stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns,
+                                          info.st_size))
         key = self.settings.article_key
-        signature = (str(docs), key, sorted(stats))
+        signature = (str(docs), key, self.settings.exclude_docs, self.settings.draft_docs, sorted(stats))
         memo = self._articles_memo
         if memo is not None and memo[0] == signature:
             return list(memo[1])
         for path in sorted(Path(name) for name, *_ in stats):
+            docs_path = path.relative_to(docs).as_posix()
+            if not self.settings.is_built(docs_path):
+                continue
             bundle_id, line = _linked_bundle(path, key)
             if bundle_id:
-                found.append(ArticleRef(path, path.relative_to(docs).as_posix(), bundle_id, line))
+                found.append(ArticleRef(path, docs_path, bundle_id, line))
         racy = time.time_ns() - 2_000_000_000  # a file written this recently may change within its mtime tick
         if all(max(m, c) < racy for _, m, c, _ in stats):
             self._articles_memo = (signature, list(found))
         return found
+
+    def articles_in(self, pages: list[tuple[Path, str]], texts: Mapping[Path, str]) -> list[ArticleRef]:
+        """The articles among ``pages`` ((file, its path in the site's sources), as a MkDocs
+        build lists the pages it builds); ``texts``: their text, by resolved path."""
+        key = self.settings.article_key
+        found: list[ArticleRef] = []
+        for path, docs_path in pages:
+            text = texts.get(path.resolve())
+            bundle_id, line = _linked_bundle(path, key) if text is None else _linked_in(text, key)
+            if bundle_id:
+                found.append(ArticleRef(path, docs_path, bundle_id, line))
+        return found
+
+    def pin_articles(self, refs: list[ArticleRef] | None) -> None:
+        """Make ``refs`` the site's articles (None: find them by walking docs_dir again).
+
+        A MkDocs build pins the articles among the pages it builds, so links, the catalogue
+        and the users of a snippet name built pages only, never a draft, an excluded page or
+        another language's copy."""
+        self._pinned = list(refs) if refs is not None else None
 
     def article_ref(self, path: Path) -> ArticleRef:
         """The article in ``path`` (a file the user named), or an error saying why it is not one."""
@@ -211,6 +242,8 @@ class Project:
                 timeout=s.timeout,
                 jobs=s.jobs,
                 output_limit=s.output_limit,
+                memory_limit=s.memory_limit,
+                cpu_limit=s.cpu_limit,
                 env_allowlist=allow,
                 cache_dir=s.cache_path,
                 fresh=s.force_fresh,
@@ -252,7 +285,11 @@ class Project:
         judged = judge(bundle, spec, result, trace_checks=self.settings.check_trace)
         with self._lock:
             self._outcomes[spec] = judged
-            if (result.status == "passed" and (judged.status == "mismatch" or judged.problems)) or missing:
+            # a changed output, a broken flow, or what the run did (processes left running,
+            # output over the limit, a normaliser out of time): failing verdicts of a pass;
+            # and a run never started for want of a requirement
+            if (result.status == "passed" and (judged.status not in ("passed", "skipped") or judged.problems)) \
+                    or missing:
                 self._judged_failing.add(spec)
             else:
                 self._judged_failing.discard(spec)
@@ -443,11 +480,40 @@ def read_article(path: Path) -> str:
 def _linked_bundle(path: Path, key: str) -> tuple[str, int]:
     """Cheaply read the linking key from the front matter without parsing the whole file."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(65536).decode("utf-8", errors="replace")
+        # non-blocking: a FIFO that took a regular file's place since the walk opens at once
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "", 0
+            head = os.read(fd, 65536).decode("utf-8", errors="replace")
+        finally:
+            os.close(fd)
     except OSError:
         return "", 0
-    head = head.lstrip("\ufeff")
+    return _linked_in(head, key)
+
+
+def _walk_once(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` following links, as MkDocs walks docs_dir, but entering each real folder
+    once: two links to ``.`` (``ln -s . a; ln -s . b``) would otherwise make a walk of
+    2**40 paths before the kernel's link limit stops it."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(top, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        yield folder, dirs, names
+
+
+def _linked_in(text: str, key: str) -> tuple[str, int]:
+    """:func:`_linked_bundle` of a text already read."""
+    head = text[:65536].lstrip("\ufeff")
     if not head.startswith("---"):
         return "", 0
     for number, line in enumerate(head.splitlines()[1:], 2):

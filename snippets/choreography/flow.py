@@ -2,8 +2,9 @@
 
     python flow.py [happy-path | payment-declined | out-of-stock]
 
-Runs on the in-process bus, or on Redis Streams when REDIS_URL is set (all four services in
-this one process, taking turns); both print the same log.
+Runs on the in-process bus, or on Redis Streams when REDIS_URL is set
+(all four services in this one process, taking turns); both print the
+same log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import sys
 
 from shop.bus import bus_from_env
-from shop.scenarios import SCENARIOS, open_shop, order_status, place_order
+from shop.scenarios import (
+    SCENARIOS,
+    open_shop,
+    order_status,
+    place_order,
+)
 
 ORDER_IDS = {
     "happy-path": "order-1001",
@@ -23,20 +29,30 @@ ORDER_IDS = {
 def main(argv: list[str]) -> int:
     name = argv[0] if argv else "happy-path"
     if name not in SCENARIOS:
-        print(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}", file=sys.stderr)
+        known = ", ".join(SCENARIOS)
+        print(
+            f"unknown scenario {name!r}; choose one of: {known}",
+            file=sys.stderr,
+        )
         return 2
     scenario, order_id = SCENARIOS[name], ORDER_IDS[name]
-    print(f"scenario {name}: {scenario.customer} orders {scenario.quantity} x {scenario.sku}")
+    who, quantity, sku = (
+        scenario.customer,
+        scenario.quantity,
+        scenario.sku,
+    )
+    print(f"scenario {name}: {who} orders {quantity} x {sku}")
 
     bus = bus_from_env(log=print)
     try:
         # --8<-- [start:wiring]
         services = open_shop(bus)  # four services, four stores, one bus
-        print(f"{'client':<10} -> {'PlaceOrder':<18} {order_id}")
+        print(f"{'client':<10} -> {'PlaceOrder':<17} {order_id}")
         place_order(bus, order_id, scenario)
         bus.run_until_idle()
         # --8<-- [end:wiring]
-        print(f"final state of {order_id}: {order_status(services['order'].store, order_id)}")
+        status = order_status(services["order"].store, order_id)
+        print(f"final state of {order_id}: {status}")
     finally:
         bus.close()
     return 0

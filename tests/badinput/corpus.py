@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .kit import DIRECTIVE_LINE, Edit, append, delete, replace, symlink, write
+from .kit import DIRECTIVE_LINE, Edit, append, delete, fifo, replace, symlink, write
 
 B = "snippets/demo/bundle.yml"
 H = "snippets/demo/hello.py"
+G = "snippets/demo/expected/hello.txt"
 A = "docs/demo.md"
 M = "mkdocs.yml"
 D = DIRECTIVE_LINE
@@ -303,7 +304,7 @@ CASES: tuple[Case, ...] = (
          snippet('import subprocess, sys\n'  # the daemon names this file: test_corpus looks for it
                  'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", __file__],\n'
                  '                 start_new_session=True)\nprint("hello")\n'),
-         **same(1, f"{H}:1: snippets/demo/hello.py::hello left processes running: "
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: left processes running: "
                    "killed 1 process still running after the snippet exited")),
     Case("run-output-changed", "snippet runs", "the snippet prints something else than its golden file",
          snippet('print("goodbye")\n'),
@@ -375,6 +376,181 @@ CASES: tuple[Case, ...] = (
          mkdocs=Expect(1, "line 5", ours=False),
          pytest=Expect(4, f"{M}:5: invalid YAML"),
          note="MkDocs reads mkdocs.yml itself and reports the YAML error"),
+    Case("settings-cache-in-docs", "bad mkdocs.yml plugin settings",
+         "cache_dir inside docs_dir (the site would publish every run's output)",
+         (append(M, "      cache_dir: docs/.cache\n"),),
+         **same(2, f"{M}:5: setting 'cache_dir' (docs/.cache) is inside docs_dir (docs): "
+                   "the site would publish every run's output", 4)),
+    Case("settings-cache-in-bundle", "bad mkdocs.yml plugin settings",
+         "cache_dir inside a bundle folder (a build would write among its files)",
+         (append(M, "      cache_dir: snippets/demo/.cache\n"),),
+         **same(2, f"{M}:5: setting 'cache_dir' (snippets/demo/.cache) is inside the snippet folder "
+                   "…/snippets: a build would write among the bundles' files", 4)),
+    # ------------------------------------------------------------------ hostile bundles (issue 23)
+    Case("golden-link-environ", "hostile golden files",
+         "the golden file is a symlink to /proc/self/environ (would publish the build's secrets in the diff)",
+         (symlink(G, "/proc/self/environ"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to "
+                   "/proc/self/environ, outside demo/")),
+    Case("golden-link-passwd", "hostile golden files", "the golden file is a symlink to /etc/passwd",
+         (symlink(G, "/etc/passwd"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("golden-link-service-missing", "hostile golden files",
+         "the golden file links to /etc/passwd and the snippet needs a service (shown as 'last verified output')",
+         (symlink(G, "/etc/passwd"), replace(B, "{timeout: 10}", "{timeout: 10, needs: [redis]}")),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("golden-folder-link", "hostile golden files", "the expected/ folder is a symlink to /etc",
+         (delete(G), Edit("rmdir", "snippets/demo/expected"), symlink("snippets/demo/expected", "/etc")),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it resolves to /etc/hello.txt, "
+                   "outside demo/")),
+    Case("golden-fifo", "hostile golden files", "the golden file is a FIFO (reading it blocks forever)",
+         (fifo(G),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a FIFO (named pipe), "
+                   "not a regular file")),
+    Case("golden-dev-zero", "hostile golden files", "the golden file is a symlink to /dev/zero (endless)",
+         (symlink(G, "/dev/zero"),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is a symlink to /dev/zero, "
+                   "outside demo/")),
+    Case("golden-huge", "hostile golden files", "the golden file is larger than 16 MiB",
+         (Edit("sparse", G, str(17 << 20)),),
+         **same(2, f"{B}:15: refusing the golden file expected/hello.txt: it is larger than 16 MiB (17 MiB)"),
+         slow=True),
+    Case("scenario-traversal", "hostile scenario names",
+         "a scenario named x/../../../../../../tmp/victim (update would write /tmp/victim.txt)",
+         (replace(B, "{timeout: 10}", "{timeout: 10, scenarios: {x/../../../../../../tmp/victim: {}}}"),),
+         **same(2, f"{B}:15: scenario name 'x/../../../../../../tmp/victim' of 'hello.py' cannot be part "
+                   "of a file name")),
+    Case("scenario-empty", "hostile scenario names", "an empty scenario name (its golden is the snippet's own)",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"": {}}}'),),
+         **same(2, f"{B}:15: an empty scenario name: its golden file would be the snippet's own")),
+    Case("scenario-newline", "hostile scenario names", "a scenario name holds a newline",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"en\\nfr": {}}}'),),
+         **same(2, f"{B}:15: scenario name 'en\\nfr' of 'hello.py' cannot be part of a file name")),
+    Case("scenario-colons", "hostile scenario names", "a scenario name holds '::' (a test id separator)",
+         (replace(B, "{timeout: 10}", '{timeout: 10, scenarios: {"en::fr": {}}}'),),
+         **same(2, f"{B}:15: scenario name 'en::fr' of 'hello.py' cannot be part of a file name")),
+    Case("snippet-fifo", "hostile bundle files", "the declared script is a FIFO",
+         (fifo(H),),
+         **same(2, f"{B}:15: snippets: 'hello.py' is a FIFO (named pipe), not a regular file")),
+    Case("metadata-link", "hostile bundle files", "bundle.yml is a symlink to /etc/passwd",
+         (symlink(B, "/etc/passwd"),),
+         **same(2, f"{B}:1: refusing to read the metadata: it is a symlink to /etc/passwd, outside demo/")),
+    Case("input-fifo", "hostile bundle files", "an input file (inputs: glob) is a FIFO",
+         (fifo("snippets/demo/data.txt"), replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['*.txt']}")),
+         **same(2, f"{B}:15: input file data.txt of 'hello.py' is refused: it is a FIFO (named pipe), "
+                   "not a regular file")),
+    Case("input-link-out", "hostile bundle files", "an input file is a symlink to /etc/passwd",
+         (symlink("snippets/demo/data.txt", "/etc/passwd"),
+          replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['*.txt']}")),
+         **same(2, f"{B}:15: input file data.txt of 'hello.py' is refused: it is a symlink to /etc/passwd, "
+                   "outside demo/")),
+    Case("bundle-fifo", "hostile bundle files", "a FIFO lies in the bundle folder (the page cache hashes every file)",
+         (fifo("snippets/demo/pipe"),), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: no file of the bundle names it; hashed as 'a FIFO', never opened"),
+    Case("bundle-link-loops", "hostile bundle files", "two symlink loops in the bundle (ln -s . a; ln -s . b)",
+         (symlink("snippets/demo/a", "."), symlink("snippets/demo/b", ".")), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: links are hashed as the text they point to, never walked into"),
+    Case("bundle-link-dev", "hostile bundle files", "a symlink to /dev in the bundle (ln -s /dev d)",
+         (symlink("snippets/demo/d", "/dev"),), cli=OK, mkdocs=OK, pytest=OK,
+         note="accepted: never walked into"),
+    Case("bundle-id-absolute", "hostile bundle ids", "the article names its bundle by an absolute path",
+         (replace(A, "pattern: demo", "pattern: /etc"),),
+         **same(2, f"{A}:2: bundle id '/etc' is not the name of a folder in the snippet folders")),
+    Case("bundle-folder-link-out", "hostile bundle ids",
+         "the bundle folder is a symlink to a folder outside the snippet folders",
+         (write("elsewhere/evil/bundle.yml", "name: Evil\nsnippets:\n  run.py: {}\n"),
+          write("elsewhere/evil/run.py", 'print("evil")\n'),
+          symlink("snippets/evil", "../elsewhere/evil"), replace(A, "pattern: demo", "pattern: evil")),
+         **same(2, "bundle folder …/snippets/evil is a symlink to ../elsewhere/evil, outside the snippet folders")),
+    Case("directive-show-unknown", "pattern-snippet directive", "a pattern-snippet block asks for show=ouput",
+         (directive("hello.py show=ouput"),),
+         **same(2, f"{A}:{D}: unknown pattern-snippet show= value 'ouput'")),
+    Case("directive-scenario-empty", "pattern-snippet directive", "a pattern-snippet block has scenario= and no name",
+         (directive("hello.py scenario="),),
+         **same(2, f"{A}:{D}: empty value in the pattern-snippet option scenario=''")),
+    Case("directive-unterminated-quote", "pattern-snippet directive", "a pattern-snippet title's quote is never closed",
+         (directive('hello.py title="Say hello'),),
+         **same(2, f"{A}:{D}: unterminated quote in the pattern-snippet block")),
+    Case("directive-golden", "pattern-snippet directive",
+         "a pattern-snippet block names expected/hello.txt (ran as Python)",
+         (directive("expected/hello.txt"),),
+         **same(2, f"{A}:{D}: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
+    Case("directive-golden-link", "hostile golden files",
+         "a pattern-snippet block shows an undeclared script whose golden links to /proc/self/environ",
+         (write("snippets/demo/other.py", 'print("other")\n'), symlink("snippets/demo/expected/other.txt",
+                                                                       "/proc/self/environ"),
+          directive("other.py")),
+         **same(2, f"{A}:{D}: refusing to read the golden file other.txt: it is a symlink to /proc/self/environ, "
+                   "outside demo/")),
+    Case("ref-metadata", "pattern-snippet directive", "the implementation shows bundle.yml as a snippet",
+         (replace(B, "- snippet: hello.py", "- snippet: bundle.yml"),),
+         **same(2, f"{B}:20: 'bundle.yml' is the bundle's metadata, not a snippet")),
+    Case("run-golden", "pattern-snippet directive", "a golden file is declared as a snippet to run",
+         (replace(B, "  hello.py: {timeout: 10}\n", "  hello.py: {timeout: 10}\n  expected/hello.txt: {}\n"),),
+         **same(2, f"{B}:16: 'expected/hello.txt' is a golden output (in expected/), not a snippet")),
+    Case("directive-metadata", "pattern-snippet directive", "a pattern-snippet block names bundle.yml (ran as Python)",
+         (directive("bundle.yml"),),
+         **same(2, f"{A}:{D}: 'bundle.yml' is the bundle's metadata, not a snippet")),
+    # ------------------------------------------------------------------ issue 23: hostile values
+    Case("yaml-alias-text-bomb", "malformed YAML", "a 100 KB anchor aliased 2,000 times (205 MB of text)",
+         (append(B, f'x-note: &note "{"y" * 100_000}"\nrelated:\n' + "  - {pattern: p, note: *note}\n" * 2000),),
+         **same(2, f"{B}:21: metadata expands to more than 2 MiB of text: the YAML anchor on line 21 is "
+                   "repeated through aliases (*name) under the key on line 22")),
+    Case("yaml-nested-deep", "malformed YAML", "a value nested 100 levels deep",
+         (append(B, "tags: " + "[" * 100 + "]" * 100 + "\n"),),
+         **same(2, f"{B}:21: metadata is nested more than 64 levels deep")),
+    Case("yaml-nested-beyond-libyaml", "malformed YAML", "a value nested 2,000 levels deep (beyond libyaml's limit)",
+         (append(B, "related:\n  - {pattern: x, note: " + "[" * 2000 + "]" * 2000 + "}\n"),),
+         **same(2, f"{B}:22: metadata is nested more than 64 levels deep")),
+    Case("yaml-integer-key", "unknown keys", "a top-level key YAML reads as a number",
+         (append(B, "1: one\n"),),
+         **same(2, f"{B}:21: (top level): a key is not a name (YAML read it as true/false or a number)")),
+    Case("type-timeout-huge", "wrong types", "a snippet timeout of 1e300 seconds",
+         (replace(B, "{timeout: 10}", "{timeout: 1e300}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be less than or equal to 86400")),
+    Case("type-timeout-inf", "wrong types", "a snippet timeout of .inf",
+         (replace(B, "{timeout: 10}", "{timeout: .inf}"),),
+         **same(2, f"{B}:15: snippets.hello.py.timeout: Input should be a finite number")),
+    Case("inputs-absolute", "path traversal, absolute path, symlink (code refs)",
+         "a snippet declares /etc/passwd as an input",
+         (replace(B, "{timeout: 10}", "{timeout: 10, inputs: [/etc/passwd]}"),),
+         **same(2, f"{B}:15: snippets.hello.py.inputs.0: input '/etc/passwd' is absolute; "
+                   "it must be a pattern relative to the bundle folder")),
+    Case("inputs-traversal", "path traversal, absolute path, symlink (code refs)",
+         "a snippet declares ../../* as an input",
+         (replace(B, "{timeout: 10}", "{timeout: 10, inputs: ['../../*']}"),),
+         **same(2, f"{B}:15: snippets.hello.py.inputs.0: input '../../*' leaves the bundle folder ('..')")),
+    Case("env-name-equals", "wrong types", "a scenario's environment variable name holds '='",
+         (replace(B, "  hello.py: {timeout: 10}\n",
+                  "  hello.py:\n    timeout: 10\n    scenarios:\n      a:\n        env: {'A=B': x}\n"),),
+         **same(2, f"{B}:19: snippets.hello.py.scenarios.a.env.A=B: 'A=B' cannot be an environment variable name")),
+    Case("env-value-nul", "wrong types", "a scenario's environment value holds a NUL character",
+         (replace(B, "  hello.py: {timeout: 10}\n",
+                  '  hello.py:\n    timeout: 10\n    scenarios:\n      a:\n        env: {A: "x\\0y"}\n'),),
+         **same(2, f"{B}:19: snippets.hello.py.scenarios.a.env.A: 'x\\x00y' holds a NUL character")),
+    Case("run-output-over-limit", "snippet runs", "the snippet prints 2 MiB, over output_limit",
+         snippet('print("hello")\nprint("x" * (2 << 20))\n'),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: printed more than 1 MiB; "
+                   "output cut there cannot be verified")),
+    Case("normaliser-backtracks", "snippet runs", "a normaliser pattern backtracks for ever on a 36-character output",
+         (write(H, 'print("a" * 35 + "!")\n'),
+          replace(B, "  hello.py: {timeout: 10}\n",
+                  '  hello.py:\n    timeout: 10\n    normalize:\n      - {pattern: "(a+)+$", replace: x}\n')),
+         **same(1, f"{B}:18: snippets/demo/hello.py::hello error: normaliser {{pattern: (a+)+$}} took more than "
+                   "5 s on the output and was stopped"), slow=True),
+    Case("run-prints-controls", "snippet runs", "the snippet prints ESC sequences and a NUL",
+         snippet('print("hello \\x1b[31mred\\x00 \\x1b]0;title\\x07")\n'),
+         **same(1, "+hello ␛[31mred␀ ␛]0;title␇")),
+    Case("settings-jobs-huge", "bad mkdocs.yml plugin settings", "jobs: 100000",
+         (append(M, "      jobs: 100000\n"),),
+         **same(2, f"{M}:5: setting 'jobs' must be a whole number, at most 256 (parallel runs; 0 means one per "
+                   "core), not 100000", 4)),
+    Case("settings-timeout-inf", "bad mkdocs.yml plugin settings", "timeout: .inf",
+         (replace(M, "timeout: 10", "timeout: .inf"),),
+         **same(2, f"{M}:4: setting 'timeout' must be a positive number of seconds, at most 86400 (a day), not inf",
+                4)),
 )
 
 

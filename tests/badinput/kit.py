@@ -85,7 +85,8 @@ DIRECTIVE_LINE = ARTICLE.count("\n") + 2  # "\n```pattern-snippet" appended: the
 
 @dataclass(frozen=True)
 class Edit:
-    """One change to the base project. ``op``: write | append | replace | delete | symlink."""
+    """One change to the base project. ``op``: write | append | replace | delete | rmdir | symlink
+    | fifo | sparse."""
 
     op: str
     path: str
@@ -112,7 +113,19 @@ class Edit:
             target.unlink()
         elif self.op == "symlink":
             assert isinstance(self.text, str)
+            if target.is_symlink() or target.exists():
+                target.unlink()  # replace a file of the base project (a golden, say)
             target.symlink_to(self.text)
+        elif self.op == "rmdir":
+            target.rmdir()
+        elif self.op == "sparse":  # a file of int(text) bytes that takes no room on disk
+            assert isinstance(self.text, str)
+            with target.open("wb") as handle:
+                handle.truncate(int(self.text))
+        elif self.op == "fifo":
+            if target.exists():
+                target.unlink()
+            os.mkfifo(target)
         else:  # pragma: no cover - a typo in the corpus
             raise ValueError(self.op)
 
@@ -135,6 +148,12 @@ def delete(path: str) -> Edit:
 
 def symlink(path: str, target: str) -> Edit:
     return Edit("symlink", path, target)
+
+
+def fifo(path: str) -> Edit:
+    """A named pipe at ``path`` (replacing a file there): opening it for reading blocks until a
+    writer comes, which none ever does."""
+    return Edit("fifo", path)
 
 
 def make_project(root: Path, edits: Iterable[Edit] = (), base: Mapping[str, str] = BASE) -> Path:

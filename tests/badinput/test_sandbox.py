@@ -54,12 +54,13 @@ RUN_PROBE = """\
 import sys
 from pathlib import Path
 from pattern_articles.engine import Runner, RunnerSettings, RunSpec
-bundle, home, tmp_name, sandbox = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+bundle, home, tmp_name, sandbox, isolation = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 spec = RunSpec(snippet=bundle / "probe.py", bundle_dir=bundle, args=(home, tmp_name))
-with Runner(RunnerSettings(sandbox=sandbox, jobs=1)) as runner:
+with Runner(RunnerSettings(sandbox=sandbox, jobs=1, isolation=isolation)) as runner:
     result = runner.result(spec)
 print(result.status, result.reason, result.stderr)
 print(result.stdout)
+print("isolation:", runner.isolation)
 """
 
 
@@ -70,7 +71,7 @@ def probe_in_tmp(tmp_path: Path) -> Path:
     return Path("/tmp") / f"pattern-articles-sandbox-probe-{os.getpid()}-{tmp_path.name}.txt"
 
 
-def probe(tmp_path: Path, sandbox: str) -> tuple[str, Path]:
+def probe(tmp_path: Path, sandbox: str, isolation: str = "auto") -> tuple[str, Path]:
     """Run the probe snippet from a build process whose environment holds a secret."""
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -79,7 +80,7 @@ def probe(tmp_path: Path, sandbox: str) -> tuple[str, Path]:
     home.mkdir()
     env = clean_env() | {"BUILD_SECRET": "s3cr3t-of-the-build"}
     done = subprocess.run([sys.executable, "-c", RUN_PROBE, str(bundle), str(home), probe_in_tmp(tmp_path).name,
-                           sandbox], env=env,
+                           sandbox, isolation], env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0 and done.stdout.startswith("passed"), done.stdout + done.stderr
     return done.stdout, bundle
@@ -98,15 +99,19 @@ def test_sandboxed_snippet_writes_only_its_own_folder(tmp_path: Path) -> None:
     assert not probe_in_tmp(tmp_path).exists()
 
 
-def test_without_the_sandbox_the_same_snippet_can_write_there(tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolation", ["auto", "subreaper"])
+def test_without_the_sandbox_the_same_snippet_can_write_there(tmp_path: Path, isolation: str) -> None:
     """The control: the probe above would notice a sandbox that does nothing. It also shows
-    what the reduced environment cannot stop: code of the same user reads the build's
-    environment in /proc (docs/guide/security.md says so)."""
-    out, bundle = probe(tmp_path, "off")
+    what the reduced environment cannot stop without a PID namespace: code of the same user
+    reads the build's environment in /proc. Where the worker has a namespace of its own
+    (and its own /proc), the build's processes are out of sight (docs/guide/security.md)."""
+    out, bundle = probe(tmp_path, "off", isolation)
     try:
         assert "bundle written" in out and "home written" in out
         if sys.platform.startswith("linux"):
-            assert "secret of the build visible: True" in out
+            namespace = "isolation: pid-namespace" in out or "isolation: user-namespace" in out
+            assert namespace == (isolation == "auto" and "isolation: subreaper" not in out)
+            assert f"secret of the build visible: {not namespace}" in out
         assert (bundle / "written.txt").exists()
     finally:
         probe_in_tmp(tmp_path).unlink(missing_ok=True)

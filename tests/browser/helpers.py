@@ -130,3 +130,16 @@ def wait_for_diagrams(page: Page, offline: Offline, timeout_ms: float = 30_000) 
             f"diagrams not rendered within {timeout_ms / 1000:.0f} s; requests blocked (outside the site): "
             f"{offline.blocked or 'none'}; page errors: {offline.errors or 'none'}"
         ) from None
+
+
+def article_pages() -> list[str]:
+    """Every article the demo site publishes (a page whose front matter names a bundle), as
+    its URL relative to the site root: the reader's standards hold for each of them."""
+    from pattern_articles import settings as settings_mod
+    from pattern_articles.project import Project
+
+    pages = []
+    for ref in Project(settings_mod.load(REPO / "mkdocs.yml")).articles():
+        stem = ref.docs_path.removesuffix(".md")
+        pages.append((stem.removesuffix("index") if stem.endswith("index") else stem + "/").lstrip("/"))
+    return pages

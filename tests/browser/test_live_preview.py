@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING
 import pytest
 
 from pattern_articles import settings as settings_mod
+from pattern_articles.engine.services import die_with_this_thread
 from pattern_articles.project import Project
 from tests.conftest import copy_project
 
@@ -48,13 +49,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def mkdocs_serve(project: Path, port: int, log: IO[str]) -> Iterator[subprocess.Popen[str]]:
-    """``mkdocs serve`` in its own process group, killed (group and all) on the way out."""
+    """``mkdocs serve`` in its own process group, killed (group and all) on the way out; and,
+    should pytest itself be killed (a CI timeout's SIGTERM or SIGKILL runs no ``finally``),
+    by the parent-death signal the server gets from this thread, which waits for it."""
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONUNBUFFERED="1")
     for name in ("PATTERN_ARTICLES_FRESH", "PATTERN_ARTICLES_NO_CACHE"):
         env.pop(name, None)  # the test is about the cache answering unchanged snippets
     process = subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
         cwd=project, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+        preexec_fn=die_with_this_thread(),
     )
     try:
         yield process

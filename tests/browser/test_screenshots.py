@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-README_PICTURE = REPO / "docs" / "assets" / "screenshot-desktop.png"
+README_PICTURES = {name: REPO / "docs" / "assets" / f"screenshot-{name}.png" for name in ("desktop", "phone")}
 README_LIMIT = 400 * 1024  # bytes: the README loads it on every visit
 
 WIDTHS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
@@ -38,7 +38,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def scroll_to_first_diagram(page: Page) -> None:
-    """Bring the first diagram, its tab labels and the heading above them into view."""
+    """Bring the first diagram into view, with its heading or the text just above it."""
     page.evaluate(
         """() => {
             const diagram = document.querySelector("div.mermaid");
@@ -46,7 +46,9 @@ def scroll_to_first_diagram(page: Page) -> None:
             let heading = set.previousElementSibling;
             while (heading && !/^H[2-4]$/.test(heading.tagName)) heading = heading.previousElementSibling;
             const top = (heading || set).getBoundingClientRect().top + window.scrollY;
-            window.scrollTo(0, Math.max(0, top - 72));
+            // a long text between the heading and the diagram: start just above the diagram
+            const near = set.getBoundingClientRect().top + window.scrollY - 0.3 * window.innerHeight;
+            window.scrollTo(0, Math.max(0, top - 72, near));
         }"""
     )
     page.wait_for_timeout(300)  # let the sticky header settle; not a timing assertion
@@ -83,9 +85,10 @@ def test_screenshots(chromium: Browser, site_url: str, name: str) -> None:
     finally:
         context.close()
 
-    if name == "desktop" and os.environ.get("PATTERN_ARTICLES_UPDATE_SCREENSHOT") == "1":
-        README_PICTURE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(diagram, README_PICTURE)
+    if os.environ.get("PATTERN_ARTICLES_UPDATE_SCREENSHOT") == "1":
+        picture = README_PICTURES[name]
+        picture.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(diagram, picture)
 
 
 

@@ -1,9 +1,10 @@
 """What the plugin adds to a built site for its readers, checked in the HTML (no browser).
 
 The browser tests show these things working; these show they are wired as documented:
-the vendored Mermaid and its licence are copied in and loaded after Material's bundle (so
-Material never asks its CDN), only when ``mermaid: bundled``; the stylesheet is linked; every
-shown output carries its "verified" mark; the README's picture exists and stays small.
+the vendored Mermaid and its licence are copied in and loaded, right after the first
+diagram, by the pages that hold one (so Material never asks its CDN), only when
+``mermaid: bundled``; the stylesheet is linked; every shown output carries its "verified"
+mark; the README's picture exists and stays small.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def with_plugin_settings(project: Path, lines: str) -> None:
     config.write_text(text.replace(PLUGIN_BLOCK, PLUGIN_BLOCK + lines), "utf-8")
 
 
-def test_bundled_mermaid_is_copied_and_loaded_after_material(built_site: Built) -> None:
+def test_bundled_mermaid_is_copied_and_loaded_by_the_page_with_diagrams(built_site: Built) -> None:
     project, result, _ = built_site
     assert result.returncode == 0, result.stderr
     site = project / "site"
@@ -48,11 +49,10 @@ def test_bundled_mermaid_is_copied_and_loaded_after_material(built_site: Built) 
         copied = site / "assets" / "pattern-articles" / name
         assert copied.read_bytes() == (ASSETS / name).read_bytes(), name
     page = article_html(site)
-    loaded = scripts(page)
-    material = next(i for i, src in enumerate(loaded) if "assets/javascripts/bundle." in src)
-    mermaid = loaded.index("../../assets/pattern-articles/mermaid.min.js")
-    config = loaded.index("../../assets/pattern-articles/mermaid-config.js")
-    assert material < mermaid < config
+    # an inline loader in the content (tests/browser/test_mermaid_per_page.py), so
+    # window.mermaid is defined before Material's bundle looks for it
+    loader = page.index('("../../assets/pattern-articles/");</script>')
+    assert loader < page.index("assets/javascripts/bundle.")
     assert 'href="../../assets/pattern-articles/pattern-articles.css"' in page
     assert not re.search(r"unpkg\.com|jsdelivr\.net|fonts\.googleapis\.com", page)
 
@@ -117,3 +117,11 @@ def test_readme_picture_is_present_and_small() -> None:
     assert len(data) < 400 * 1024
     assert int.from_bytes(data[16:20], "big") == 1280
     assert "docs/assets/screenshot-desktop.png" in (REPO / "README.md").read_text("utf-8")
+
+
+def test_phone_picture_is_present_and_small() -> None:
+    """The phone-width view of the article (test_screenshots.py makes it), for the README."""
+    data = (REPO / "docs" / "assets" / "screenshot-phone.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) < 400 * 1024
+    assert int.from_bytes(data[16:20], "big") == 390 * 2  # a 390 px phone at device scale 2

@@ -170,3 +170,32 @@ def test_real_path_resolves_as_path_resolve_does(tmp_path: Path) -> None:
     loaded = bundle.load(tmp_path / "linked" / "demo")
     for relative in ("a.py", "sub/b.py", "alias.py", "out.py", "missing.py", "sub/../a.py", "."):
         assert loaded.real_path(relative) == (loaded.dir / relative).resolve(), relative
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize("depth", [100, 3000])
+def test_deep_nesting_names_its_line_with_either_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libyaml: bool, depth: int,
+) -> None:
+    # issue 23, item 6: "nested too deeply" had no line; 3000 levels is beyond libyaml's own
+    # limit and beyond the pure-Python composer's stack
+    import yaml
+
+    if not libyaml:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    text = GOOD + "tags:\n  - " + "[" * depth + "]" * depth + "\n"
+    message = error_of(tmp_path, text)
+    assert f"bundle.yml:{GOOD.count(chr(10)) + 2}: metadata is nested more than 64 levels deep" in message
+
+
+def test_alias_text_bomb_names_the_anchor(tmp_path: Path) -> None:
+    text = GOOD + f'x-long: &long "{"y" * 300_000}"\n' + "related:\n" + "  - {pattern: p, note: *long}\n" * 8
+    message = error_of(tmp_path, text)
+    anchor = GOOD.count("\n") + 1
+    assert (f"bundle.yml:{anchor}: metadata expands to more than 2 MiB of text: the YAML anchor on line "
+            f"{anchor} is repeated through aliases (*name) under the key on line {anchor + 1}") in message
+
+
+def test_much_text_without_aliases_is_bounded_too(tmp_path: Path) -> None:
+    text = GOOD + "description: " + "z" * (3 << 20) + "\n"
+    assert "metadata holds more than 2 MiB of text" in error_of(tmp_path, text)

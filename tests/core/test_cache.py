@@ -378,3 +378,40 @@ def test_cache_is_shared_across_processes(
     ]
     assert outputs == ["False\n", "True\n"]
     assert runs(counter) == 1
+
+
+LISTING = textwrap.dedent("""
+    import os
+    from pathlib import Path
+    print(sorted(p.name for p in Path(__file__).parent.iterdir() if p.name != "__pycache__"))
+""")
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["listing-remembered", "listing-fresh"])
+@pytest.mark.parametrize("where", ["flow.py", "sub/flow.py"])
+def test_a_file_added_to_a_folder_the_snippet_lists_invalidates(
+    bundle: Path, write: Write, counter: Path, run_once: Callable[..., tuple[RunResult, Runner]],
+    trusted: bool, where: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # issue 23, item 10: a snippet printing its folder's listing stayed "cached" after a
+    # file was added there. "remembered": every folder is old enough for its listing's
+    # digest to be kept by signature, which the new entry must still change.
+    from pattern_articles.engine import cache as cache_mod
+    if trusted:
+        monkeypatch.setattr(cache_mod, "_RACY_NS", -(10**18))
+        monkeypatch.setattr(cache_mod, "_LISTING_RACY_NS", -(10**18))
+    path = write(where, COUNTING + LISTING)
+    spec = counting_spec(path, bundle, counter)
+    first, _ = run_once(spec)
+    assert (first.status, first.cached) == ("passed", False), first.reason
+    again, _ = run_once(spec)
+    assert again.cached, "nothing changed: served from the cache"
+    write(str(Path(where).parent / "new.txt"), "not read by anyone\n")
+    second, _ = run_once(spec)
+    assert (second.status, second.cached) == ("passed", False)
+    assert "new.txt" in second.stdout and "new.txt" not in first.stdout
+    assert runs(counter) == 2
+    if where != "flow.py":  # the bundle folder is listed too: a run may look there
+        write("top.txt", "new at the top\n")
+        third, _ = run_once(spec)
+        assert not third.cached

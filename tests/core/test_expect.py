@@ -176,3 +176,26 @@ def test_compare_takes_the_golden_text_read_already(tmp_path: Path) -> None:
     mismatch = compare("Order 8 placed\n", golden, (), "Order 7 placed\n")
     assert mismatch is not None and not mismatch.missing
     assert "-Order 7 placed" in mismatch.diff and "+Order 8 placed" in mismatch.diff
+
+
+def test_a_backtracking_normaliser_is_stopped_and_the_next_one_works() -> None:
+    # issue 23, item 11: ``(a+)+$`` on 36 characters hung the host process for ever
+    import time
+
+    from pattern_articles.engine import expect
+
+    specs: list[object] = ["timestamps", {"pattern": "(a+)+$", "replace": "x"}]
+    started = time.monotonic()
+    with pytest.raises(expect.NormaliserOvertime) as info:
+        normalise("a" * 35 + "!", specs)
+    assert time.monotonic() - started < expect.NORMALISER_TIME_LIMIT + 10  # a bound, not a speed
+    assert info.value.index == 1, "the second normaliser of the list"
+    assert "{pattern: (a+)+$} took more than 5 s" in info.value.message
+    assert "backtracks" in info.value.hint
+    # the helper was replaced: the next custom normaliser runs, its groups intact
+    assert normalise("id=12 ok", [{"pattern": r"id=(\d+)", "replace": r"id<\1>"}]) == "id<12> ok"
+
+
+def test_custom_normalisers_see_multiline_anchors_through_the_helper() -> None:
+    text = "a 1\nb 2\n" * 1000
+    assert normalise(text, [{"pattern": r"^(\w) \d$", "replace": r"\1 N"}]) == ("a N\nb N\n" * 1000).rstrip("\n")

@@ -115,11 +115,72 @@ def test_only_all_passed_pages_are_cacheable() -> None:
 
 def test_as_cached_rewrites_only_ran_marks() -> None:
     ran = ('<span class="pa-verified" data-status="passed" title="matches a.txt">'
-           "Verified output · ran in this build</span>")
+           "Verified output</span>")
     cached = ('<span class="pa-verified" data-status="cached" title="matches a.txt">'
-              "Verified output · cached, code unchanged</span>")
+              "Verified output</span>")  # the reader sees the same mark either way
     skipped = ('<span class="pa-verified" data-status="not-run" title="no redis">'
                "Not run here · last verified output</span>")
     text = f"before\n{ran}\nmiddle {skipped}\n{ran.replace('a.txt', 'b.txt')}"
     assert as_cached(text) == f"before\n{cached}\nmiddle {skipped}\n{cached.replace('a.txt', 'b.txt')}"
     assert as_cached(cached) == cached
+
+
+def _tamper(path: Path) -> None:
+    """What a job that can write the cache folder would do: inject HTML into the page."""
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"# A filled", b"# A filled <script>alert(1)</script>"))
+
+
+def test_an_entry_changed_on_disk_or_moved_to_another_key_is_a_miss(pages: PageCache) -> None:
+    # issue 23, item 16: entries were served without an integrity check
+    digest = pages.input_digest("# A\n", {})
+    pages.store("k" * 64, digest, PageEntry("# A filled\n"))
+    path = pages.folder / ("k" * 64 + ".json")
+    assert pages.load("k" * 64, digest) is not None
+    original = path.read_bytes()
+    _tamper(path)
+    assert path.read_bytes() != original
+    assert pages.load("k" * 64, digest) is None, "a changed entry was served"
+    other = pages.folder / ("m" * 64 + ".json")
+    other.write_bytes(original)  # a valid entry copied under another key
+    assert pages.load("m" * 64, digest) is None
+    path.write_bytes(original.split(b"\n", 1)[1])  # the seal line dropped
+    assert pages.load("k" * 64, digest) is None
+
+
+def test_with_a_secret_only_entries_sealed_with_it_are_served(
+    pages: PageCache, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hashlib
+
+    digest = pages.input_digest("# A\n", {})
+    pages.store("k" * 64, digest, PageEntry("# A filled\n"))  # sealed by digest only
+    monkeypatch.setenv("PATTERN_ARTICLES_CACHE_SECRET", "s3cret")
+    assert pages.load("k" * 64, digest) is None, "a digest anyone can compute is not enough"
+    pages.store("k" * 64, digest, PageEntry("# A filled\n"))
+    path = pages.folder / ("k" * 64 + ".json")
+    assert path.read_bytes().startswith(b"pattern-articles-page hmac-sha256 ")
+    assert pages.load("k" * 64, digest) is not None
+    # an attacker who rewrites the body and its plain digest, without the secret
+    _tamper(path)
+    body = path.read_bytes().split(b"\n", 1)[1]
+    forged = hashlib.sha256(b"k" * 64 + b"\0" + body).hexdigest().encode()
+    for kind in (b"sha256", b"hmac-sha256"):
+        path.write_bytes(b"pattern-articles-page " + kind + b" " + forged + b"\n" + body)
+        assert pages.load("k" * 64, digest) is None
+    monkeypatch.setenv("PATTERN_ARTICLES_CACHE_SECRET", "another")
+    pages.store("k" * 64, digest, PageEntry("# A filled\n"))
+    monkeypatch.setenv("PATTERN_ARTICLES_CACHE_SECRET", "s3cret")
+    assert pages.load("k" * 64, digest) is None, "sealed with another secret"
+
+
+def test_the_secret_is_not_part_of_any_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = make_bundle(tmp_path)
+
+    def key() -> str:
+        return PageCache(tmp_path / "cache", Settings(root=tmp_path)).key(b"x", tmp_path / "a.md", bundle, {})
+
+    monkeypatch.delenv("PATTERN_ARTICLES_CACHE_SECRET", raising=False)
+    plain = key()
+    monkeypatch.setenv("PATTERN_ARTICLES_CACHE_SECRET", "s3cret")
+    assert key() == plain  # file names are public: no hash of the secret in them

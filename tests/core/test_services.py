@@ -223,3 +223,40 @@ def test_runner_reports_an_unknown_need_as_an_error(bundle: Path, runner: Runner
     path.write_text("print(1)\n")
     result = runner.result(RunSpec(path, bundle, needs=("kafka",)))
     assert result.status == "error" and "unknown service 'kafka'" in result.reason
+
+
+KEEPER = """\
+import sys, threading, time
+from pattern_articles.engine.services import RedisServer
+def serve() -> None:  # from a thread that lives as long as the server, as the runner's do
+    server = RedisServer()
+    server.start()
+    print(server.port, flush=True)
+    time.sleep(300)
+threading.Thread(target=serve).start()
+"""
+
+
+@needs_redis
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_private_redis_dies_with_a_killed_build() -> None:
+    # why: SIGKILL (or an unhandled SIGTERM) of the build runs no finally and no atexit;
+    # servers then kept running for hours. Their parent-death signal ends them with it.
+    import signal
+    import subprocess
+    import time
+
+    keeper = subprocess.Popen([sys.executable, "-c", KEEPER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert keeper.stdout is not None
+        port = int(keeper.stdout.readline())
+        assert ping(port)
+        keeper.send_signal(signal.SIGKILL)
+        keeper.wait(30)
+        deadline = time.monotonic() + 10.0  # a bound, not a speed
+        while not refuses(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert refuses(port)
+    finally:
+        keeper.kill()
+        keeper.wait()

@@ -48,7 +48,11 @@ def test_finds_config_in_parent(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("block", "expected"),
     [("timeout: -1", "positive number"), ("colour: red", "unknown setting 'colour'"),
-     ("fix_headings: maybe", "true or false")],
+     ("fix_headings: maybe", "true or false"),
+     # issue 23, item 12: each overflowed or exhausted something at run time
+     ("jobs: 100000", "'jobs' must be a whole number, at most 256"),
+     ("timeout: .inf", "at most 86400 (a day), not inf"), ("timeout: 1.0e+300", "at most 86400"),
+     ("timeout: .nan", "a positive number of seconds, not nan"), ("output_limit: 99999999999", "at most 268435456")],
 )
 def test_bad_settings_are_clear(tmp_path: Path, block: str, expected: str) -> None:
     (tmp_path / "mkdocs.yml").write_text(f"plugins:\n  - pattern-articles:\n      {block}\n")

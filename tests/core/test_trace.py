@@ -114,3 +114,106 @@ def test_event_cycles() -> None:
     cycles = event_cycles([("A", "B"), ("B", "C"), ("C", "A"), ("C", "D")])
     assert cycles == [["A", "B", "C", "A"]]
     assert event_cycles([("X", "X")]) == [["X", "X"]]
+
+
+# -- causal order: concurrent processes draw the same diagram every time ---------------------
+
+def entry(op: str, service: str, event: str, event_id: str, pid: int, caused_by: str | None = None,
+          correlation_id: str = "o1") -> dict[str, object]:
+    return {"op": op, "service": service, "event": event, "event_id": event_id,
+            "correlation_id": correlation_id, "caused_by": caused_by, "pid": pid}
+
+
+# Two orders placed by one driver (pid 1); payment (2), inventory (3), shipping (4) race.
+RACE = [
+    entry("publish", "client", "PlaceOrder", "a0", 1),
+    entry("publish", "client", "PlaceOrder", "b0", 1, correlation_id="o2"),
+    entry("consume", "order", "PlaceOrder", "a0", 5),
+    entry("publish", "order", "OrderPlaced", "a1", 5, "a0"),
+    entry("consume", "order", "PlaceOrder", "b0", 5, correlation_id="o2"),
+    entry("publish", "order", "OrderPlaced", "b1", 5, "b0", correlation_id="o2"),
+    entry("consume", "inventory", "OrderPlaced", "a1", 3),
+    entry("publish", "inventory", "StockReserved", "a3", 3, "a1"),
+    entry("consume", "payment", "OrderPlaced", "a1", 2),
+    entry("publish", "payment", "PaymentCompleted", "a2", 2, "a1"),
+    entry("consume", "shipping", "StockReserved", "a3", 4),
+    entry("consume", "shipping", "PaymentCompleted", "a2", 4),
+    entry("publish", "shipping", "ShipmentScheduled", "a4", 4, "a2"),
+    entry("consume", "payment", "OrderPlaced", "b1", 2, correlation_id="o2"),
+]
+RACE_PARTS = [("client", "Client"), ("order", "Order"), ("payment", "Payment"), ("inventory", "Inventory"),
+              ("shipping", "Shipping")]
+
+
+def test_concurrent_runs_draw_one_diagram_whatever_the_arrival_order() -> None:
+    """Payment and Inventory raced; which of their lines landed first must not show."""
+    import random
+
+    expected = diagram_from_trace(RACE, RACE_PARTS)
+    shuffler = random.Random(7)
+    for _ in range(50):
+        # any arrival order that keeps each process's own lines in order
+        queues = {}
+        for line in RACE:
+            queues.setdefault(line["pid"], []).append(line)
+        arrived: list[dict[str, object]] = []
+        while queues:
+            pid = shuffler.choice(sorted(queues))  # type: ignore[type-var]
+            arrived.append(queues[pid].pop(0))
+            if not queues[pid]:
+                del queues[pid]
+        assert diagram_from_trace(arrived, RACE_PARTS) == expected
+
+
+def test_causal_order_puts_causes_first_and_orders_by_the_driver() -> None:
+    from pattern_articles.content.trace import causal_order
+
+    # the consumer's line landed before its producer's publish line
+    late = [RACE[0], RACE[2], RACE[1], RACE[4], RACE[5], RACE[3]]
+    order = [(e["op"], e["event_id"]) for e in causal_order(late, [p for p, _ in RACE_PARTS])]
+    assert order == [("publish", "a0"), ("consume", "a0"), ("publish", "a1"),
+                     ("publish", "b0"), ("consume", "b0"), ("publish", "b1")]
+
+
+def test_a_crash_stays_before_its_redelivery_and_a_retried_publish_after_the_first_chain() -> None:
+    from pattern_articles.content.trace import causal_order
+
+    trace = [
+        entry("publish", "order", "OrderPlaced", "e1", 1),
+        entry("crash", "payment", "OrderPlaced", "e1", 2),
+        entry("redeliver", "payment", "OrderPlaced", "e1", 3),
+        entry("consume", "payment", "OrderPlaced", "e1", 3),
+        entry("publish", "payment", "PaymentCompleted", "e2", 3, "e1"),
+        entry("publish", "order", "OrderPlaced", "e1", 1),  # the publisher retries
+        entry("duplicate", "payment", "OrderPlaced", "e1", 3),
+    ]
+    assert causal_order(trace, ["order", "payment"]) == trace
+
+
+def test_one_process_trace_is_drawn_as_written() -> None:
+    from pattern_articles.content.trace import causal_order
+
+    single = [dict(line, pid=1) for line in RACE]
+    assert causal_order(single) == single
+
+
+def test_names_in_a_trace_cannot_add_mermaid_statements() -> None:
+    # issue 23, item 15: a trace is the snippet's output; a newline in an event or service
+    # name added statements of its own (a forged arrow, a click link)
+    hostile = [
+        {"op": "publish", "service": "order", "event": "Ok"},
+        {"op": "publish", "service": "order\nclick order call alert()",
+         "event": "OrderPlaced\n    payment->>broker: Forged; #1 <b>x</b>"},
+        {"op": "consume", "service": "end", "event": "Esc\x1b[31m\x00Nul"},
+        {"op": "crash", "service": "payment\r\nNote over order: fake", "event": "x\u2028y"},
+    ]
+    diagram = diagram_from_trace(hostile, [("order", "Order;\nservice #2")])
+    lines = diagram.split("\n")
+    statements = [line.strip().split(" ")[0] for line in lines[1:]]
+    assert len(lines) == 1 + 1 + 4 + 4, diagram  # header, broker, 4 participants, 4 events
+    assert not any(ch in diagram for ch in "\x1b\x00\r\u2028<"), diagram
+    assert "payment->>broker" not in diagram and "click" not in statements
+    assert "    participant end_ as end" in lines, "a keyword is not a participant id"
+    assert "    participant order as Order#59; service #35;2" in lines
+    assert "#59;" in diagram and "#35;1" in diagram and "#60;b#62;" in diagram  # shown, not obeyed
+    assert lines[-1].startswith("    Note over payment__Note_over_order__fake: crashed while handling x y")

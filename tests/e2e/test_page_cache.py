@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pattern_articles.pages.pagecache import seal, unsealed
 from tests.conftest import copy_project, needs_redis, run_mkdocs
 
 pytestmark = pytest.mark.e2e
@@ -45,14 +46,29 @@ def entries(project: Path) -> list[Path]:
     return sorted((project / PAGES).glob("*.json"))
 
 
+def read_entry(entry: Path) -> dict[str, object]:
+    """An entry's content, its seal checked (see pagecache.seal)."""
+    body = unsealed(entry.read_bytes(), entry.stem)
+    assert body is not None, f"{entry} is not sealed for its key"
+    stored = json.loads(body)
+    assert isinstance(stored, dict)
+    return stored
+
+
+def write_entry(entry: Path, stored: dict[str, object]) -> None:
+    """Rewrite an entry as the cache would (sealed), to prove what a build serves."""
+    body = json.dumps(stored).encode("utf-8")
+    entry.write_bytes(seal(body, entry.stem) + body)
+
+
 @needs_redis
 def test_a_cold_build_stores_the_page_marked_as_cached(project: Path) -> None:
     (entry,) = entries(project)
-    stored = json.loads(entry.read_text("utf-8"))
-    assert 'data-status="cached"' in stored["markdown"]
+    stored = read_entry(entry)
+    assert 'data-status="cached"' in str(stored["markdown"])
     # a later build did not run anything: no stored page may claim it did
-    assert "ran in this build" not in stored["markdown"]
-    assert stored["runs"] >= 10
+    assert "ran in this build" not in str(stored["markdown"])
+    assert int(str(stored["runs"])) >= 10
 
 
 def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None:
@@ -73,9 +89,9 @@ def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None
 def test_the_hit_really_comes_from_the_cache(project: Path) -> None:
     build(project)
     (entry,) = entries(project)
-    stored = json.loads(entry.read_text("utf-8"))
-    stored["markdown"] += "\n\nPAGE-CACHE-SENTINEL\n"
-    entry.write_text(json.dumps(stored), "utf-8")
+    stored = read_entry(entry)
+    stored["markdown"] = str(stored["markdown"]) + "\n\nPAGE-CACHE-SENTINEL\n"
+    write_entry(entry, stored)
     result = build(project)
     assert result.returncode == 0, result.stderr
     assert "PAGE-CACHE-SENTINEL" in (project / PAGE).read_text("utf-8")

@@ -81,7 +81,7 @@ def test_with_the_rule_the_same_loop_settles_after_three_events(clean_env: None)
     ]
     assert bus.parked == []
     assert lines[-1].startswith("promotions <- PriceChanged")
-    assert lines[-1].endswith("unchanged: nothing to announce")
+    assert lines[-1].endswith("unchanged, no event")
     price = services["pricing"].store.get("prices", "widget")
     assert price is not None
     assert (price["list_cents"], price["shelf_cents"]) == (2000, 1800)

@@ -96,7 +96,20 @@ def test_order_follows_what_the_others_report(outcome: Event, status: str, payme
     record = order.store.get("orders", ORDER_ID)
     assert record is not None
     assert (record["status"], record["payment"]) == (status, payment)
-    assert changes.events == []  # the order service only listens for the outcome
+    # the order service announces its decision, as a fact the others act on
+    [decision] = changes.events
+    assert decision.name == ("OrderApproved" if status == "APPROVED" else "OrderCancelled")
+    assert decision.version == 2  # the order's second fact, after OrderPlaced
+
+
+def test_a_cancellation_says_why() -> None:
+    order = make(Order)
+    deliver(order, event("PlaceOrder", "client", customer="bob", sku="widget", quantity=6))
+
+    changes = deliver(order, event("PaymentDeclined", "payment", customer="bob", amount_cents=1, reason="x"))
+
+    [cancelled] = changes.events
+    assert dict(cancelled.payload) == {"order_id": ORDER_ID, "reason": "payment declined"}
 
 
 def test_a_second_no_does_not_cancel_twice() -> None:
@@ -108,8 +121,9 @@ def test_a_second_no_does_not_cancel_twice() -> None:
 
     record = order.store.get("orders", ORDER_ID)
     assert record is not None
-    assert record["reason"] == "payment declined (over credit limit)"
+    assert record["reason"] == "payment declined"
     assert changes.notes == ["already CANCELLED"]
+    assert changes.events == []  # one decision, announced once
 
 
 # -- Payment ---------------------------------------------------------------------------------
@@ -139,11 +153,15 @@ def test_payment_declines(customer: str, amount: int, reason: str) -> None:
     assert charges(payment) == []
 
 
-def test_payment_refunds_when_the_order_cannot_ship() -> None:
+def cancelled(reason: str = "out of stock") -> Event:
+    return event("OrderCancelled", "order", version=2, reason=reason)
+
+
+def test_payment_refunds_when_the_order_is_cancelled() -> None:
     payment = make(Payment)
     deliver(payment, order_placed(amount=4500))
 
-    changes = deliver(payment, event("OutOfStock", "inventory", sku="widget", quantity=2, available=0))
+    changes = deliver(payment, cancelled())
 
     [refunded] = changes.events
     assert (refunded.name, refunded.version) == ("PaymentRefunded", 2)
@@ -161,7 +179,7 @@ def test_payment_has_nothing_to_refund_after_a_decline() -> None:
     payment = make(Payment)
     deliver(payment, order_placed(customer="mallory"))
 
-    changes = deliver(payment, event("OutOfStock", "inventory", sku="widget", quantity=2, available=0))
+    changes = deliver(payment, cancelled("payment declined"))
 
     assert changes.events == []
     assert changes.notes == ["nothing charged, nothing to refund"]
@@ -197,11 +215,11 @@ def test_inventory_reports_out_of_stock_and_keeps_its_stock() -> None:
     assert available(inventory, "widget") == 10
 
 
-def test_inventory_releases_the_reservation_when_payment_is_declined() -> None:
+def test_inventory_releases_the_reservation_when_the_order_is_cancelled() -> None:
     inventory = make(Inventory)
     deliver(inventory, order_placed(quantity=4))
 
-    changes = deliver(inventory, event("PaymentDeclined", "payment", customer="bob", amount_cents=1, reason="x"))
+    changes = deliver(inventory, cancelled("payment declined"))
 
     [released] = changes.events
     assert (released.name, released.version) == ("StockReleased", 2)
@@ -215,7 +233,7 @@ def test_inventory_has_nothing_to_release_when_nothing_was_reserved() -> None:
     inventory = make(Inventory)
     deliver(inventory, order_placed(sku="gadget", quantity=1))
 
-    changes = deliver(inventory, event("PaymentDeclined", "payment", customer="bob", amount_cents=1, reason="x"))
+    changes = deliver(inventory, cancelled())
 
     assert changes.events == []
     assert available(inventory, "gadget") == 0
@@ -239,6 +257,21 @@ def test_shipping_waits_for_payment_and_stock_in_either_order(first: str) -> Non
     assert scheduled.name == "ShipmentScheduled"
     assert scheduled.payload["shipment_id"] == "ship-42"
     assert scheduled.caused_by == other.event_id
+
+
+def test_shipping_forgets_a_cancelled_order() -> None:
+    """Cancelled after the stock was reserved: Shipping drops what it was waiting for, and a
+    payment that still arrives (from a retry, say) schedules nothing."""
+    shipping = make(Shipping)
+    deliver(shipping, event("StockReserved", "inventory", sku="widget", quantity=2))
+
+    changes = deliver(shipping, cancelled("payment declined"))
+
+    assert changes.events == []
+    assert shipping.store.get("readiness", ORDER_ID) == {"cancelled": True}
+    late = deliver(shipping, event("PaymentCompleted", "payment", customer="alice", amount_cents=4000))
+    assert late.events == []
+    assert shipping.store.get("shipments", ORDER_ID) is None
 
 
 # -- Idempotency and ordering, for every service ----------------------------------------------

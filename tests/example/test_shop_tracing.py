@@ -71,6 +71,7 @@ def test_a_flow_is_traced_with_exactly_the_documented_keys(
         ("payment", "PaymentCompleted"),
         ("inventory", "StockReserved"),
         ("shipping", "ShipmentScheduled"),
+        ("order", "OrderApproved"),
     ]
     duplicates = [(r["service"], r["event"]) for r in records if r["op"] == "duplicate"]
     assert duplicates == [("payment", "OrderPlaced"), ("inventory", "OrderPlaced")]

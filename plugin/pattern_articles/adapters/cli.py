@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..errors import PatternError, Problem
+from ..errors import PatternError, Problem, escape_controls
 from ..paths import project_relative
 
 if TYPE_CHECKING:
@@ -282,9 +282,9 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(bundle, spec))
             project.forget_outcome(spec)
             outcome = project.outcome(bundle, spec)  # judged against the new golden, as the tally must be
-            print(f"updated {_rel(outcome.golden)}", file=out)
+            print(escape_controls(f"updated {_rel(outcome.golden)}"), file=out)
             if diff:
-                print(diff, file=out)
+                print(escape_controls(diff), file=out)
             mark = "updated"
         elif outcome.status == "mismatch" or not outcome.ok:
             problem = describe(outcome, bundle)
@@ -293,9 +293,9 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
         for problem in outcome.problems:
             problems.append(("", problem))
         if outcome.problems and mark == "ok":
-            mark = "FAIL"  # its trace breaks the declared flow: a failed run in the summary too
-        line = f"[{index:>{width}}/{len(pairs)}] {mark:7} {spec.id}" + (
-            f"  ({outcome.result.reason})" if outcome.status == "skipped" else "")
+            mark = "FAIL"  # the run went well, what it did did not: not "ok" above its warning
+        # a snippet path is the bundle's to choose: no control character of it reaches the terminal
+        line = escape_controls(f"[{index:>{width}}/{len(pairs)}] {mark:7} {spec.id}") + _why(outcome, mark)
         if show_progress:
             print("\r\033[K" + line, end="" if index < len(pairs) else "\n", file=out, flush=True)
         elif not quiet:
@@ -380,6 +380,24 @@ def _shown(path: Path, root: Path) -> str:
         return f"{path.relative_to(root).as_posix()}/"
     except ValueError:
         return f"{path}/"
+
+
+def _why(outcome: Outcome, mark: str) -> str:
+    """The reason shown on a run's status line: a line saying FAIL must say why, so that
+    it never reads as a pass whose failure is reported somewhere else."""
+    if mark not in ("FAIL", "skip"):
+        return ""
+    if outcome.status == "mismatch":
+        reason = f"output differs from {outcome.golden.name}"
+    elif outcome.status == "passed" and outcome.problems:
+        count = len(outcome.problems)
+        reason = outcome.problems[0].message if count == 1 else f"{count} problems"
+    else:
+        reason = outcome.result.reason or outcome.status
+    reason = " ".join(reason.split())  # one line, whatever the reason holds
+    if len(reason) > 160:
+        reason = reason[:159] + "…"
+    return f"  ({escape_controls(reason)})"
 
 
 def _users(project: Project, spec: RunSpec) -> str:

@@ -4,16 +4,28 @@ Events used:
 
 * ``on_startup`` keeps one plugin instance (and its warm runner) across ``mkdocs serve``
   rebuilds;
-* ``on_config`` reads the settings from this plugin's block, the same as the CLI and pytest;
-* ``on_files`` hands every snippet run of every article's bundle to the runner and waits
-  for them all (in parallel), so no page waits and the workers are gone before pages render;
+* the plugin block is validated by MkDocs itself: its config options are generated from the
+  core's schema (``settings.OPTIONS``) and call the core's check, so a bad value is a MkDocs
+  configuration error with the message (and mkdocs.yml line) the CLI and pytest give;
+* ``on_config`` builds the settings from the validated block;
+* ``on_files`` adds the plugin's stylesheet and, with ``mermaid: bundled``, the vendored
+  Mermaid (``assets/README.md``);
+* ``on_nav``, late (after Material's blog and mkdocs-static-i18n have settled which files
+  are built), finds the articles among the pages MkDocs will build (its ``Files``: drafts,
+  ``exclude_docs`` and other languages' copies are not), hands every snippet run of their
+  bundles to the runner and waits for them all (in parallel), so no page waits and the
+  workers are gone before pages render;
 * ``on_page_markdown`` fills an article page (title and description go into ``page.meta``
-  so the nav, ``<title>``, the ``h1`` and ``<meta name="description">`` agree);
+  so the nav, ``<title>``, the ``h1`` and ``<meta name="description">`` agree), then hides
+  the code blocks it added behind placeholders that a last, late handler puts back: plugins
+  in between (mkdocs-macros renders ``{{ ... }}``) never see, so never rewrite, verified code
+  and output;
+* ``on_post_page`` loads the vendored Mermaid on the pages that hold a diagram, and only
+  there (3.57 MB: the home page and the 404 page do without);
 * ``on_serve`` watches the snippet folders; ``on_post_build`` logs one summary line and,
   in a one-shot build, lets go of the build's data before the search index is made;
-* ``on_config``/``on_files`` add the plugin's stylesheet and, with ``mermaid: bundled``, the
-  vendored Mermaid (``assets/README.md``), so diagrams render with no CDN at read time;
-* a page that is not an article may hold a ``pattern-catalogue`` block (``catalogue.py``).
+* a page that is not an article may hold a ``pattern-catalogue`` block (``catalogue.py``);
+  its links are relative ``.md`` links to built pages, which MkDocs resolves.
 
 Problems are logged as ``page.md: file:line: message``; warnings make ``--strict`` fail.
 """
@@ -22,21 +34,27 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
+import re
+import secrets
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mkdocs.config import base
-from mkdocs.config import config_options as c
+from mkdocs.config.base import ValidationError
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
-from mkdocs.structure.files import File
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority, get_plugin_logger
+from mkdocs.structure.files import File, InclusionLevel
+from mkdocs.utils import get_relative_url
 
+from .. import settings as settings_mod
 from ..errors import PatternError, Place, Problem
 from ..pages import catalogue
 from ..paths import project_relative
 from ..project import ArticleRef, Project, Tally, read_article, release_caches
-from ..settings import Settings
+from ..settings import OPTIONS, Option, Settings
 
 log = get_plugin_logger(__name__)
 
@@ -45,32 +63,44 @@ SITE_ASSETS = "assets/pattern-articles"  # where the assets land in the built si
 MERMAID = ("mermaid.min.js", "mermaid-config.js", "mermaid.LICENSE.txt")  # scripts first, in load order
 
 
-class PatternArticlesConfig(base.Config):
+class _Setting(base.BaseConfigOption[Any]):  # type: ignore[misc]
+    """One setting of the core's schema (``settings.OPTIONS``) as a MkDocs config option.
+
+    Why not MkDocs' own ``Type``/``Choice``/``Dir``: their messages differ from the CLI's and
+    pytest's, and carry no line. This option calls the core's :func:`settings.check`, the
+    one the CLI and pytest call, so all three give a bad value the same verdict and message,
+    naming its line in mkdocs.yml (or in the file it INHERITs from). Paths take what
+    ``!relative $config_dir/...`` gives; an empty value (say, ``!ENV`` of an unset variable)
+    takes the default."""
+
+    def __init__(self, option: Option) -> None:
+        super().__init__()
+        self.option = option
+        self.place: Place | None = None
+
+    def pre_validation(self, config: base.Config, key_name: str) -> None:
+        self.place = None
+        if config.config_file_path:
+            place, keys = settings_mod.places_of(config.config_file_path)
+            self.place = keys.get(key_name, place)
+
+    def run_validation(self, value: object) -> Any:
+        try:
+            return settings_mod.check(self.option, value, self.place)
+        except PatternError as exc:
+            raise ValidationError(exc.format()) from None
+
+
+# MkDocs collects a config class's options when the class is made: generate them from the
+# schema, then name the class for readers (and for BasePlugin's type parameter)
+_Schema: Any = type("_Schema", (base.Config,), {option.name: _Setting(option) for option in OPTIONS})
+
+
+class PatternArticlesConfig(_Schema):  # type: ignore[misc]
     """Settings of the plugin block in ``mkdocs.yml`` (see docs/guide/configuration.md)."""
 
-    # Every setting but these two is passed through as written and validated by
-    # Settings.from_mapping, the same code the CLI and pytest use: one message naming the
-    # mkdocs.yml line, instead of MkDocs' type error without one. Defaults live in Settings.
-    enabled = c.Type(bool, default=True)
-    snippets = c.Optional(c.Type(object))
-    article_key = c.Optional(c.Type(object))
-    cache_dir = c.Optional(c.Type(object))
-    cache = c.Optional(c.Type(object))
-    fresh = c.Optional(c.Type(object))
-    run = c.Optional(c.Type(object))
-    timeout = c.Optional(c.Type(object))
-    jobs = c.Optional(c.Type(object))
-    output_limit = c.Optional(c.Type(object))
-    env_allowlist = c.Optional(c.Type(object))
-    fix_headings = c.Optional(c.Type(object))
-    templates_dir = c.Optional(c.Type(object))
-    sections = c.Optional(c.Type(object))
-    append = c.Optional(c.Type(object))
-    titles = c.Optional(c.Type(object))
-    services = c.Optional(c.Type(object))
-    check_trace = c.Optional(c.Type(object))
-    sandbox = c.Optional(c.Type(object))
-    mermaid = c.Choice(("bundled", "theme"), default="bundled")
+    enabled: bool
+    mermaid: str
 
 
 def _emit(problem: Problem, page: str = "", root: Path | None = None) -> None:
@@ -99,6 +129,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self._summary: Tally | None = None  # the build's run counts, for its last line
         self.is_serve = False
         self._watcher: _SnippetWatcher | None = None
+        self._load_mermaid = False  # pages with a diagram load the bundled Mermaid
+        self._protected: dict[str, dict[str, str]] = {}  # page -> placeholder -> the verified block it hides
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         # Defining on_startup makes MkDocs keep this instance across serve rebuilds,
@@ -106,19 +138,22 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         self.is_serve = command == "serve"
 
     def on_config(self, config: Any) -> Any:
+        self._load_mermaid = bool(self.config.enabled) and self.config.mermaid == "bundled"
         if not self.config.enabled:
             return config
-        raw = {k: v for k, v in self.config.items() if v is not None and k != "enabled"}
-        if raw.get("cache_dir") is None:
-            raw.pop("cache_dir", None)
         root = Path(config.config_file_path).parent if config.config_file_path else Path.cwd()
-        try:
-            docs = Path(config.docs_dir)
-            place, key_lines = _plugin_place(config.config_file_path)
-            settings = Settings.from_mapping(raw, root, docs.relative_to(root) if docs.is_relative_to(root) else docs,
-                                             place, key_lines)
-        except PatternError as exc:
-            raise PluginError(f"pattern-articles: {exc.format()}") from None
+        docs = Path(config.docs_dir)
+        settings = Settings(root=root, docs_dir=docs.relative_to(root) if docs.is_relative_to(root) else docs)
+        for option in OPTIONS:  # validated by MkDocs already, with the core's check
+            settings.apply(option, self.config[option.name])
+        if self.config.cache_dir is not None and config.config_file_path:
+            # where the cache may go depends on docs_dir, known only now (the CLI and pytest
+            # make the same check when they read the plugin block)
+            place, keys = settings_mod.places_of(config.config_file_path)
+            try:
+                settings_mod.check_cache_dir(settings, keys.get("cache_dir", place))
+            except PatternError as exc:
+                raise PluginError(f"pattern-articles: {exc.format()}") from None
         if self.project is not None and self.project.settings == settings:
             self.project.reload()  # serve: metadata may have changed; the disk cache stays
         else:
@@ -127,9 +162,6 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             self.project = Project(settings)
         if f"{SITE_ASSETS}/pattern-articles.css" not in config.extra_css:
             config.extra_css.append(f"{SITE_ASSETS}/pattern-articles.css")
-        for script in MERMAID[:2] if self.config.mermaid == "bundled" else ():
-            if f"{SITE_ASSETS}/{script}" not in map(str, config.extra_javascript):
-                config.extra_javascript.append(f"{SITE_ASSETS}/{script}")  # Material then skips its CDN
         return config
 
     def on_files(self, files: Any, *, config: Any) -> Any:
@@ -140,27 +172,41 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         for name in names:  # a file of the same name in docs_dir wins
             if files.get_file_from_path(f"{SITE_ASSETS}/{name}") is None:
                 files.append(File.generated(config, f"{SITE_ASSETS}/{name}", abs_src_path=str(ASSETS / name)))
+        return files
+
+    # Late: Material's blog plugin decides which posts are drafts in on_files and puts the
+    # others back in on_nav (both at -50); mkdocs-static-i18n swaps in one language's files
+    # in on_files (-100); MkDocs applies exclude_docs/draft_docs between the two events. Here
+    # the Files are what MkDocs will build, and only those pages' snippets run.
+    @event_priority(-100)
+    def on_nav(self, nav: Any, *, config: Any, files: Any) -> Any:
+        if self.project is None:
+            return nav
         if self.project._runner is not None:
             self.project.runner.reset_stats()  # one summary line per (re)build
         self.project.pages_cached = 0
-        refs = self._refs = self.project.articles()
-        # pages whose front matter names a bundle, even when MkDocs cannot read that front
-        # matter: such a page must fail loudly, not be published with its TODOs
-        self._linked = {ref.path.resolve(): ref for ref in refs}
+        built = InclusionLevel.is_in_serve if self.is_serve else InclusionLevel.is_included
         self._sources = {}
-        for page in files.documentation_pages():
+        pages: list[tuple[Path, str]] = []
+        for page in files.documentation_pages(inclusion=built):
             if not page.abs_src_path:
-                continue
+                continue  # generated by a plugin (a blog's archive, say): never an article
             path = Path(page.abs_src_path)
             try:  # a page that is not UTF-8 would stop MkDocs later, with a traceback
                 self._sources[path.resolve()] = read_article(path)
             except PatternError as exc:
                 raise PluginError(f"pattern-articles: {exc.format()}") from None
+            pages.append((path, page.src_uri))
+        refs = self._refs = self.project.articles_in(pages, self._sources)
+        self.project.pin_articles(refs)  # the catalogue and the links see the built pages only
+        # pages whose front matter names a bundle, even when MkDocs cannot read that front
+        # matter: such a page must fail loudly, not be published with its TODOs
+        self._linked = {ref.path.resolve(): ref for ref in refs}
         # an article whose filled page is in the page cache needs neither its bundle loaded
         # nor its runs looked up: that is what makes a warm build cost a plain build
         self._page_keys = self.project.page_keys(refs, self._sources)
-        pages = self.project.page_cache
-        self._whole = {path for path, page_key in self._page_keys.items() if pages is not None and pages.has(page_key)}
+        cache = self.project.page_cache
+        self._whole = {path for path, page_key in self._page_keys.items() if cache is not None and cache.has(page_key)}
         try:
             used = {ref.bundle_id for ref in refs if ref.path.resolve() not in self._whole}
             bundles = []
@@ -187,9 +233,32 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                     gc.collect()
         except PatternError as exc:
             log.error(project_relative(exc.format(), self.project.settings.root))
-        return files
+        return nav
 
-    def on_page_markdown(self, markdown: str, *, page: Any, config: Any, files: Any) -> str | None:
+    def _fill_page(self, markdown: str, *, page: Any, config: Any, files: Any) -> str | None:
+        filled = self._filled(markdown, page)
+        if filled is markdown or self.project is None:
+            return filled
+        protected, blocks = _protect(filled, markdown)
+        if blocks:
+            self._protected[page.file.src_uri] = blocks
+        return protected
+
+    # As late as can be: every plugin's on_page_markdown in between saw placeholders only
+    @event_priority(-10000)
+    def _restore_page(self, markdown: str, *, page: Any, config: Any, files: Any) -> str | None:
+        blocks = self._protected.pop(page.file.src_uri, None)
+        if not blocks:
+            return markdown
+        markdown, lost = _restore(markdown, blocks)
+        if lost:
+            log.warning(f"{page.file.src_uri}: another plugin removed {len(lost)} block(s) of verified code or "
+                        "output from the page in on_page_markdown; they are missing from the built page")
+        return markdown
+
+    on_page_markdown = CombinedEvent(_fill_page, _restore_page)
+
+    def _filled(self, markdown: str, page: Any) -> str:
         if self.project is None:
             return markdown
         key = self.project.settings.article_key
@@ -250,6 +319,28 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         page.meta.update(rendered.meta)
         return rendered.markdown
 
+    # Late, so a diagram another plugin adds counts too
+    @event_priority(-100)
+    def on_post_page(self, output: str, *, page: Any, config: Any) -> str | None:
+        """Load the vendored Mermaid on a page that shows a diagram, and on no other page.
+
+        One inline script (``assets/mermaid-loader.js``) right after the first diagram,
+        inside the page's content: it defines ``window.mermaid`` at once, before the theme
+        looks for it (so Material never asks its CDN), and loads the bundled scripts.
+        Inline, because Material's instant navigation runs the inline scripts of the page
+        it swaps in at once, but ``src`` scripts only in the background, after it has looked.
+        """
+        if not self._load_mermaid:  # not self.project: a one-shot build has let go of it by now
+            return output
+        found = _MERMAID_BLOCK.search(output)
+        if found is None:
+            return output
+        end = output.find(f"</{found.group(1)}>", found.end())
+        if end < 0:
+            return output
+        end += len(found.group(1)) + 3
+        return output[:end] + _mermaid_loader(config, page.url) + output[end:]
+
     def _warn_unlinked(self, path: Path, src: str, source: str | None, meta: Any) -> None:
         """A page whose title still says TODO and that names no bundle: nothing fills it."""
         from ..content.checks import unlinked_todo_title
@@ -296,6 +387,8 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             self.project = None
             self._linked, self._page_keys, self._whole, self._sources, self._refs = {}, {}, set(), {}, []
             release_caches()
+        else:
+            self.project.pin_articles(None)  # files may come and go before the next rebuild
         return env
 
     def on_post_build(self, *, config: Any) -> None:
@@ -389,20 +482,6 @@ class _SnippetWatcher:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _plugin_place(config_file: str | None) -> tuple[Place | None, dict[str, int]]:
-    """The plugin's line in mkdocs.yml and the line of each of its settings."""
-    from ..settings import plugin_lines
-
-    if not config_file:
-        return None, {}
-    try:
-        text = Path(config_file).read_text(encoding="utf-8-sig")
-    except (OSError, ValueError):
-        return Place(config_file), {}
-    line, key_lines = plugin_lines(text)
-    return Place(config_file, line), key_lines
-
-
 def _front_matter_lines(path: Path, markdown: str, source: str | None = None) -> int:
     """How many lines MkDocs stripped from the top, so messages name real lines.
     ``source``: the file's text when already read."""
@@ -412,6 +491,88 @@ def _front_matter_lines(path: Path, markdown: str, source: str | None = None) ->
         except OSError:
             return 0
     return max(0, source.lstrip("\ufeff").count("\n") - markdown.count("\n"))
+
+
+def _mermaid_loader(config: Any, page_url: str) -> str:
+    """The inline script that loads the bundled Mermaid, for a page at ``page_url``.
+
+    The folder is relative to the page, or, when the site has a ``site_url`` (which
+    Material's instant navigation needs), absolute from its path: a script Material runs
+    while it swaps pages may resolve a relative URL against the page the reader came from."""
+    from urllib.parse import urlsplit
+
+    if config.site_url:
+        folder = urlsplit(config.site_url).path.rstrip("/") + f"/{SITE_ASSETS}/"
+    else:
+        folder = get_relative_url(f"{SITE_ASSETS}/", page_url)
+        folder = folder if folder.endswith("/") else folder + "/"
+    return f"<script>{_LOADER}({json.dumps(folder)});</script>"
+
+
+# inlined in every page with a diagram: its code, under a one-line comment naming the file
+_LOADER = "/* pattern-articles: load the bundled Mermaid (mermaid-loader.js) */\n" + (
+    (ASSETS / "mermaid-loader.js").read_text("utf-8").split("*/", 1)[1].strip())
+_MERMAID_BLOCK = re.compile(r'<(pre|div)\b[^>]*\bclass="(?:[^"]*\s)?mermaid(?:\s[^"]*)?"')
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+
+
+def _fences(text: str) -> list[tuple[int, int]]:
+    """The fenced code blocks of ``text`` as (first line, line after the last), by a plain
+    line scan: the plugin's blocks sit indented inside content tabs, where a CommonMark
+    parser sees indented code, not fences. An unclosed fence runs to the end."""
+    lines = text.split("\n")
+    blocks: list[tuple[int, int]] = []
+    index = 0
+    while index < len(lines):
+        opened = _FENCE_OPEN.match(lines[index])
+        if opened is None or (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+            index += 1
+            continue
+        char, width = opened.group(1)[0], len(opened.group(1))
+        end = index + 1
+        while end < len(lines):
+            rest = lines[end].strip()
+            if rest and set(rest) == {char} and len(rest) >= width:
+                break
+            end += 1
+        blocks.append((index, min(end + 1, len(lines))))
+        index = end + 1
+    return blocks
+
+
+def _protect(filled: str, original: str) -> tuple[str, dict[str, str]]:
+    """Hide the code blocks the plugin added to a page (snippet code, outputs, diagrams)
+    behind one-line placeholders, and say which placeholder hides which block.
+
+    Why: a plugin that runs after this one may rewrite Markdown; mkdocs-macros renders
+    ``{{ ... }}`` and ``{% ... %}`` everywhere, so a snippet printing ``{{ config.site_name }}``
+    would show the site's name as its "verified" output. The author's own blocks (same text
+    as in the source) are left to the author's plugins. A placeholder is plain text that no
+    template language reads, unique to the page (a random nonce), keeping the block's
+    indentation so it stays inside its tab."""
+    lines = filled.split("\n")
+    source = original.split("\n")
+    own = Counter("\n".join(source[a:b]) for a, b in _fences(original))
+    nonce = secrets.token_hex(6)
+    blocks: dict[str, str] = {}
+    for number, (start, end) in enumerate(reversed(_fences(filled))):
+        text = "\n".join(lines[start:end])
+        if own[text] > 0:
+            own[text] -= 1
+            continue
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        token = f"pattern-articles-verified-{nonce}-{number:06d}."  # fixed width: no token starts another
+        blocks[indent + token] = text
+        lines[start:end] = [indent + token]
+    return "\n".join(lines), blocks
+
+
+def _restore(markdown: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """Put back what :func:`_protect` hid; also say which placeholders were gone."""
+    lost = [token for token in blocks if token not in markdown]
+    for token, block in blocks.items():
+        markdown = markdown.replace(token, block, 1)
+    return markdown, lost
 
 
 def _error_admonition(exc: PatternError, root: Path) -> str:

@@ -72,7 +72,14 @@ def _project(config: pytest.Config) -> Project | None:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Skip the folders of golden files (see :meth:`_Files.golden_folder`)."""
+    """Skip the folders of golden files (see :meth:`_Files.golden_folder`), and never descend
+    into a linked folder of a snippet folder: pytest follows such links, and a bundle from a
+    pull request holding ``ln -s . a; ln -s . b`` would make the collection walk forever."""
+    if collection_path.is_symlink() and _files(config) is not None and collection_path.is_dir():
+        project = _project(config)
+        if project is not None and any(collection_path.is_relative_to(root)
+                                       for root in project.settings.snippet_roots):
+            return True
     if collection_path.name != "expected":
         return None
     files = _files(config)
@@ -371,6 +378,7 @@ class SnippetItem(pytest.Item):
 
     def runtest(self) -> None:
         from ..engine import describe, normalisers_for, update_golden
+        from ..errors import escape_controls
 
         project = _project(self.config)
         assert project is not None
@@ -381,7 +389,7 @@ class SnippetItem(pytest.Item):
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
             self.user_properties.append(("updated", str(outcome.golden)))
             if diff:
-                self.config.stash.setdefault(_UPDATED, []).append(diff)  # type: ignore[arg-type]
+                self.config.stash.setdefault(_UPDATED, []).append(escape_controls(diff))  # type: ignore[arg-type]
             return
         messages = []
         problem = describe(outcome, self.bundle)

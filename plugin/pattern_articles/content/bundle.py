@@ -12,8 +12,10 @@ do not pay for it unless a bundle really has to be validated.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,41 @@ def find_metadata(folder: Path) -> Path | None:
     return None
 
 
+def locate(roots: list[Path], bundle_id: str, place: Place | None = None) -> Path | None:
+    """The folder of bundle ``bundle_id`` in the snippet folders, None when there is none.
+
+    An id is one folder name: ``pattern: /some/path`` or ``pattern: ../x`` would make the
+    site run and publish a folder nobody reviewed as a bundle. A bundle folder that is a
+    symlink is followed only while it stays inside a snippet folder.
+    """
+    if (not isinstance(bundle_id, str) or bundle_id.strip() in ("", ".", "..")
+            or any(c in bundle_id for c in "/\\\0\n\r")):
+        raise PatternError(
+            f"bundle id {bundle_id!r} is not the name of a folder in the snippet folders",
+            place,
+            hint="name one folder, e.g. 'pattern: choreography': no '/', no '..', not an absolute path",
+        )
+    for root in roots:
+        folder = root / bundle_id
+        if folder.is_dir() and find_metadata(folder) is not None:
+            escape = _bundle_escapes(folder, roots)
+            if escape:
+                raise PatternError(escape, place or Place(folder),
+                                   hint="a bundle folder must live inside the snippet folders; "
+                                        "copy the bundle there instead of linking to it")
+            return folder
+    return None
+
+
+def _bundle_escapes(folder: Path, roots: list[Path]) -> str:
+    """Why a bundle folder (a symlink, say) leads out of every snippet folder ("" if not)."""
+    real = folder.resolve()
+    if any(real.is_relative_to(root.resolve()) for root in roots):
+        return ""
+    via = f"a symlink to {os.readlink(folder)}" if folder.is_symlink() else f"resolves to {real}"
+    return f"bundle folder {folder} is {via}, outside the snippet folders"
+
+
 def discover(roots: list[Path]) -> Iterator[Path]:
     """Yield every bundle folder (one holding a metadata file) under the snippet roots."""
     for root in roots:
@@ -98,6 +135,12 @@ def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             yield (*loc, key), key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and not key_node.tag.endswith(":str"):
+                # YAML read it as a number or true/false: pydantic names it so (``1``, not
+                # ``'1'``), and its message must still point at this line
+                with contextlib.suppress(yaml.YAMLError, TypeError, ValueError):
+                    yield (*loc, yaml.constructor.SafeConstructor().construct_object(key_node)), \
+                        key_node.start_mark.line + 1
             for sub_loc, line in _line_map(value_node, (*loc, key)):
                 if sub_loc != (*loc, key):
                     yield sub_loc, line
@@ -107,59 +150,141 @@ def _line_map(node: Any, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
 
 
 _MAX_NODES = 200_000  # far beyond any real bundle; stops alias "billion laughs" expansion
+_MAX_TEXT = 2 << 20  # characters of text after alias expansion: a real bundle holds ~50 KB
+_MAX_DEPTH = 64  # levels of nesting: a real bundle has fewer than ten
+
+
+def _size(chars: int) -> str:
+    return f"{chars >> 20} MiB" if chars >= 1 << 20 else f"{chars >> 10} KiB"
 
 
 def _check_structure(node: Any, path: Path) -> None:
     """Refuse what PyYAML accepts silently but would hurt later: a key given twice (YAML
     keeps the last one, so the author's first value vanishes without a word), an alias that
-    contains itself (endless recursion) and aliases that expand beyond any real bundle."""
+    contains itself (endless recursion), aliases that expand beyond any real bundle (in
+    count of values, or in text: a 100 KB anchor aliased 2,000 times is a 200 MB page), and
+    nesting deeper than any real bundle (the constructor and the templates recurse)."""
     import yaml
 
     seen = 0
-    # (node, ids of the nodes above it, line of the top-level key it belongs to)
-    stack: list[tuple[Any, frozenset[int], int]] = [(node, frozenset(), 0)]
+    text = 0
+    visited: set[int] = set()  # a node met again is an alias of its anchor
+    # (node, ids of the nodes above it, line of the top-level key it belongs to, line of the
+    # anchor whose alias brought the walk here, 0 if none)
+    stack: list[tuple[Any, frozenset[int], int, int]] = [(node, frozenset(), 0, 0)]
     while stack:
-        current, ancestors, top = stack.pop()
+        current, ancestors, top, anchor = stack.pop()
         seen += 1
+        line = current.start_mark.line + 1
+        if id(current) in visited:
+            anchor = anchor or line
+        else:
+            visited.add(id(current))
         if seen > _MAX_NODES:
             raise PatternError(
                 f"metadata expands to more than {_MAX_NODES} values (YAML aliases?)",
-                Place(path, top or current.start_mark.line + 1),
+                Place(path, top or line),
                 hint="write the values out, or reuse fewer anchors",
             )
         if id(current) in ancestors:
             raise PatternError(
                 "YAML alias refers to a value that contains it (an endless loop)",
-                Place(path, current.start_mark.line + 1),
+                Place(path, line),
                 hint="an alias (*name) must not point at its own anchor's parents",
             )
+        if isinstance(current, yaml.ScalarNode):
+            text += len(current.value)
+            if text > _MAX_TEXT:
+                raise _too_much_text(path, top or line, anchor)
+            continue
+        if len(ancestors) >= _MAX_DEPTH:
+            raise _too_deep(path, line)
         inside = ancestors | {id(current)}
         if isinstance(current, yaml.MappingNode):
             first: dict[str, int] = {}
             for key_node, value_node in current.value:
                 key = str(key_node.value)
-                line = key_node.start_mark.line + 1
+                key_line = key_node.start_mark.line + 1
                 if isinstance(key_node, yaml.ScalarNode) and key in first and key != "<<":
                     raise PatternError(
                         f"key '{key}' is given twice in the same mapping (first on line {first[key]})",
-                        Place(path, line),
+                        Place(path, key_line),
                         hint="YAML keeps only the last one; merge the two or remove one",
                     )
-                first.setdefault(key, line)
-                stack.append((value_node, inside, top or line))
+                first.setdefault(key, key_line)
+                if isinstance(key_node, yaml.ScalarNode):
+                    text += len(key)
+                else:  # a list or mapping as a key: walked like a value
+                    stack.append((key_node, inside, top or key_line, anchor))
+                stack.append((value_node, inside, top or key_line, anchor))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend((item, inside, top) for item in current.value)
+            stack.extend((item, inside, top, anchor) for item in current.value)
+
+
+def _too_much_text(path: Path, line: int, anchor: int) -> PatternError:
+    limit = _size(_MAX_TEXT)
+    if anchor:
+        return PatternError(
+            f"metadata expands to more than {limit} of text: the YAML anchor on line {anchor} "
+            f"is repeated through aliases (*name) under the key on line {line}",
+            Place(path, anchor),
+            hint=f"{limit} is the limit of a bundle's text; write the value out once, or use fewer aliases",
+        )
+    return PatternError(
+        f"metadata holds more than {limit} of text",
+        Place(path, line),
+        hint=f"{limit} is the limit of a bundle's text; move long prose into the article",
+    )
+
+
+def _too_deep(path: Path, line: int) -> PatternError:
+    return PatternError(
+        f"metadata is nested more than {_MAX_DEPTH} levels deep",
+        Place(path, line),
+        hint="flatten the YAML structure: no bundle needs that many levels of lists and mappings",
+    )
+
+
+def _deep_line(text: str) -> int:
+    """The line where ``text`` first nests deeper than :data:`_MAX_DEPTH`, found with the
+    scanner alone (it does not recurse), for when composing the document ran out of stack
+    or libyaml refused its nesting: the message must still name a line."""
+    import yaml
+
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    depth = 0
+    last = 1
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            last = int(token.start_mark.line) + 1
+            if isinstance(token, opening):
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    return last
+            elif isinstance(token, closing):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return mark.line + 1 if mark is not None else last
+    return last
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     """Read YAML, returning data and a location→line map; errors name the file and line."""
     import yaml
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PatternError(f"cannot read metadata: {exc.strerror}", Place(path),
-                           hint="check the file's permissions") from None
+    from ..files import TEXT_LIMIT, UnsafeFile, read_regular
+
+    try:  # inside its folder, a regular file, bounded: never a link out, a FIFO, /dev/zero
+        raw = read_regular(path, path.parent, TEXT_LIMIT)
+    except UnsafeFile as exc:
+        raise PatternError(f"refusing to read the metadata: {exc}", Place(path, 1),
+                           hint="bundle.yml must be a regular file inside its bundle folder") from None
+    if raw is None:
+        raise PatternError("cannot read metadata: No such file or directory", Place(path),
+                           hint="check the file's permissions")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -176,7 +301,9 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             if node is not None:
                 _check_structure(node, path)
             data = loader.construct_document(node) if node is not None else None
-        except yaml.YAMLError:
+        except yaml.YAMLError as exc:
+            if "nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's own limit
+                raise _too_deep(path, _deep_line(text)) from None
             yaml.compose(text, Loader=yaml.SafeLoader)  # its error messages read better
             raise
         finally:
@@ -192,9 +319,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
             hint="check indentation and quoting on this line and the one above",
         ) from None
     except RecursionError:
-        raise PatternError(
-            "metadata is nested too deeply", Place(path), hint="flatten the YAML structure"
-        ) from None
+        raise _too_deep(path, _deep_line(text)) from None
     return data, lines
 
 
@@ -284,7 +409,7 @@ def _load(metadata: Path) -> Bundle:
 
 
 def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
-    loc: Loc = tuple(err.get("loc", ()))
+    loc: Loc = tuple(p for p in err.get("loc", ()) if p != "[key]")  # pydantic's mark of a bad key
     where = ".".join(str(p) for p in loc) or "(top level)"
     kind = err.get("type", "")
     key: Loc = loc
@@ -302,7 +427,7 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
         )
         hint = "add it; 'pattern-articles schema' describes it"
     elif (loc and isinstance(loc[-1], bool)) or kind == "invalid_key":
-        where = ".".join(str(p) for p in loc[:-1])
+        where = ".".join(str(p) for p in loc[:-1]) or "(top level)"
         message = f"{where}: a key is not a name (YAML read it as true/false or a number)"
         hint = "YAML reads on/off/yes/no as true/false: quote the key, or use 'reacts_to:' in flow steps"
     else:
@@ -404,6 +529,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place("events", index, "name"),
                     "add it to a flow step's 'emits' or remove the event",
                 )
+    yield from _check_scenario_names(bundle)
     regular: dict[str, bool] = {}  # path -> is a regular file: one stat per file and load
 
     def is_file(relative: str) -> bool:
@@ -422,20 +548,31 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
     for relative, spec in m.snippets.items():
         if _escapes(bundle, relative):
             yield Problem(_escapes(bundle, relative), bundle.place("snippets", relative), ESCAPE_HINT)
+        elif not_a_snippet(bundle, relative):
+            yield Problem(not_a_snippet(bundle, relative), bundle.place("snippets", relative), NOT_SNIPPET_HINT)
         elif not is_file(relative):
             yield Problem(
-                f"snippets: '{relative}' does not exist in {bundle.dir.name}/",
+                f"snippets: '{relative}' {_missing(bundle, relative)}",
                 bundle.place("snippets", relative),
                 "check the file name; paths are relative to the bundle folder",
             )
+        elif spec.run:
+            for scenario in list(spec.scenarios) or [""]:
+                loc = ("snippets", relative, "scenarios", scenario) if scenario else ("snippets", relative)
+                if not scenario or _safe_scenario(scenario):
+                    yield from _check_golden(bundle, relative, scenario, loc)
+        yield from _check_inputs(bundle, relative, spec.inputs)
         for n_index, item in enumerate(spec.normalize):
             yield from _check_normaliser(bundle, item, ("snippets", relative, "normalize", n_index))
     for n_index, item in enumerate(m.normalize):
         yield from _check_normaliser(bundle, item, ("normalize", n_index))
+    golden_checked: set[str] = set()
     for loc, ref in m.snippet_refs():
         path = ref.split("#", 1)[0]
         if _escapes(bundle, path):
             yield Problem(_escapes(bundle, path), bundle.place(*loc), ESCAPE_HINT)
+        elif not_a_snippet(bundle, path):
+            yield Problem(not_a_snippet(bundle, path), bundle.place(*loc), NOT_SNIPPET_HINT)
         elif is_file(path) and _is_binary(bundle.dir / path):
             yield Problem(
                 f"'{ref}' names a binary file; only text can be shown as code",
@@ -444,10 +581,118 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
             )
         elif path not in m.snippets and not is_file(path):
             yield Problem(
-                f"'{ref}' names a snippet that does not exist in {bundle.dir.name}/",
+                f"'{ref}' names a snippet that does not exist in {bundle.dir.name}/"
+                if _missing(bundle, path).startswith("does not exist")
+                else f"'{ref}' names a snippet that {_missing(bundle, path)}",
                 bundle.place(*loc),
                 "check the file name; paths are relative to the bundle folder",
             )
+        elif path not in m.snippets and path not in golden_checked:
+            golden_checked.add(path)  # shown, so run with the defaults: its golden is read
+            yield from _check_golden(bundle, path, "", loc)
+
+
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""A scenario's name becomes part of a file name (``expected/<stem>.<scenario>.txt``) and of
+test ids (``file.py::scenario``): a safe set of characters, no ``..``, at most 100."""
+
+SCENARIO_HINT = ("a scenario name becomes part of its golden file's name (expected/<stem>.<scenario>.txt): "
+                 "use letters, digits, '.', '_' and '-', starting with a letter or digit, "
+                 "without '..' (no '/', spaces, newlines or '::')")
+
+NOT_SNIPPET_HINT = ("name a script of the bundle; bundle.yml is its metadata and expected/ holds the "
+                    "golden outputs, neither is code to show or run")
+
+
+def _safe_scenario(name: str) -> bool:
+    return bool(SCENARIO_NAME.fullmatch(name)) and ".." not in name
+
+
+def _check_scenario_names(bundle: Bundle) -> Iterator[Problem]:
+    """Names that become file names are checked before anything runs: a scenario named
+    ``x/../../../tmp/victim`` would make the update mode write ``/tmp/victim.txt``."""
+    for relative, spec in bundle.model.snippets.items():
+        for name in spec.scenarios:
+            if _safe_scenario(name):
+                continue
+            if not name:
+                why = ("an empty scenario name: its golden file would be the snippet's own "
+                       "(expected/<stem>.txt)")
+            else:
+                why = f"scenario name {name!r} of '{relative}' cannot be part of a file name"
+            yield Problem(why, bundle.place("snippets", relative, "scenarios", name), SCENARIO_HINT)
+
+
+def not_a_snippet(bundle: Bundle, relative: str) -> str:
+    """Why ``relative`` (inside the bundle) is not code ("" when it may be): the metadata and
+    the golden files are data; shown or run as Python they would publish or execute them."""
+    try:
+        real = bundle.real_path(relative)
+    except (OSError, RuntimeError, ValueError):
+        return ""
+    if real.parent == bundle.real_dir and real.name in METADATA_NAMES:
+        return f"'{relative}' is the bundle's metadata, not a snippet"
+    if real.is_relative_to(bundle.real_dir / "expected"):
+        return f"'{relative}' is a golden output (in expected/), not a snippet"
+    return ""
+
+
+def _missing(bundle: Bundle, relative: str) -> str:
+    """Why a snippet is not a regular file: missing, or a FIFO, a device, a folder."""
+    from ..files import kind
+
+    try:
+        mode = os.stat(bundle.dir / relative).st_mode
+    except OSError:
+        return f"does not exist in {bundle.dir.name}/"
+    return f"is {kind(mode)}, not a regular file"
+
+
+def _check_golden(bundle: Bundle, relative: str, scenario: str, loc: Loc) -> Iterator[Problem]:
+    """The golden file a run is compared with (and a page may show) must be a regular file
+    inside the bundle: a link to ``/proc/self/environ`` would publish the build's secrets in
+    the page's diff, a FIFO would block the build, ``/dev/zero`` exhaust its memory."""
+    from ..engine.expect import GOLDEN_HINT
+    from ..engine.verify import golden_name
+    from ..files import GOLDEN_LIMIT, check_regular
+
+    try:
+        inner = bundle.real_path(relative).relative_to(bundle.real_dir).as_posix()
+    except (OSError, RuntimeError, ValueError):
+        return
+    name = golden_name(inner, scenario)
+    folders = bundle.derived.setdefault("folders", {str(bundle.dir): str(bundle.real_dir)})
+    reason = check_regular(bundle.dir / "expected" / name, bundle.real_dir, GOLDEN_LIMIT, folders)
+    if reason:
+        yield Problem(f"refusing the golden file expected/{name}: {reason}", bundle.place(*loc), GOLDEN_HINT)
+
+
+def _check_inputs(bundle: Bundle, relative: str, patterns: list[str]) -> Iterator[Problem]:
+    """Input files (globs) are hashed into the run's cache key: each must stay inside the
+    bundle and be a regular file, or hashing it would read outside files, block or not end."""
+    from ..files import check_regular
+
+    for index, pattern in enumerate(patterns):
+        place = bundle.place("snippets", relative, "inputs", index)
+        if not pattern.strip() or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            yield Problem(f"inputs pattern {pattern!r} of '{relative}' must be relative to the bundle folder, "
+                          "without '..'", place, "write a glob inside the bundle folder, e.g. 'data/*.json'")
+            continue
+        try:
+            matches = sorted(bundle.dir.glob(pattern))
+        except (OSError, ValueError, NotImplementedError) as exc:
+            yield Problem(f"inputs pattern {pattern!r} of '{relative}' is not a valid glob: {exc}", place,
+                          "write a glob inside the bundle folder, e.g. 'data/*.json'")
+            continue
+        for match in matches[:10_000]:
+            if match.is_dir() and not match.is_symlink():
+                continue
+            reason = check_regular(match, bundle.real_dir)
+            if reason and not reason.startswith("it is a folder"):
+                shown = match.relative_to(bundle.dir).as_posix()
+                yield Problem(f"input file {shown} of '{relative}' is refused: {reason}", place,
+                              "inputs must be regular files inside the bundle folder")
+                break
 
 
 ESCAPE_HINT = ("a snippet must live inside its bundle folder: no absolute path, no '..' "

@@ -14,8 +14,47 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 
 from .prose import TEXT_JSON_SCHEMA, text_or_file
 
+MAX_TIMEOUT = 86_400.0
+"""A day: a snippet timeout beyond it is a typo (and ``1e300`` or ``.inf`` overflowed the
+runner's clock arithmetic)."""
+
+
+def _env_name(value: str) -> str:
+    """The kernel takes an environment as ``NAME=value`` strings ending in NUL: a name
+    holding ``=`` or NUL cannot be passed, and an empty one is nothing."""
+    if not value or "=" in value or "\0" in value:
+        raise ValueError(f"{value!r} cannot be an environment variable name "
+                         "(it must be non-empty, without '=' or a NUL character)")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Arguments and environment values are C strings for the kernel: NUL ends them."""
+    if "\0" in value:
+        raise ValueError(f"{value!r} holds a NUL character, which no program can be given")
+    return value
+
+
+def _input_glob(value: str) -> str:
+    """``inputs`` are globs inside the bundle folder: the cache hashes what they match."""
+    from pathlib import PurePosixPath
+
+    if not value.strip() or "\0" in value:
+        raise ValueError(f"{value!r} is not a file pattern")
+    if value.startswith(("/", "\\")) or PurePosixPath(value).is_absolute() or ":" in value[:3]:
+        raise ValueError(f"input '{value}' is absolute; it must be a pattern relative to the bundle folder")
+    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+        raise ValueError(f"input '{value}' leaves the bundle folder ('..'); name files inside it")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+InputGlob = Annotated[str, AfterValidator(_input_glob)]
+
+
 #: Prose (Markdown): a string, or ``{file: prose/x.md}``, a Markdown file of the bundle (see prose.py).
-Text = Annotated[str, WrapValidator(text_or_file), WithJsonSchema(TEXT_JSON_SCHEMA)]
+Prose = Annotated[str, WrapValidator(text_or_file), WithJsonSchema(TEXT_JSON_SCHEMA)]
 
 
 def _requirement(value: str) -> str:
@@ -35,22 +74,22 @@ class Contrast(Strict):
 
 
 class Definition(Strict):
-    text: Text = Field(description="What the pattern is, in a paragraph or two (Markdown).")
-    analogy: Text = Field("", description="An everyday analogy that makes the idea stick.")
+    text: Prose = Field(description="What the pattern is, in a paragraph or two (Markdown).")
+    analogy: Prose = Field("", description="An everyday analogy that makes the idea stick.")
     contrast_with: str = Field("", description="Pattern id the definition contrasts with.")
     contrast: list[Contrast] = Field(default_factory=list)
 
 
 class Problem(Strict):
-    context: Text = Field("", description="The situation; fills an empty Problem section.")
-    forces: list[Text] = Field(default_factory=list, description="Pressures a solution must balance.")
+    context: Prose = Field("", description="The situation; fills an empty Problem section.")
+    forces: list[Prose] = Field(default_factory=list, description="Pressures a solution must balance.")
 
 
 class Participant(Strict):
     id: str = Field(description="Short id used in events, flows and traces, e.g. 'order'.")
     name: str = Field(description="Display name, e.g. 'Order service'.")
     owns: str = Field("", description="The data this participant owns and nobody else writes.")
-    responsibility: Text = Field("", description="What it does, in one sentence.")
+    responsibility: Prose = Field("", description="What it does, in one sentence.")
 
 
 class Event(Strict):
@@ -59,7 +98,7 @@ class Event(Strict):
     consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
     kind: Literal["domain", "compensation", "command", "integration", "notification"] = "domain"
     payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
-    description: Text = ""
+    description: Prose = ""
 
 
 class Step(Strict):
@@ -79,14 +118,14 @@ class Compensation(Strict):
 
 class Flow(Strict):
     title: str = ""
-    description: Text = ""
+    description: Prose = ""
     scenario: str = Field("", description="Scenario name of the snippet run that shows this flow.")
     steps: list[Step] = Field(default_factory=list)
 
 
 class FailureFlow(Flow):
     name: str = Field(description="Short id, e.g. 'payment-declined'.")
-    trigger: Text = Field(description="What goes wrong.")
+    trigger: Prose = Field(description="What goes wrong.")
     compensations: list[Compensation] = Field(default_factory=list)
 
 
@@ -98,8 +137,8 @@ class Flows(Strict):
 
 class UseCase(Strict):
     title: str = ""
-    text: Text = Field("", description="The business scenario (Markdown).")
-    outcome: Text = Field("", description="How the client learns the result (polling, callback, ...).")
+    text: Prose = Field("", description="The business scenario (Markdown).")
+    outcome: Prose = Field("", description="How the client learns the result (polling, callback, ...).")
 
 
 class SnippetRef(Strict):
@@ -114,35 +153,35 @@ class SnippetRef(Strict):
 
 class ImplementationStep(Strict):
     title: str
-    text: Text = ""
+    text: Prose = ""
     code: list[SnippetRef] = Field(default_factory=list, description="Code to show (as tabs if several).")
 
 
 class Implementation(Strict):
-    intro: Text = ""
+    intro: Prose = ""
     steps: list[ImplementationStep] = Field(default_factory=list)
 
 
 class Benefit(Strict):
     title: str
-    detail: Text
+    detail: Prose
 
 
 class Consideration(Strict):
     title: str
-    risk: Text
-    mitigation: Text
+    risk: Prose
+    mitigation: Prose
     demonstrated_by: SnippetRef | None = None
 
 
 class Alternative(Strict):
     pattern: str
-    when: Text
+    when: Prose
 
 
 class Applicability(Strict):
-    use_when: list[Text] = Field(default_factory=list)
-    avoid_when: list[Text] = Field(default_factory=list)
+    use_when: list[Prose] = Field(default_factory=list)
+    avoid_when: list[Prose] = Field(default_factory=list)
     prefer_instead: list[Alternative] = Field(default_factory=list)
 
 
@@ -150,7 +189,7 @@ class Related(Strict):
     pattern: str = Field(description="Pattern id; linked when the site has its article.")
     name: str = ""
     relation: str = Field("", description="alternative, implements, complements, ...")
-    note: Text = ""
+    note: Prose = ""
     url: str = ""
 
 
@@ -158,12 +197,12 @@ class Reference(Strict):
     title: str
     url: str
     publisher: str = ""
-    note: Text = ""
+    note: Prose = ""
 
 
 class Summary(Strict):
-    text: Text = ""
-    takeaways: list[Text] = Field(default_factory=list)
+    text: Prose = ""
+    takeaways: list[Prose] = Field(default_factory=list)
 
 
 class Normaliser(Strict):
@@ -172,8 +211,8 @@ class Normaliser(Strict):
 
 
 class Scenario(Strict):
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    args: list[Text] = Field(default_factory=list)
+    env: dict[EnvName, Text] = Field(default_factory=dict)
     title: str = ""
     needs: list[Literal["redis"]] = Field(
         default_factory=list, description="Services this scenario needs beyond the snippet's own."
@@ -185,20 +224,36 @@ class SnippetSpec(Strict):
     """How to run one snippet file."""
 
     scenarios: dict[str, Scenario] = Field(default_factory=dict)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False,
+                                  description="Seconds, at most a day.")
+    memory_limit: int | str | None = Field(
+        None, description="Writable memory each process of a run may use: 512 MiB, 2 GiB; 0 or none: no limit.")
+    cpu_limit: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                    description="CPU seconds a run may use; 0: no limit.")
     needs: list[Literal["redis"]] = Field(default_factory=list)
     normalize: list[str | Normaliser] = Field(default_factory=list)
-    inputs: list[str] = Field(default_factory=list, description="Extra files it reads (globs).")
+    inputs: list[InputGlob] = Field(default_factory=list,
+                                    description="Extra files it reads (globs relative to the bundle folder).")
     language: str = "python"
     run: bool = True
     flow: str = Field("", description="Flow this snippet demonstrates (checked against its trace).")
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        from ..settings import parse_size
+
+        size = parse_size(value) if value is not None else None
+        if value is not None and size is None:
+            raise ValueError("must be a size such as 512 MiB or 2 GiB, or 0 for none")
+        return size
 
 
 class BundleModel(Strict):
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
-    description: Text = Field("", description="Fills 'description: <TODO>'.")
+    description: Prose = Field("", description="Fills 'description: <TODO>'.")
     tags: list[str] = Field(default_factory=list)
     definition: Definition | None = None
     problem: Problem | None = None

@@ -68,10 +68,15 @@ def resolve(ref: str, roots: list[Path], *, place: Place | None = None) -> Path:
 
 
 def read_text(path: Path, place: Place | None = None) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PatternError(f"cannot read snippet {path}: {exc.strerror}", place) from None
+    from ..files import TEXT_LIMIT, UnsafeFile, read_bounded
+
+    try:  # never blocks on a FIFO, never reads a device or a file without end
+        data = read_bounded(path, TEXT_LIMIT)
+    except UnsafeFile as exc:
+        raise PatternError(f"cannot read snippet {path}: {exc}", place,
+                           hint="a snippet is a regular text file inside its bundle folder") from None
+    if data is None:
+        raise PatternError(f"cannot read snippet {path}: No such file or directory", place)
     if b"\0" in data[:8192]:
         raise PatternError(
             f"snippet {path} is a binary file", place, hint="only text files can be shown"

@@ -32,13 +32,38 @@ class Arrow:
     dashed: bool = False
 
 
+# words a sequence diagram's parser reads as statements: "participant end" ends nothing well
+_KEYWORDS = frozenset({
+    "participant", "actor", "as", "end", "loop", "alt", "else", "opt", "par", "and", "rect",
+    "critical", "break", "note", "over", "left", "right", "of", "activate", "deactivate",
+    "autonumber", "title", "box", "link", "links", "create", "destroy", "properties", "details",
+    "acctitle", "accdescr", "sequencediagram",
+})
+
+
 def _mermaid_id(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name) or "x"
+    """A participant id Mermaid cannot misread: letters, digits and ``_`` only, never one of
+    its keywords (service names come from a trace, which the snippet writes)."""
+    ident = "".join(ch if ch.isalnum() else "_" for ch in name) or "x"
+    return f"{ident}_" if ident.lower() in _KEYWORDS else ident
+
+
+# Mermaid's entity codes: the characters keep their look but lose their meaning (";" ends
+# a statement, "#" starts an entity, "<" and ">" would be HTML in a label)
+_ENTITIES = {ord(ch): f"#{ord(ch)};" for ch in "#;<>"}
 
 
 def _label(text: str) -> str:
-    # Mermaid treats ';' and '#' specially in messages; keep labels plain.
-    return text.replace(";", ",").replace("#", "")
+    """Text for a message, note or alias: one line, whatever an event or service name holds.
+
+    Names in a trace are the snippet's output: a newline in one started a statement of its
+    own (a forged arrow, a ``click`` link); control characters and runs of white space
+    become one space, and Mermaid-significant characters are written as entity codes.
+    """
+    return " ".join(text.split()).translate(_ENTITIES).translate(_INVISIBLE)
+
+
+_INVISIBLE = {c: " " for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
 
 
 def diagram_from_trace(
@@ -66,7 +91,7 @@ def diagram_from_trace(
     lines.append(f"    participant {BROKER} as {_label(broker)}")
     for pid in rest:
         lines.append(f"    participant {_mermaid_id(pid)} as {_label(names.get(pid, pid))}")
-    for entry in trace:
+    for entry in causal_order(trace, [pid for pid, _ in participants]):
         op = entry.get("op")
         service = _mermaid_id(str(entry.get("service", "?")))
         event = _label(str(entry.get("event", "?")))
@@ -86,6 +111,80 @@ def diagram_from_trace(
         elif op == "crash":
             lines.append(f"    Note over {service}: crashed while handling {event}")
     return "\n".join(lines)
+
+
+def causal_order(trace: Sequence[TraceEvent], participants: Sequence[str] = ()) -> list[TraceEvent]:
+    """The trace in an order that depends only on what happened, not on when each line landed.
+
+    One process writes its trace in the order it did things, which is the same on every
+    run: such a trace is drawn as written. Several processes append concurrently, and two
+    deliveries that raced land in either order, so a diagram drawn in arrival order would
+    change from build to build. Their lines are sorted by a causal key instead: the request
+    that started the chain (requests keep the order their driver published them in), the
+    number of hops from it, a publish before its deliveries, then the publisher, the event,
+    the consumer (in the order of ``participants``) and the place of a handling among the same
+    consumer's handlings of the same event (a crash before its redelivery). A cause always
+    sorts before its effects: an event is one hop further than the event it reacts to.
+    """
+    pids = {e.get("pid") for e in trace if e.get("pid") is not None}
+    if len(pids) <= 1:
+        return list(trace)
+    rank = {pid: i for i, pid in enumerate(participants)}
+
+    def who(service: object) -> tuple[int, str]:
+        name = str(service)
+        return rank.get(name, len(rank)), name
+
+    publishes: dict[str, list[int]] = {}  # event id -> indexes of its publishes, in trace order
+    for index, entry in enumerate(trace):
+        if entry.get("op") == "publish":
+            publishes.setdefault(str(entry.get("event_id", "")), []).append(index)
+
+    def publish_of(event_id: str, before: int) -> int | None:
+        """The publish a line refers to: the latest one before it, else the first one at all
+        (a consumer's line can land before its producer's, when they raced)."""
+        found = publishes.get(event_id)
+        if not found:
+            return None
+        earlier = [i for i in found if i < before]
+        return earlier[-1] if earlier else found[0]
+
+    roots: dict[int, int] = {}  # index of a root publish -> its place among the roots
+    for index, entry in enumerate(trace):
+        if entry.get("op") == "publish" and publish_of(str(entry.get("caused_by") or ""), index) is None:
+            roots[index] = len(roots)
+    placed: dict[int, tuple[int, int]] = {}  # publish index -> (root, hops from it)
+
+    def place(index: int, visiting: frozenset[int] = frozenset()) -> tuple[int, int]:
+        if index in placed:
+            return placed[index]
+        cause = publish_of(str(trace[index].get("caused_by") or ""), index)
+        if cause is None or cause in visiting:  # a root, or a malformed trace's loop
+            result = (roots.get(index, len(roots)), 0)
+        else:
+            root, depth = place(cause, visiting | {index})
+            result = (root, depth + 1)
+        placed[index] = result
+        return result
+
+    handled: dict[tuple[str, str], int] = {}  # (service, event id) -> its handlings so far
+    keyed: list[tuple[tuple[Any, ...], int, TraceEvent]] = []
+    for index, entry in enumerate(trace):
+        event_id, service = str(entry.get("event_id", "")), str(entry.get("service", ""))
+        event = str(entry.get("event", ""))
+        if entry.get("op") == "publish":
+            root, depth = place(index)
+            key: tuple[Any, ...] = (root, depth, 0, who(service), event, event_id, (-1, ""), 0)
+        else:
+            source = publish_of(event_id, index)
+            root, depth = place(source) if source is not None else (len(roots), 0)
+            producer = trace[source].get("service", "") if source is not None else ""
+            seen = handled.get((service, event_id), 0)
+            handled[service, event_id] = seen + 1
+            key = (root, depth, 1, who(producer), event, event_id, who(service), seen)
+        keyed.append((key, index, entry))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in keyed]
 
 
 def diagram_from_flow(

@@ -56,6 +56,7 @@ import io  # noqa: E402
 import json  # noqa: E402
 import marshal  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402  # the run's limits: loaded here, not in every child
 import select  # noqa: E402
 import signal  # noqa: E402
 import stat  # noqa: E402
@@ -77,7 +78,14 @@ _KEEP: list[object] = []
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
-_SUBREAPER = False  # set in _serve: whether the kernel made the worker a child subreaper
+_SUBREAPER = False  # set in _serve: whether orphans of a run come to the worker
+# Set in _isolate: the worker is the first process (pid 1) of a PID namespace of its own, so
+# the kernel kills every process of it the moment the worker exits, however that happens.
+_NS_INIT = False
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWPID = 0x20000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_SLAVE = 2, 4, 8, 0x4000, 0x80000
 _CHUNK = 65536
 _GRACE = 0.2  # seconds descendants get to exit by themselves after the snippet exits
 
@@ -304,6 +312,8 @@ def _sweep(statuses: dict[int, int], group: int | None) -> set[int]:
     Repeats because a process may fork while we kill its parent; the new child is then
     re-parented to us (we are the subreaper) and found on the next pass.
     """
+    if _NS_INIT:
+        return _sweep_namespace(statuses)
     killed: set[int] = set()
     first = _descendants(os.getpid())  # before killpg, so the count includes its members
     for pid in first:
@@ -317,9 +327,11 @@ def _sweep(statuses: dict[int, int], group: int | None) -> set[int]:
             os.killpg(group, signal.SIGKILL)
     deadline = time.monotonic() + 5.0
     while True:
-        _reap(statuses)
+        none_left = _reap(statuses)
+        if none_left and _SUBREAPER:
+            break
         alive = _descendants(os.getpid())
-        if not alive:
+        if not alive and not _SUBREAPER:
             break
         for pid in alive:
             try:
@@ -332,6 +344,26 @@ def _sweep(statuses: dict[int, int], group: int | None) -> set[int]:
         time.sleep(0.001)
     _reap(statuses)
     return killed
+
+
+def _sweep_namespace(statuses: dict[int, int]) -> set[int]:
+    """:func:`_sweep` for a worker that is pid 1 of its own PID namespace: ``kill(-1)`` there
+    reaches every process of the namespace but the worker, and nothing outside it; every
+    orphan comes to the worker, so "no child left" (ECHILD) is exact. A process between
+    its fork and its parent's exit (a fork chain) is a member too: no walk of /proc to miss
+    it. Returns the pids reaped here that SIGKILL ended (the killed ones)."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + 5.0
+    while True:
+        with contextlib.suppress(OSError):  # ESRCH: nobody left to signal
+            os.kill(-1, signal.SIGKILL)
+        before = set(statuses)
+        none_left = _reap(statuses)
+        killed.update(pid for pid in set(statuses) - before
+                      if os.WIFSIGNALED(statuses[pid]) and os.WTERMSIG(statuses[pid]) == signal.SIGKILL)
+        if none_left or time.monotonic() > deadline:  # e.g. uninterruptible sleep
+            return killed
+        time.sleep(0.001)
 
 
 # --------------------------------------------------------------------------- the child
@@ -373,7 +405,8 @@ def _apply_signal_plan(plan: list[tuple[int, Any]]) -> None:
 
 
 def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
-           signals: list[tuple[int, Any]], compiled: types.CodeType | None = None) -> None:
+           signals: list[tuple[int, Any]], compiled: types.CodeType | None = None,
+           limits: list[tuple[int, tuple[int, int]]] | None = None) -> None:
     """In the forked child: become the snippet. Never returns."""
     code = 70
     try:
@@ -385,6 +418,7 @@ def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
         os.closerange(3, sig_w)
         os.closerange(sig_w + 1, _max_fd())
         os.chdir(request["cwd"])
+        _apply_limits(limits or [])
         _apply_signal_plan(signals)
         if request["mode"] == "exec":
             argv = [str(a) for a in request["argv"]]
@@ -400,6 +434,46 @@ def _child(request: dict[str, Any], out_w: int, err_w: int, sig_w: int,
         with contextlib.suppress(OSError):
             os.write(sig_w, f"{type(exc).__name__}: {exc}".encode())
     os._exit(code)
+
+
+_LIMIT_PLANS: dict[tuple[int, float], list[tuple[int, tuple[int, int]]]] = {}
+
+
+def _limit_plan(request: dict[str, Any]) -> list[tuple[int, tuple[int, int]]]:
+    """The ``setrlimit`` calls for a run's memory and CPU-time limits (see runner.py's
+    _memory_limit for why RLIMIT_DATA), worked out in the worker, once per pair of limits,
+    so the child makes only the calls. They hold across exec and are inherited by every
+    process the run starts. RLIMIT_CPU's soft limit sends SIGXCPU, the hard one a second
+    later SIGKILL. A limit is only ever lowered: a lower one set from outside stays."""
+    memory = int(request.get("memory_limit") or 0)
+    cpu = float(request.get("cpu_limit") or 0)
+    known = _LIMIT_PLANS.get((memory, cpu))
+    if known is not None:
+        return known
+    plan: list[tuple[int, tuple[int, int]]] = []
+    if memory:
+        plan.append((resource.RLIMIT_DATA, _lowered(resource.RLIMIT_DATA, memory, memory)))
+    if cpu:
+        seconds = max(1, int(-(-cpu // 1)))  # whole seconds, rounded up
+        plan.append((resource.RLIMIT_CPU, _lowered(resource.RLIMIT_CPU, seconds, seconds + 1)))
+    if len(_LIMIT_PLANS) > 64:
+        _LIMIT_PLANS.clear()
+    _LIMIT_PLANS[(memory, cpu)] = plan
+    return plan
+
+
+def _lowered(which: int, soft: int, hard: int) -> tuple[int, int]:
+    old_soft, old_hard = resource.getrlimit(which)
+    infinity = resource.RLIM_INFINITY
+    hard = hard if old_hard == infinity else min(hard, old_hard)
+    soft = min(soft, hard) if old_soft == infinity else min(soft, old_soft, hard)
+    return soft, hard
+
+
+def _apply_limits(plan: list[tuple[int, tuple[int, int]]]) -> None:
+    for which, pair in plan:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, pair)
 
 
 def _max_fd() -> int:
@@ -863,6 +937,7 @@ def _supervise(
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     sig_r, sig_w = os.pipe()  # close-on-exec: EOF with nothing written means "it started"
+    limits = _limit_plan(request)
     start = time.monotonic()
     # Freeze the worker's objects for the fork: the child's garbage collector then never
     # walks them. When a child's allocations tipped an older generation's collection (which
@@ -881,7 +956,7 @@ def _supervise(
         os.close(out_r)
         os.close(err_r)
         os.close(sig_r)
-        _child(request, out_w, err_w, sig_w, signals, compiled)
+        _child(request, out_w, err_w, sig_w, signals, compiled, limits)
     gc.unfreeze()
     for fd in (out_w, err_w, sig_w):
         os.close(fd)
@@ -910,6 +985,7 @@ def _supervise(
     deadline = start + timeout
     timed_out = stop = False
     status: int | None = None
+    cpu_time = 0.0
     end = start
     while status is None:
         remaining = deadline - time.monotonic()
@@ -929,12 +1005,14 @@ def _supervise(
         if stop:
             break
         try:
-            done, raw = os.waitpid(pid, os.WNOHANG)
+            done, raw, usage = os.wait4(pid, os.WNOHANG)
         except ChildProcessError:
-            done, raw = pid, 0
+            done, raw, usage = pid, 0, None
         if done == pid:
             status = raw
             end = time.monotonic()
+            if usage is not None:  # for a CPU-time limit's SIGKILL (see runner.py)
+                cpu_time = usage.ru_utime + usage.ru_stime
     # from here on only the output pipes matter (an exited pidfd would always be "ready")
     poller.unregister(ctl_in)
     if pidfd >= 0:
@@ -987,6 +1065,7 @@ def _supervise(
         "timed_out": timed_out,
         "aborted": stop,
         "duration": end - start,
+        "cpu_time": cpu_time,
         "killed": len(killed | ({pid} if timed_out else set())),
         "leftover": len(killed - {pid}) if not timed_out else 0,
         "truncated": [captures[0].truncated, captures[1].truncated],
@@ -1030,7 +1109,10 @@ def _grace(captures: list[_Capture], poller: Any, statuses: dict[int, int]) -> b
             # (before its parent can be reaped), so a live descendant would be one of its
             # children or below one; the usual run needs no look at /proc
             return True
-        if not _descendants(os.getpid()):
+        # Under a subreaper "no child" is the only exact answer: a walk of /proc misses a
+        # process between its fork and its parent's exit, and a fork chain (fork, exit,
+        # repeat) is never anywhere else, so it passed as clean and kept running.
+        if not _SUBREAPER and not _descendants(os.getpid()):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -1134,8 +1216,197 @@ def _shadowed(bundle: str, top: str) -> bool:
                              or os.path.isdir(os.path.join(bundle, top)))
 
 
-def _serve(parent: int) -> int:
+# --------------------------------------------------------------------------- containment
+# What makes "no process of a run outlives it" hold whatever stops the build (see the
+# security guide, "What holds where"). The process the runner starts is a *guard*: it forks
+# the real worker and only watches it. Where the kernel allows (root, or unprivileged user
+# namespaces), the worker is pid 1 of a PID namespace of its own: when it exits - killed by
+# the parent-death signal because the build died, killed by a snippet or by anyone - the
+# kernel kills every process of the namespace, daemons and fork chains included, and a
+# snippet cannot signal anything outside it (nor the worker: pid 1 ignores what it has no
+# handler for). Elsewhere both guard and worker are child subreapers: orphans come to the
+# worker, and to the guard if the worker dies; the guard, which keeps no parent-death
+# signal there, sees the runner's end of the pipe close (the build died) or the worker
+# exit, and kills all it finds below itself. One namespace per worker, not per run: the
+# worker sweeps its namespace after each run (kill(-1)), so this costs the runs nothing.
+
+
+def _libc_call(name: str, argtypes: list[Any]) -> Any:
+    """A libc function returning int, through ctypes (None where there is none)."""
+    import ctypes
+
+    libc = _libc()
+    if not libc:
+        return None
+    try:
+        function = getattr(libc, name)
+    except AttributeError:
+        return None
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function
+
+
+def _unshare(flags: int) -> bool:
+    import ctypes
+
+    call = _libc_call("unshare", [ctypes.c_int])
+    return call is not None and int(call(flags)) == 0
+
+
+def _write_file(path: str, text: str) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, text.encode())
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _own_proc() -> bool:
+    """Give the namespace a /proc of its own (its pids, as os.getpid() says), mounted in a
+    private copy of the mounts whose changes never propagate back (slave). Best effort: a
+    container may forbid it; the worker then never reads /proc (see _sweep_namespace)."""
+    import ctypes
+
+    mount = _libc_call("mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                 ctypes.c_ulong, ctypes.c_void_p])
+    if mount is None or int(mount(b"none", b"/", None, _MS_REC | _MS_SLAVE, None)) != 0:
+        return False  # never mount with propagation on: it would cover the host's /proc
+    return int(mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)) == 0
+
+
+def _drop_capabilities() -> None:
+    """In a user namespace of our own the worker holds every capability over it; a forked
+    snippet would inherit them (and could mount over its view, say). Nothing needs them."""
+    import ctypes
+
+    capset = _libc_call("capset", [ctypes.c_void_p, ctypes.c_void_p])
+    if capset is None:
+        return
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (x2): all zero
+    capset(ctypes.addressof(header), ctypes.addressof(data))
+
+
+def _isolate(wanted: str, watch: int = -1) -> str:
+    """Fork the worker under its guard; returns (in the worker) how runs are contained:
+    "pid-namespace", "user-namespace" or "subreaper". The guard never returns."""
+    mode = "subreaper"
+    if wanted == "auto" and sys.platform.startswith("linux"):
+        uid, gid = os.getuid(), os.getgid()
+        if _unshare(_CLONE_NEWPID | _CLONE_NEWNS):
+            mode = "pid-namespace"
+        elif _unshare(_CLONE_NEWUSER | _CLONE_NEWPID | _CLONE_NEWNS):
+            # the same ids inside as outside: files a snippet makes are the user's own
+            _write_file("/proc/self/setgroups", "deny")
+            _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+            mode = "user-namespace"
+    alive_r, alive_w = os.pipe()  # the guard holds the write end while it lives
+    pid = os.fork()
+    if pid == 0:
+        global _NS_INIT
+        os.close(alive_w)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the guard dies -> the worker dies
+        if select.select([alive_r], [], [], 0)[0]:  # EOF: it died before the line above
+            os._exit(0)
+        os.close(alive_r)
+        if watch >= 0:
+            os.close(watch)  # the guard's to watch
+        if mode != "subreaper":
+            _NS_INIT = True
+            _own_proc()
+            if mode == "user-namespace":
+                _drop_capabilities()
+        return mode
+    os.close(alive_r)
+    _guard(pid, mode, watch)
+    os._exit(0)  # pragma: no cover - _guard exits
+
+
+class _Stop(Exception):
+    """SIGTERM to the guard (the runner's way to kill a wedged worker)."""
+
+
+def _on_sigterm(_number: int, _frame: Any) -> None:
+    raise _Stop
+
+
+def _guard(child: int, mode: str, watch: int) -> None:
+    """The guard's life: wait for the worker to exit, or for the runner to go (its end of
+    the ``watch`` pipe closes: the build died), then make sure nothing is left."""
+    null = os.open(os.devnull, os.O_RDWR)
+    # the request and reply pipes are the worker's alone: a request sent to a dead worker
+    # must fail (it was "gone", and the runner starts another), its death be the reply's EOF
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    ctl = watch if watch >= 0 else os.open(os.devnull, os.O_RDONLY)  # none: wait for the worker
+    if mode == "subreaper":
+        global _SUBREAPER
+        _SUBREAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_PDEATHSIG, 0)  # outlive the build by a moment: the sweep below is ours
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        pidfd = os.pidfd_open(child)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        pidfd = -1
+    poller = select.poll()
+    poller.register(ctl, 0)  # no events asked: only the hang-up (every writer closed) wakes us
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    status: int | None = None
+    try:
+        while status is None:
+            events = poller.poll(-1 if pidfd >= 0 else 200)
+            status = _exited(child)
+            if status is None and any(fd == ctl for fd, _ in events):
+                # the worker saw the same EOF: it kills what runs and exits; a moment for it
+                deadline = time.monotonic() + 5.0
+                while status is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    status = _exited(child)
+                if status is None:
+                    os.kill(child, signal.SIGKILL)  # ends its namespace too
+                    status = os.waitpid(child, 0)[1]
+    except _Stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the sweep short
+        with contextlib.suppress(OSError):
+            os.kill(child, signal.SIGKILL)
+        status = status if status is not None else os.waitpid(child, 0)[1]
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if mode == "subreaper":
+        _sweep({}, None)  # what the worker left or adopted came to us when it died
+    if os.WIFSIGNALED(status):  # exit as the worker did, so the runner tells what it saw
+        number = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(number, signal.SIG_DFL)  # (SIGKILL has no handler to reset)
+        with contextlib.suppress(OSError):
+            os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _exited(pid: int) -> int | None:
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return status if done == pid else None
+
+
+def _serve(parent: int, isolation: str = "auto", watch: int = -1) -> int:
     sys.dont_write_bytecode = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent and os.getppid() != parent:
+        return 0  # the runner died before we could ask to die with it
+    mode = _isolate(isolation, watch)  # from here on, this is the worker (the guard stays behind)
     ctl_in = os.dup(0)
     ctl_out = os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -1145,11 +1416,8 @@ def _serve(parent: int) -> int:
     os.dup2(null, 1)  # a stray print must never corrupt the protocol
     os.close(null)
     global _SUBREAPER
-    subreaper = _SUBREAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent and os.getppid() != parent:
-        return 0  # the runner died before we could ask to die with it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    # pid 1 of a namespace adopts every orphan in it, as a subreaper does
+    subreaper = _SUBREAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1) or _NS_INIT
     _preimport()
     # The first compile() in a process builds the ``ast`` node types (over a hundred
     # classes); done here once, instead of in every child that compiles its snippet
@@ -1161,6 +1429,7 @@ def _serve(parent: int) -> int:
         "pid": os.getpid(),
         "version": sys.version,
         "subreaper": subreaper,
+        "isolation": mode,
         "pidfd": hasattr(os, "pidfd_open"),
     })
     while True:
@@ -1207,7 +1476,9 @@ def main(argv: list[str]) -> int:
     parent = 0
     if len(argv) >= 4 and argv[1] == "--serve" and argv[2] == "--parent":
         parent = int(argv[3])
-    return _serve(parent)
+    isolation = argv[5] if len(argv) >= 6 and argv[4] == "--isolation" else "auto"
+    watch = int(argv[7]) if len(argv) >= 8 and argv[6] == "--watch" else -1
+    return _serve(parent, isolation, watch)
 
 
 if __name__ == "__main__":

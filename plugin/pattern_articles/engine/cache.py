@@ -15,6 +15,8 @@ and checkouts. The key is the sha256 of
   "not installed" for imports that resolve nowhere, so installing one invalidates;
 * the spec itself (args, env, timeout, needs, language, scenario, inputs) and the absolute
   snippet path (tracebacks print it);
+* the listing (names and kinds of entry) of the snippet's folder and of its bundle folder,
+  which a snippet may print without reading any file there (:func:`_listings`);
 * a *context* the runner supplies: the interpreter identity, the output limit, the
   environment allowlist and the values of the allowlisted variables (see ``runner.py``).
 
@@ -336,6 +338,52 @@ def _listing(folder: str) -> frozenset[str] | None:
             _LISTINGS.clear()
         _LISTINGS[folder] = (signature, names)
     return names
+
+
+_LISTED: dict[str, tuple[tuple[int, int, int, int], str]] = {}  # folder -> (signature, digest)
+
+
+def _listings(spec: RunSpec) -> list[str]:
+    """Digests of what the snippet's folder and its bundle folder hold (names and kinds).
+
+    Why in the key: a snippet may list its folder (``os.listdir(Path(__file__).parent)``),
+    and its output then changes when a file is added there although no file it reads did.
+    Those two folders are what a run sees of its bundle without naming a file; a file it
+    names is a dependency already. Each digest is remembered while the folder's signature
+    holds (adding, removing or renaming an entry changes its mtime), so a warm key pays one
+    stat per folder, not a listing.
+    """
+    folders = dict.fromkeys((os.path.dirname(str(spec.snippet)), str(spec.bundle_dir)))
+    return [_listing_digest(folder) for folder in folders]
+
+
+def _listing_digest(folder: str) -> str:
+    signature = _signature(folder)
+    if signature is None:
+        return "unreadable"
+    known = _LISTED.get(folder)
+    if known is not None and known[0] == signature:
+        return known[1]
+    try:
+        with os.scandir(folder) as entries:
+            kinds = sorted(f"{e.name}\0{_kind(e)}" for e in entries if e.name != "__pycache__")
+    except OSError:
+        return "unreadable"
+    digest = hashlib.sha256("\n".join(kinds).encode("utf-8", "surrogateescape")).hexdigest()
+    if time.time_ns() - max(signature[0], signature[1]) > _LISTING_RACY_NS:  # see _listing
+        if len(_LISTED) >= _LISTINGS_KEPT:
+            _LISTED.clear()
+        _LISTED[folder] = (signature, digest)
+    return digest
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_symlink():
+            return "link"
+        return "dir" if entry.is_dir(follow_symlinks=False) else "file"
+    except OSError:
+        return "?"
 
 
 _FACTS_LOCK = threading.Lock()
@@ -1209,6 +1257,7 @@ class Cache:
                 "inputs": list(spec.inputs),
             },
             "files": files,
+            "listings": _listings(spec),
             "packages": self._distributions.versions(external),
             "context": dict(context or {}),
         }

@@ -25,11 +25,17 @@ which editors add or strip at will.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import difflib
+import marshal
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +73,36 @@ class Mismatch:
         head = (f"{self.golden}: no golden file" if self.missing
                 else f"{self.golden}: output differs")
         return f"{head}\n  hint: {self.hint}\n{self.diff}"
+
+
+GOLDEN_HINT = ("a golden file must be a regular file inside its bundle folder: not a symlink leading "
+               "out of it, not a FIFO or a device; delete it and run the update mode "
+               "(pattern-articles check --update) to write a real one")
+
+
+def read_golden(golden: Path, bundle_dir: Path | None = None,
+                folders: dict[str, str] | None = None) -> str | None:
+    """The text of a golden file, None when there is none yet.
+
+    A golden lives at ``<bundle>/expected/<name>`` and may come from someone else's pull
+    request: it is read only if it resolves inside its bundle folder, is a regular file and
+    is at most :data:`~pattern_articles.files.GOLDEN_LIMIT` bytes (see :mod:`..files`);
+    anything else is refused with the file's place, never followed, waited on or read whole.
+    ``bundle_dir``: the bundle folder, resolved, and ``folders`` its memo of resolved
+    folders (:meth:`Bundle.real_path`), when the caller has them: a judge reads one golden
+    per run, and resolving its whole path each time cost ten times the read.
+    """
+    from ..files import GOLDEN_LIMIT, UnsafeFile, read_regular
+
+    try:
+        if bundle_dir is None or folders is None:
+            data = read_regular(golden, bundle_dir or golden.parent.parent, GOLDEN_LIMIT)
+        else:
+            data = read_regular(golden, bundle_dir, GOLDEN_LIMIT, folders)
+    except UnsafeFile as exc:
+        raise PatternError(f"refusing to read the golden file {golden.name}: {exc}", Place(golden),
+                           hint=GOLDEN_HINT) from None
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def golden_path(bundle_dir: Path, snippet: Path, scenario: str = "") -> Path:
@@ -147,14 +183,18 @@ def _custom(pattern: object, replace: object) -> Normaliser:
             hint="it is a Python regular expression (module re)",
         ) from exc
 
+    try:  # a bad group reference fails here, before any output is at stake
+        compiled.sub(replace, "")
+    except (re.error, IndexError) as exc:
+        raise PatternError(
+            f"normaliser replacement {replace!r} (for {pattern!r}) is invalid: {exc}",
+            hint=r"refer to groups as \1 or \g<name>, and write a literal backslash as \\",
+        ) from exc
+
     def apply(text: str) -> str:
-        try:
-            return compiled.sub(replace, text)
-        except (re.error, IndexError) as exc:
-            raise PatternError(
-                f"normaliser replacement {replace!r} (for {pattern!r}) is invalid: {exc}",
-                hint=r"refer to groups as \1 or \g<name>, and write a literal backslash as \\",
-            ) from exc
+        # someone else's regular expression on someone else's output: it may backtrack for
+        # ever (``(a+)+$`` on 36 characters), so it runs where it can be abandoned
+        return _HELPER.sub(pattern, re.MULTILINE, replace, text)
 
     return Normaliser(f"{{pattern: {pattern}}}", apply)
 
@@ -194,11 +234,150 @@ def _canonical(text: str) -> str:
 
 
 def normalise(text: str, normalisers: Iterable[object] = ()) -> str:
-    """``text`` as compared: line endings unified, trailing newlines dropped, masked."""
+    """``text`` as compared: line endings unified, trailing newlines dropped, masked.
+
+    Raises :class:`NormaliserOvertime` naming the normaliser (by its position in
+    ``normalisers``) that ran longer than :data:`NORMALISER_TIME_LIMIT`."""
     out = _canonical(text)
-    for normaliser in compile_normalisers(normalisers):
-        out = normaliser.apply(out)
+    for index, normaliser in enumerate(compile_normalisers(normalisers)):
+        try:
+            out = normaliser.apply(out)
+        except _Overtime:
+            raise NormaliserOvertime(index, normaliser.name) from None
     return out
+
+
+NORMALISER_TIME_LIMIT = 5.0
+"""Seconds one custom normaliser may take on one output: a real one takes milliseconds on a
+MiB; a pattern that backtracks catastrophically would take years."""
+
+
+class NormaliserOvertime(PatternError):
+    """A custom normaliser ran out of time; ``index`` is its position in the list given."""
+
+    def __init__(self, index: int, name: str) -> None:
+        self.index = index
+        super().__init__(
+            f"normaliser {name} took more than {NORMALISER_TIME_LIMIT:g} s on the output and was stopped",
+            hint="the pattern backtracks catastrophically (a repetition inside a repetition, such "
+                 "as (a+)+, or alternatives that overlap): rewrite it so each character can match "
+                 "only one way",
+        )
+
+
+class _Overtime(Exception):
+    pass
+
+
+_HELPER_CODE = """
+import marshal, re, signal, sys
+read, write = sys.stdin.buffer.read, sys.stdout.buffer.write
+while True:
+    head = read(8)
+    if len(head) < 8:
+        break
+    pattern, flags, replace, text, limit = marshal.loads(read(int.from_bytes(head, "big")))
+    signal.alarm(limit)  # bounded even if the process that asked is gone
+    try:
+        reply = (True, re.compile(pattern, flags).sub(replace, text))
+    except Exception as exc:
+        reply = (False, f"{type(exc).__name__}: {exc}")
+    signal.alarm(0)
+    data = marshal.dumps(reply)
+    write(len(data).to_bytes(8, "big") + data)
+    sys.stdout.buffer.flush()
+"""
+
+
+class _RegexHelper:
+    """One small interpreter, started on first use, that applies custom normalisers.
+
+    Why a process: Python's ``re`` cannot be interrupted from another thread and a signal
+    reaches only the main thread, which a build or a pytest worker may not be on; a process
+    can be killed. It is reused (a request costs a pipe round trip, ~0.1 ms) and replaced
+    when killed. It exits when its stdin closes (this process ended, however), and its own
+    alarm ends any request after the limit even if nobody waits for it any more.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def sub(self, pattern: str, flags: int, replace: str, text: str) -> str:
+        request = marshal.dumps((pattern, int(flags), replace, text, int(NORMALISER_TIME_LIMIT) + 2))
+        with self._lock:
+            for attempt in (1, 2):
+                process = self._started()
+                if process is None:  # no helper can start here: unbounded, but it works
+                    return re.compile(pattern, flags).sub(replace, text)
+                try:
+                    assert process.stdin is not None
+                    process.stdin.write(len(request).to_bytes(8, "big") + request)
+                    process.stdin.flush()
+                    ok, value = marshal.loads(self._reply(process))
+                    break
+                except _Overtime:
+                    self._stop()
+                    raise
+                except (OSError, EOFError, ValueError):  # it died: once more with a new one
+                    self._stop()
+                    if attempt == 2:
+                        return re.compile(pattern, flags).sub(replace, text)
+        if not ok:
+            raise PatternError(f"normaliser {{pattern: {pattern}}} failed: {value}",
+                               hint="it is a Python regular expression (module re)")
+        return str(value)
+
+    def _reply(self, process: subprocess.Popen[bytes]) -> bytes:
+        import select
+
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        deadline = time.monotonic() + NORMALISER_TIME_LIMIT
+        data = b""
+        wanted = 8
+        while len(data) < wanted:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise _Overtime
+            chunk = os.read(fd, max(wanted - len(data), 1 << 16))
+            if not chunk:
+                raise EOFError
+            data += chunk
+            if wanted == 8 and len(data) >= 8:
+                wanted = 8 + int.from_bytes(data[:8], "big")
+        return data[8:wanted]
+
+    def _started(self) -> subprocess.Popen[bytes] | None:
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _HELPER_CODE], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
+        except OSError:
+            self._process = None
+        return self._process
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            with contextlib.suppress(OSError):
+                process.kill()
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+            for stream in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError):
+                    if stream is not None:
+                        stream.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+_HELPER = _RegexHelper()
+atexit.register(_HELPER.close)
 
 
 # --------------------------------------------------------------------------- compare/update
@@ -221,15 +400,10 @@ def compare(actual: str, golden_path: Path, normalisers: Iterable[object] = (),
     """
     compiled = compile_normalisers(normalisers)
     got = normalise(actual, compiled)
-    try:
-        expected_raw = golden_text if golden_text is not None else (
-            golden_path.read_bytes().decode("utf-8", errors="replace"))
-    except (FileNotFoundError, NotADirectoryError):
+    expected_raw = golden_text if golden_text is not None else read_golden(golden_path)
+    if expected_raw is None:
         diff = _diff("", got, f"{golden_path} (missing)", "actual output")
         return Mismatch(golden_path, diff, missing=True, hint=MISSING_HINT)
-    except OSError as exc:
-        return Mismatch(golden_path, f"cannot read {golden_path}: {exc.strerror or exc}",
-                        hint="check the file's permissions")
     expected = normalise(expected_raw, compiled)
     if got == expected:
         return None
@@ -247,13 +421,8 @@ def update(golden_path: Path, actual: str, normalisers: Iterable[object] = ()) -
     text = actual.replace("\r\n", "\n")
     if text and not text.endswith("\n"):
         text += "\n"
-    try:
-        old: str | None = golden_path.read_bytes().decode("utf-8", errors="replace")
-    except (FileNotFoundError, NotADirectoryError):
-        old = None
-    except OSError as exc:
-        raise PatternError(f"cannot read the golden file: {exc.strerror or exc}",
-                           Place(golden_path)) from exc
+    _check_writable(golden_path)
+    old = read_golden(golden_path)
     if old is not None and (old == text or compare(actual, golden_path, normalisers) is None):
         return ""
     if old is None:
@@ -263,6 +432,23 @@ def update(golden_path: Path, actual: str, normalisers: Iterable[object] = ()) -
                      f"{golden_path} (after)")
     _atomic_write(golden_path, text.encode("utf-8"))
     return diff
+
+
+def _check_writable(golden: Path) -> None:
+    """Refuse to write a golden anywhere but ``<bundle>/expected/<name>``, a regular file or
+    none: a scenario named ``../../tmp/victim`` or an ``expected`` folder that is a symlink
+    must not let ``--update`` write outside the bundle (names are checked at load too)."""
+    from ..files import outside
+
+    bundle = golden.parent.parent
+    reason = ""
+    if golden.parent.name != "expected" or "/" in golden.name or golden.name in ("", ".", ".."):
+        reason = "it is not a file name inside the bundle's expected/ folder"
+    else:
+        reason = outside(golden, bundle)
+    if reason:
+        raise PatternError(f"refusing to write the golden file {golden}: {reason}", Place(golden),
+                           hint=GOLDEN_HINT)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -116,6 +116,13 @@ class RunnerSettings:
     service_urls: dict[str, str] = field(default_factory=dict)
     fork: bool = True  # False: every Python snippet in a fresh interpreter (slower; a debug aid)
     sandbox: str = "off"  # off | auto | bwrap: run each snippet inside bubblewrap (see sandbox_command)
+    # how a run's processes are contained (see _worker.py's _isolate): "auto" takes a PID
+    # namespace where the kernel allows one; "subreaper" never does (the fallback, to test it)
+    isolation: str = "auto"
+    # per process of a run: bytes of writable private memory (RLIMIT_DATA; 0: none) and CPU
+    # seconds (RLIMIT_CPU; None: twice the run's timeout; 0: none); see _limits
+    memory_limit: int = 2 << 30
+    cpu_limit: float | None = None
 
 
 @dataclass
@@ -240,7 +247,8 @@ class _Worker:
     spares the worker a ``setenv`` per variable and run (and glibc keeps every value ever set).
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], program: Path | None = None) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], program: Path | None = None,
+                 isolation: str = "auto") -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="pattern-articles-run-"))
         self.run_folder = self.folder / "run"
         # its paths as strings, made once: every run's request names them (pathlib is slow)
@@ -257,7 +265,12 @@ class _Worker:
         argv = [script if a == "{path}" else a for a in command]
         if script not in argv:
             argv.append(script)
-        argv += ["--serve", "--parent", str(os.getpid())]
+        # The worker's guard watches the read end of this pipe: only this process holds the
+        # write end, so the guard sees it close when this process dies, however it dies (a
+        # pipe of its own: had it watched the request pipe, a request sent to a dead worker
+        # would find a reader and not fail as "gone"). See _worker.py's _guard.
+        watch_r, self._watch = os.pipe()
+        argv += ["--serve", "--parent", str(os.getpid()), "--isolation", isolation, "--watch", str(watch_r)]
         try:
             self.process = subprocess.Popen(
                 argv,
@@ -267,13 +280,17 @@ class _Worker:
                 env=env,
                 cwd="/",
                 close_fds=True,
+                pass_fds=(watch_r,),
                 start_new_session=True,  # Ctrl-C in a terminal is the runner's to handle
             )
         except OSError as exc:
             self._log.close()
+            os.close(self._watch)
             _rmtree(self.folder)
             raise WorkerDied(f"could not start the Python worker ({argv[0]}): "
                              f"{exc.strerror or exc}") from exc
+        finally:
+            os.close(watch_r)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in = self.process.stdin.fileno()
         self._out = self.process.stdout.fileno()
@@ -392,12 +409,24 @@ class _Worker:
         with contextlib.suppress(OSError):
             if self.process.stdout is not None:
                 self.process.stdout.close()
+        with contextlib.suppress(OSError):
+            os.close(self._watch)
         self._log.close()
         # the worker is gone, and with it everything it ran (subreaper sweep, or the
         # parent-death signal when it was killed): nothing writes here any more
         _rmtree(self.folder)
 
     def kill(self) -> None:
+        """Kill a wedged worker: SIGTERM to its guard (see ``_worker.py``), which kills the
+        worker and, without a PID namespace, whatever is left below it; SIGKILL if the guard
+        does not answer."""
+        with contextlib.suppress(OSError):
+            self.process.terminate()
+        try:
+            self.process.wait(5.0)
+            return
+        except subprocess.TimeoutExpired:
+            pass
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -438,7 +467,19 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+_OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+def _out_of_memory(stderr: str) -> bool:
+    """Whether the last words of a failed run are an allocation refused (Python's
+    MemoryError, C's ENOMEM, C++'s bad_alloc, Node's "heap out of memory")."""
+    lines = [line for line in stderr[-4000:].splitlines() if line.strip()]
+    return bool(lines) and any(word in lines[-1] for word in _OUT_OF_MEMORY)
+
+
 def _size(limit: int) -> str:
+    if limit >= 1 << 30 and limit % (1 << 30) == 0:
+        return f"{limit >> 30} GiB"
     if limit >= 1 << 20 and limit % (1 << 20) == 0:
         return f"{limit >> 20} MiB"
     if limit >= 1 << 10 and limit % (1 << 10) == 0:
@@ -537,6 +578,9 @@ class Runner:
         self._outstanding = 0
         self._busy_since = 0.0
         self.workers_started = 0  # how many worker processes this runner started
+        # how the last worker contains its runs: "pid-namespace", "user-namespace" or
+        # "subreaper" (see _worker.py's _isolate); "" before the first worker
+        self.isolation = ""
         atexit.register(self.close)  # temp folders and workers go even if close is forgotten
 
     # ------------------------------------------------------------------ public API
@@ -818,6 +862,37 @@ class Runner:
     def _timeout(self, spec: RunSpec) -> float:
         return float(spec.timeout if spec.timeout is not None else self.settings.timeout)
 
+    # Why RLIMIT_DATA and not RLIMIT_AS: the address-space limit counts reservations that
+    # are never backed (V8's 4 GiB pointer cage in Node, Go's and the JVM's heap arenas,
+    # sanitizers' shadow memory), so a 2 GiB RLIMIT_AS stops Node before its first line.
+    # RLIMIT_DATA (Linux >= 4.7) counts only writable private memory - what an allocation
+    # bomb grows - and an allocation past it fails (Python: MemoryError). It is per process:
+    # a snippet forking many allocators gets the limit in each; a whole-tree bound would need
+    # a writable cgroup (see the security guide).
+    def _memory_limit(self, spec: RunSpec) -> int:
+        value = spec.memory_limit if spec.memory_limit is not None else self.settings.memory_limit
+        return max(int(value or 0), 0)
+
+    def _cpu_limit(self, spec: RunSpec) -> float:
+        value = spec.cpu_limit if spec.cpu_limit is not None else self.settings.cpu_limit
+        if value is None:  # the default: twice the wall-clock timeout (two busy cores)
+            return 2 * self._timeout(spec)
+        return max(float(value), 0.0)
+
+    def _limit_reason(self, spec: RunSpec, signal_number: object, cpu_time: float,
+                      stderr: str) -> str:
+        """Why a failed run failed, when it was one of its limits ("" otherwise)."""
+        cpu = self._cpu_limit(spec)
+        if cpu and (signal_number == signal.SIGXCPU
+                    or (signal_number == signal.SIGKILL and cpu_time >= cpu)):
+            return (f"exceeded its CPU-time limit of {cpu:g} s; "
+                    "raise cpu_limit in bundle.yml or mkdocs.yml")
+        memory = self._memory_limit(spec)
+        if memory and _out_of_memory(stderr):
+            return (f"exceeded its memory limit of {_size(memory)}; "
+                    "raise memory_limit in bundle.yml or mkdocs.yml")
+        return ""
+
     def _context(self, spec: RunSpec) -> dict[str, object]:
         """Runner facts that can change an output (part of the cache key)."""
         command = self._languages[spec.language]
@@ -830,6 +905,8 @@ class Runner:
             # direct call of its mkdocs/pytest, and rarely changes what a snippet prints
             "env": {k: v for k, v in sorted(self._base_env.items()) if k != "PATH"},
             "timeout": self._timeout(spec),
+            # a limit can turn a pass into a failure, and a snippet can print its limits
+            "limits": [self._memory_limit(spec), self._cpu_limit(spec)],
         }
         if self._bwrap is not None:
             context["sandbox"] = "bwrap"  # a pass outside the sandbox proves nothing inside it
@@ -965,10 +1042,11 @@ class Runner:
         env = dict(self._base_env)
         env.update(HOME=str(home), PYTHONDONTWRITEBYTECODE="1")
         command = self._languages["python"]
-        worker = _Worker(command, env, self._worker_program(command))
+        worker = _Worker(command, env, self._worker_program(command), self.settings.isolation)
         with self._lock:
             self._workers.add(worker)
             self.workers_started += 1
+            self.isolation = str(worker.info.get("isolation") or "subreaper")
             closed = self._closed
         if closed:  # close() raced with us: do not leave this one running
             worker.stop()
@@ -996,6 +1074,8 @@ class Runner:
             "env": env,
             "timeout": self._timeout(spec),
             "limit": self.settings.output_limit,
+            "memory_limit": self._memory_limit(spec),
+            "cpu_limit": self._cpu_limit(spec),
             "path": path,
             "args": list(spec.args),
             "bundle_dir": bundle,
@@ -1071,7 +1151,9 @@ class Runner:
             signal_number = header.get("signal")
             if self._bwrap is not None and isinstance(exit_code, int) and 128 < exit_code < 160:
                 signal_number = exit_code - 128  # bwrap reports a child killed by a signal so
-            status, reason = "failed", _failure_reason(exit_code, signal_number, stderr)
+            status = "failed"
+            reason = (self._limit_reason(spec, signal_number, float(header.get("cpu_time") or 0.0), stderr)
+                      or _failure_reason(exit_code, signal_number, stderr))
         return RunResult(
             spec=spec, status=status, exit_code=exit_code if isinstance(exit_code, int) else None,
             stdout=stdout, stderr=stderr, duration=duration, truncated=out_cut or err_cut,

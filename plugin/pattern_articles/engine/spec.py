@@ -24,6 +24,8 @@ class RunSpec:
     needs: tuple[str, ...] = ()
     language: str = "python"
     inputs: tuple[str, ...] = ()
+    memory_limit: int | None = None  # bytes (0: none); None: the runner's setting
+    cpu_limit: float | None = None  # CPU seconds (0: none); None: the runner's setting
 
     @functools.cached_property
     def id(self) -> str:  # cached: the runner labels every cache entry with it (pathlib is slow)

@@ -8,6 +8,7 @@ articles use it — so the answers live here once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ class Outcome:
     diff: str = ""
     expected: str | None = None  # the golden's text (shown when the run was skipped)
     problems: tuple[Problem, ...] = ()
+    #: where the failure is to be fixed, when not in the snippet (a normaliser's line)
+    place: Place | None = None
+    hint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -62,10 +66,17 @@ def _golden_of(bundle: Bundle, spec: RunSpec) -> Path:
     relative = _relative_posix(spec.snippet, bundle.real_dir)
     if relative is None:
         return golden_path(bundle.dir, spec.snippet, spec.scenario)
+    return bundle.dir / "expected" / golden_name(relative, spec.scenario)
+
+
+def golden_name(relative: str, scenario: str) -> str:
+    """The golden's file name for a snippet at ``relative`` (POSIX, inside the bundle, no
+    ``..``): ``sub/flow.py`` -> ``sub.flow.txt``, with a scenario ``sub.flow.<scenario>.txt``.
+    String arithmetic, as :func:`golden_path` with both paths resolved already."""
     *folders, name = relative.split("/")
     dot = name.rfind(".")
     stem = ".".join([*folders, name[:dot] if 0 < dot < len(name) - 1 else name])  # Path.stem
-    return bundle.dir / "expected" / (f"{stem}.{spec.scenario}.txt" if spec.scenario else f"{stem}.txt")
+    return f"{stem}.{scenario}.txt" if scenario else f"{stem}.txt"
 
 
 def _relative_posix(path: Path, root: Path) -> str | None:
@@ -131,6 +142,8 @@ def _specs_for(bundle: Bundle, default_timeout: float | None, extra: list[str] |
             "needs": tuple(spec.needs),
             "language": spec.language,
             "inputs": tuple(spec.inputs),
+            "memory_limit": spec.memory_limit,
+            "cpu_limit": spec.cpu_limit,
         }
         if spec.scenarios:
             for name, scenario in spec.scenarios.items():
@@ -164,6 +177,14 @@ def normalisers_for(bundle: Bundle, spec: RunSpec) -> list[object]:
     return [n if isinstance(n, str) else {"pattern": n.pattern, "replace": n.replace} for n in items]
 
 
+def _normaliser_loc(bundle: Bundle, spec: RunSpec, index: int) -> tuple[str | int, ...]:
+    """Where the ``index``-th of :func:`normalisers_for` is written in bundle.yml."""
+    shared = len(bundle.model.normalize)
+    if index < shared:
+        return ("normalize", index)
+    return ("snippets", relative_name(bundle, spec), "normalize", index - shared)
+
+
 def flow_for(bundle: Bundle, spec: RunSpec) -> tuple[tuple[str | int, ...], Flow] | None:
     snippet = bundle.model.snippets.get(relative_name(bundle, spec))
     wanted = snippet.flow if snippet and snippet.flow else ""
@@ -183,15 +204,24 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
     """Compare a run with its golden file and (when it has a trace) its declared flow."""
     from . import expect
     golden = _golden_of(bundle, spec)
-    try:  # a golden that is not UTF-8 shows up in the diff, it must not crash the judge
-        expected: str | None = golden.read_bytes().decode("utf-8", errors="replace")
-    except OSError:  # none yet (or a folder, or unreadable): no stat first, one call per run
-        expected = None
+    # None when there is none yet; a golden that is not UTF-8 shows up in the diff; one that
+    # is a link out of the bundle, a FIFO or a device is refused (PatternError), never read
+    folders = bundle.derived.setdefault("folders", {str(bundle.dir): str(bundle.real_dir)})
+    expected = expect.read_golden(golden, bundle.real_dir, folders)
     if result.status == "skipped":
         return Outcome(result, "skipped", golden, expected=expected)
     if result.status != "passed":
         return Outcome(result, result.status, golden, expected=expected)
-    mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
+    unverifiable = _unverifiable(result)
+    if unverifiable:  # the process exited 0, but the run cannot pass
+        failed = dataclasses.replace(result, status="failed", reason=unverifiable)
+        return Outcome(failed, "failed", golden, expected=expected)
+    try:
+        mismatch = expect.compare(result.stdout, golden, normalisers_for(bundle, spec), expected)
+    except expect.NormaliserOvertime as exc:  # the metadata's fault: named at its line
+        failed = dataclasses.replace(result, status="error", reason=exc.message)
+        return Outcome(failed, "error", golden, expected=expected,
+                       place=bundle.place(*_normaliser_loc(bundle, spec, exc.index)), hint=exc.hint)
     problems: list[Problem] = []
     found = flow_for(bundle, spec)
     if found is not None and result.trace and trace_checks:
@@ -215,7 +245,6 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
             snippet=f"{spec.id}",
         )
         problems = check_trace(result.trace, check)
-    problems.extend(leftover_problems(result))
     if mismatch is not None:
         return Outcome(result, "mismatch", golden, diff=mismatch.diff, expected=expected,
                        problems=tuple(problems))
@@ -223,20 +252,30 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
 
 
 LEFTOVER_NOTE = "still running after the snippet exited"  # runner.py's note, see _interpret
+LEFTOVER_REASON = "left processes running"
+LEFTOVER_HINT = "wait for (or stop) every process the snippet starts before it exits"
+TRUNCATED_NOTE = "stdout truncated after "  # runner.py's note, see _interpret
+TRUNCATED_HINT = ("print less, or raise output_limit in mkdocs.yml (in bytes) if that much output "
+                  "is intended")
 
 
-def leftover_problems(result: RunResult) -> list[Problem]:
-    """A snippet that leaves processes behind fails: the runner killed them, but a reader
-    who copies the example would leak them (a daemon, a server never stopped)."""
-    return [
-        Problem(
-            f"{result.spec.id} left processes running: {note}",
-            Place(result.spec.snippet, 1),
-            "wait for (or stop) every process the snippet starts before it exits",
-        )
-        for note in result.notes
-        if LEFTOVER_NOTE in note
-    ]
+def _unverifiable(result: RunResult) -> str:
+    """Why a run whose process exited 0 still fails ("" when it does not).
+
+    Output cut at ``output_limit`` cannot be verified: its tail is unknown, so a changed
+    tail would pass, and ``--update`` would store the cut text as the truth. A run that left
+    processes running fails too (the runner killed them, but a reader who copies the
+    example would leak them); saying so in the run's own status is what makes every
+    adapter count it as failed, not as "ok" with a warning after it.
+    """
+    for note in result.notes:
+        if note.startswith(TRUNCATED_NOTE):
+            size = note[len(TRUNCATED_NOTE):]
+            return f"printed more than {size}; output cut there cannot be verified"
+    for note in result.notes:
+        if LEFTOVER_NOTE in note:
+            return f"{LEFTOVER_REASON}: {note}"
+    return ""
 
 
 def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
@@ -245,7 +284,7 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
         return None  # the common case, asked once per snippet shown: nothing to compute
     spec = outcome.result.spec
     name = spec.id
-    place = Place(spec.snippet, _error_line(outcome) or 1)
+    place = outcome.place or Place(spec.snippet, _error_line(outcome) or 1)
     if outcome.status == "mismatch":
         return Problem(
             f"output of {name} differs from {outcome.golden.name}",
@@ -260,9 +299,12 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
         if missing:  # never started: the bundle.yml line that declares it, and how to install it
             return requirements.problem(bundle, missing, name)
         tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
-        return Problem(f"{name} {outcome.status}: {outcome.result.reason}", place,
-                       requirements.module_hint(outcome.result.stderr) or "run it on its own to see the whole error",
-                       detail=tail)
+        reason = outcome.result.reason
+        hint = (outcome.hint if outcome.hint
+                else LEFTOVER_HINT if reason.startswith(LEFTOVER_REASON)
+                else TRUNCATED_HINT if reason.startswith("printed more than")
+                else requirements.module_hint(outcome.result.stderr) or "run it on its own to see the whole error")
+        return Problem(f"{name} {outcome.status}: {reason}", place, hint, detail=tail)
     return None
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..content import checks
 from ..content.article import Article, block_parser, has_todo, todo_lines
 from ..content.snippets import excerpt, split_ref
-from ..errors import PatternError, Place, Problem
+from ..errors import PatternError, Place, Problem, escape_controls
 from ..paths import project_relative
 from ..settings import Settings
 
@@ -55,7 +55,7 @@ FIELD_HINTS: dict[str, str] = {
     "summary": "'summary' (summary: {text: ..., takeaways: [...]})",
 }
 
-_DIRECTIVE_OPTION = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
+_DIRECTIVE_KEY = re.compile(r"\w+")
 
 
 @dataclass
@@ -122,7 +122,11 @@ def indent_block(text: str, width: int = 4) -> str:
 
 
 def fence(text: str, lang: str = "", attrs: str = "") -> str:
-    """A code fence long enough that the content can never close it early."""
+    """A code fence long enough that the content can never close it early.
+
+    Control characters are made visible (:func:`escape_controls`): what a snippet prints is
+    shown as text, and a NUL or an ESC sequence must not reach the HTML raw."""
+    text = escape_controls(text)
     longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", text)), default=2) if "```" in text else 2
     ticks = "`" * max(3, longest + 1)
     head = f"{ticks}{lang}" + (f" {attrs}" if attrs else "")
@@ -439,6 +443,10 @@ class Filler:
                 hint="a snippet must live inside its bundle folder: no absolute path, no '..', "
                      "no symlink pointing outside",
             )
+        from ..content.bundle import NOT_SNIPPET_HINT, not_a_snippet
+
+        if not_a_snippet(self.bundle, path):
+            raise PatternError(not_a_snippet(self.bundle, path), where, hint=NOT_SNIPPET_HINT)
         piece = None
         if "code" in show:  # reading it tells whether it is there: no stat of every snippet first
             try:
@@ -514,6 +522,9 @@ class Filler:
     def trace_diagram(self, outcome: Outcome | None) -> str:
         from ..content.trace import diagram_from_trace
 
+        if outcome is not None and outcome.status == "skipped":
+            return (f'!!! info "Not run on this machine: {_quote(outcome.result.reason)}"\n'
+                    "    The diagram is drawn from the events of a run, so there is none to show here.")
         if outcome is None or not outcome.result.trace:
             return '!!! note "No trace"\n    This run recorded no events.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
@@ -546,18 +557,7 @@ class Filler:
                 raise PatternError("empty pattern-snippet block", place,
                                    hint="write 'file.py#region scenario=name show=code,output'")
             ref, _, rest = text.partition(" ")
-            options: dict[str, Any] = {}
-            for key, value in _DIRECTIVE_OPTION.findall(rest):
-                value = value.strip('"')
-                if key in ("scenario", "scenarios"):
-                    options["scenarios"] = [v for v in value.split(",") if v]
-                elif key == "show":
-                    options["show"] = [v for v in value.split(",") if v]
-                elif key == "title":
-                    options["title"] = value
-                else:
-                    raise PatternError(f"unknown pattern-snippet option '{key}'", place,
-                                       hint="options are scenario=, show=, title=")
+            options = _directive_options(rest, place)
             bundle_prefix = self.bundle.dir.name + "/"
             if ref.startswith(bundle_prefix):
                 ref = ref[len(bundle_prefix):]
@@ -569,25 +569,76 @@ class Filler:
         return out
 
 
+SHOW_VALUES = ("code", "output", "diagram")
+
+
+def _directive_options(rest: str, place: Place) -> dict[str, Any]:
+    """The ``key=value`` options of a ``pattern-snippet`` block, read like a shell line.
+
+    Strict on purpose: an option the author mistyped (``show=ouput``, ``scenario=`` with
+    nothing after it, a quote never closed) would otherwise be dropped without a word and
+    the page would silently show something else than asked for.
+    """
+    import shlex
+
+    usage = "write 'file.py#region scenario=name show=code,output title=\"A title\"'"
+    try:
+        words = shlex.split(rest, comments=False, posix=True)
+    except ValueError:
+        raise PatternError("unterminated quote in the pattern-snippet block", place,
+                           hint="close the quote: title=\"A title\"") from None
+    options: dict[str, Any] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals or not _DIRECTIVE_KEY.fullmatch(key):
+            raise PatternError(f"pattern-snippet option {word!r} is not written key=value", place, hint=usage)
+        if key in ("scenario", "scenarios", "show"):
+            items = [v.strip() for v in value.split(",")]
+            if not value.strip() or not all(items):
+                raise PatternError(f"empty value in the pattern-snippet option {key}={value!r}", place,
+                                   hint=f"name at least one {'scenario' if key != 'show' else 'part'}, "
+                                        "separated by commas; leave the option out to show all")
+            if key == "show":
+                unknown = [v for v in items if v not in SHOW_VALUES]
+                if unknown:
+                    raise PatternError(f"unknown pattern-snippet show= value '{unknown[0]}'", place,
+                                       hint=f"show= takes {', '.join(SHOW_VALUES)}, separated by commas")
+                options["show"] = items
+            else:
+                options["scenarios"] = items
+        elif key == "title":
+            options["title"] = value
+        else:
+            raise PatternError(f"unknown pattern-snippet option '{key}'", place,
+                               hint="options are scenario=, show=, title=")
+    return options
+
+
 #: A snippet's output is a ``text`` fence with this class, so a stylesheet can tell it from code.
 OUTPUT_ATTRS = "{.pa-output}"
 
 
 def verified_mark(outcome: Outcome) -> str:
-    """A small line under shown output, so a reader knows it is real and how fresh.
+    """A small, quiet line under shown output, so a reader knows it is real.
 
+    What it means sits in its title (a tooltip), in the reader's terms: the output is what
+    the code printed, and it matches the output recorded for it. How this build got the
+    result (ran now, or reused) is not the reader's business and does not show: the label
+    and title are the same either way, so a page does not change when nothing changed.
     Inline HTML (a ``span``) so it works inside tabs and in any Markdown renderer; the
-    plugin's stylesheet draws it, ``data-status`` is passed, cached or not-run.
+    plugin's stylesheet draws it; ``data-status`` (passed, cached or not-run) is for styling.
     """
     import html
 
     golden = outcome.golden.name
     if outcome.status == "skipped":
-        status, label, detail = "not-run", "Not run here · last verified output", outcome.result.reason
-    elif outcome.result.cached:
-        status, label, detail = "cached", _CACHED_LABEL, f"matches {golden}"
+        status, label = "not-run", _NOT_RUN_LABEL
+        detail = (f"Not run this time ({outcome.result.reason}): this is the output the code "
+                  f"printed when it last ran, recorded in {golden}")
     else:
-        status, label, detail = "passed", _RAN_LABEL, f"matches {golden}"
+        status = "cached" if outcome.result.cached else "passed"
+        label = _RAN_LABEL
+        detail = f"This is what the code printed when it ran; it matches the output recorded in {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
 
 
@@ -621,15 +672,17 @@ def squeeze_blank_lines(text: str) -> str:
     return "\n".join(out)
 
 
-_CACHED_LABEL = "Verified output · cached, code unchanged"
-_RAN_LABEL = "Verified output · ran in this build"
+_RAN_LABEL = "Verified output"
+_CACHED_LABEL = _RAN_LABEL  # the reader sees one mark, however the build got the result
+_NOT_RUN_LABEL = "Not run here · last verified output"
 _RAN_MARK = re.compile(
     f'<span class="pa-verified" data-status="passed" (title="[^"<>]*")>{re.escape(_RAN_LABEL)}</span>')
 
 
 def as_cached(markdown: str) -> str:
-    """The page as a later build shows it from the page cache: every "ran in this build"
-    mark :func:`verified_mark` made becomes its "cached" mark (the run is not repeated)."""
+    """The page as a later build shows it from the page cache: every mark of a fresh run
+    :func:`verified_mark` made says ``data-status="cached"`` instead (the run is not
+    repeated); the reader sees the same label and title either way."""
     return _RAN_MARK.sub(lambda m: f'<span class="pa-verified" data-status="cached" {m[1]}>{_CACHED_LABEL}</span>',
                          markdown)
 
@@ -654,7 +707,11 @@ def _scenario_label(bundle: Bundle, path: str, scenario: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return text.replace('"', "'").splitlines()[0] if text else ""
+    """One line of run-derived text (a failure's reason quotes the snippet's exception) for
+    an admonition title, its control characters made visible (the title is text: the
+    admonition escapes HTML in it)."""
+    line = text.splitlines()[0] if text.strip() else ""
+    return escape_controls(line).replace('"', "'")
 
 
 def _replace_todo(current: str, value: str) -> str:

@@ -23,6 +23,9 @@ is the sha256 of
 
 On top of the key, the entry records a digest of the Markdown and metadata MkDocs handed to
 the plugin, so a plugin running before us that changes the text (macros, say) is a miss.
+Each entry is sealed (:func:`seal`): a digest of its key and content, or an HMAC of them
+with the secret of ``PATTERN_ARTICLES_CACHE_SECRET``; an entry whose seal does not hold is a
+miss, never served.
 
 Only pages whose every run passed are stored: a failure, a mismatch or a run skipped because
 a service was missing is looked at again on every build. Problems the fill reported (a
@@ -37,6 +40,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -46,8 +50,11 @@ from typing import Any
 from ..errors import Place, Problem
 from ..settings import Settings
 
-PAGE_FORMAT = 1
-"""Bumped whenever the entry layout or the meaning of the key changes."""
+PAGE_FORMAT = 2
+"""Bumped whenever the entry layout or the meaning of the key changes (2: sealed entries)."""
+
+SECRET_VARIABLE = "PATTERN_ARTICLES_CACHE_SECRET"
+"""A secret (any text) that makes each page entry's seal an HMAC: see :func:`seal`."""
 
 _SKIP_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "node_modules"})
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole package: code and templates
@@ -63,16 +70,34 @@ class PageEntry:
     runs: int = 0  # how many snippet runs the page shows (counted as cached on a hit)
 
 
-def folder_digest(folder: Path) -> str:
-    """sha256 over the relative path and the bytes of every file under ``folder``.
+_DIGEST_CONTENT_LIMIT = 64 << 20
+"""Files larger than this (64 MiB) enter the digest by size, mtime and inode, not content:
+a sparse file of a terabyte in a bundle must not make every build read a terabyte."""
 
-    Sorted walk, so the digest does not depend on the order the filesystem lists files in;
-    symbolic links are followed as a run would follow them.
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative path and the content of every file under ``folder``.
+
+    Sorted walk, so the digest does not depend on the order the filesystem lists files in.
+    A bundle may be someone else's pull request, so the walk never follows a link and never
+    opens what is not a regular file: a symbolic link enters the digest as the text it
+    points to (``ln -s /dev d``, ``ln -s . a`` loops and links out cost one ``readlink``),
+    a FIFO, socket or device as its kind (opening a FIFO would block the build forever).
+    Regular files are opened non-blocking without following a link that appeared since the
+    walk, and read in chunks: memory stays bounded whatever their size.
     """
     digest = hashlib.sha256()
     entries: list[tuple[str, str]] = []
-    for current, dirs, names in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+    for current, dirs, names in os.walk(folder):  # followlinks=False: a linked folder is a link
+        kept = []
+        for name in dirs:
+            if name in _SKIP_DIRS:
+                continue
+            if os.path.islink(os.path.join(current, name)):
+                names.append(name)  # its target's text, below; never descended into
+            else:
+                kept.append(name)
+        dirs[:] = sorted(kept)
         for name in names:
             if name.endswith((".pyc", ".pyo")):
                 continue
@@ -80,14 +105,49 @@ def folder_digest(folder: Path) -> str:
             entries.append((os.path.relpath(full, folder), full))
     for relative, full in sorted(entries):
         digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
-        try:
-            with open(full, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            data = b"\0unreadable"
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
+        digest.update(_entry_digest(full))
     return digest.hexdigest()
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _entry_digest(full: str) -> bytes:
+    """What one walked entry adds to a folder's digest (see :func:`folder_digest`)."""
+    try:
+        info = os.lstat(full)
+    except OSError:
+        return b"\0missing"
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            return b"\0link\0" + os.fsencode(os.readlink(full))
+        except OSError:
+            return b"\0unreadable link"
+    if not stat.S_ISREG(info.st_mode):
+        return b"\0special\0" + str(stat.S_IFMT(info.st_mode)).encode()
+    if info.st_size > _DIGEST_CONTENT_LIMIT:
+        return b"\0large\0" + f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}".encode()
+    part = hashlib.sha256()
+    try:
+        fd = os.open(full, _OPEN_FLAGS)
+    except OSError:
+        return b"\0unreadable"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the lstat
+            return b"\0unreadable"
+        os.set_blocking(fd, True)
+        size = 0
+        while size <= _DIGEST_CONTENT_LIMIT:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            part.update(chunk)
+    except OSError:
+        return b"\0unreadable"
+    finally:
+        os.close(fd)
+    return size.to_bytes(8, "big") + part.digest()
 
 
 def _installed() -> list[str]:
@@ -111,7 +171,8 @@ def run_context(settings: Settings) -> dict[str, object]:
 
     allow = sorted(set(RunnerSettings().env_allowlist) | set(settings.env_allowlist))
     env = {name: os.environ[name] for name in allow if name in os.environ and name != "PATH"}
-    ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_")}
+    # the cache secret changes no output, and a key (a file name) must not be a hash of it
+    ours = {k: v for k, v in os.environ.items() if k.startswith("PATTERN_ARTICLES_") and k != SECRET_VARIABLE}
     return {
         "interpreters": {name: interpreter_identity(command)
                          for name, command in sorted(default_languages().items())},
@@ -179,7 +240,10 @@ class PageCache:
     def load(self, key: str, input_digest: str) -> PageEntry | None:
         """The stored page, or None (missing, unreadable, malformed, or other input text)."""
         try:
-            entry = json.loads(self._path(key).read_text(encoding="utf-8"))
+            body = unsealed(self._path(key).read_bytes(), key)
+            if body is None:  # damaged, written for another key, or not sealed by us
+                return None
+            entry = json.loads(body)
         except (OSError, ValueError):
             return None
         try:
@@ -213,7 +277,43 @@ class PageCache:
             data = json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8", "surrogateescape")
         except (TypeError, ValueError):
             return  # metadata that is not JSON: such a page is simply filled every time
-        write_atomic(self._path(key), data)
+        write_atomic(self._path(key), seal(data, key) + data)
+
+
+_SEAL_HEAD = b"pattern-articles-page "
+
+
+def seal(body: bytes, key: str) -> bytes:
+    """The first line of an entry: a digest of its key and body, or their HMAC.
+
+    Why: an entry is served as the page's Markdown, HTML included, without filling it
+    again, so an entry changed on disk would be published as it stands. The plain digest
+    (``sha256``) refuses an entry that is damaged or was written for another key (a torn
+    write, a copied file); anyone who can write the cache folder can also compute it. With
+    ``PATTERN_ARTICLES_CACHE_SECRET`` set, the seal is an HMAC (``hmac-sha256``) that only a
+    holder of the secret can make, which is what a cache shared with untrusted jobs needs
+    (see docs/guide/security.md); entries sealed the other way are then misses.
+    """
+    secret = os.environ.get(SECRET_VARIABLE, "")
+    material = key.encode("ascii", "replace") + b"\0" + body
+    if secret:
+        import hmac
+
+        kind, mac = b"hmac-sha256", hmac.new(secret.encode("utf-8", "surrogateescape"), material,
+                                             hashlib.sha256).hexdigest()
+    else:
+        kind, mac = b"sha256", hashlib.sha256(material).hexdigest()
+    return _SEAL_HEAD + kind + b" " + mac.encode("ascii") + b"\n"
+
+
+def unsealed(data: bytes, key: str) -> bytes | None:
+    """The body of an entry whose seal is the one :func:`seal` makes now, else None."""
+    import hmac
+
+    head, newline, body = data.partition(b"\n")
+    if not newline or not head.startswith(_SEAL_HEAD):
+        return None
+    return body if hmac.compare_digest(head + b"\n", seal(body, key)) else None
 
 
 def cacheable(statuses: Iterable[str]) -> bool:

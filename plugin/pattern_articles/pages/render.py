@@ -131,20 +131,66 @@ def write_all(project: Project, out_dir: Path, flavor: str = "mkdocs", out: Text
         print(f"no articles in {docs}: no page's front matter has a '{project.settings.article_key}:' key",
               file=out)
         return 1
+    refuse_out_dir(project, out_dir)
     project.start([project.bundle(b, Place(r.path, r.line))
                    for b, r in sorted({r.bundle_id: r for r in refs}.items())])
     links = chirpy_links(refs) if flavor == "jekyll-chirpy" else None
     warnings = 0
-    for ref in refs:
-        done = render_article(project, ref, flavor, links)
+    done_all = [render_article(project, ref, flavor, links) for ref in refs]
+    # every target is known before the first write: a collision or a source in the way
+    # stops the command with nothing written
+    check_targets(project, out_dir, done_all)
+    for done in done_all:
         for problem in done.rendered.problems:
             if problem.level == "warning":
                 warnings += 1
-            print(f"{ref.docs_path}: {problem.format()}", file=out)
+            print(f"{done.ref.docs_path}: {problem.format()}", file=out)
         target = out_dir / done.target
         atomic_write(target, done.text)
         print(f"wrote {target}", file=out)
     return 1 if warnings else 0
+
+
+OUT_HINT = "write the rendered articles to a folder of their own, e.g. --out rendered"
+
+
+def refuse_out_dir(project: Project, out_dir: Path) -> None:
+    """The author's files are sacred: ``--out`` inside ``docs_dir`` (``--out docs`` would put
+    each completed article over its own source) or inside a snippet folder is refused."""
+    real = Path(os.path.realpath(out_dir))
+    settings = project.settings
+    sources = [("docs_dir", settings.absolute(settings.docs_dir))]
+    sources += [("the snippet folder", root) for root in settings.snippet_roots]
+    for what, folder in sources:
+        base = Path(os.path.realpath(folder))
+        if real == base or real.is_relative_to(base):
+            raise PatternError(
+                f"refusing to render into {out_dir}: it is inside {what} {folder}, "
+                "whose files are the author's sources", Place(out_dir), hint=OUT_HINT)
+
+
+def check_targets(project: Project, out_dir: Path, rendered: list[RenderedArticle]) -> None:
+    """Two articles must not share an output file (Chirpy keeps only the file name: ``docs/demo.md``
+    and ``docs/a/demo.md`` are both ``_drafts/demo.md``), and no output file may be a source
+    article (a symlink in the output folder, say)."""
+    sources = {Path(os.path.realpath(r.ref.path)): r.ref for r in rendered}
+    seen: dict[Path, RenderedArticle] = {}
+    for done in rendered:
+        target = out_dir / done.target
+        real = Path(os.path.realpath(target))
+        first = seen.get(real)
+        if first is not None:
+            raise PatternError(
+                f"{first.ref.docs_path} and {done.ref.docs_path} would both be written to {target}",
+                Place(done.ref.path, done.ref.line),
+                hint="rename one of the two articles (or give one a 'date:' in its front matter) "
+                     "so that each has its own output file")
+        seen[real] = done
+        source = sources.get(real)
+        if source is not None:
+            raise PatternError(
+                f"refusing to write {target}: it is the source article {source.docs_path}",
+                Place(source.path, source.line), hint=OUT_HINT)
 
 
 def output_path(docs_path: str, meta: Mapping[str, Any], flavor: str) -> Path:

@@ -1,4 +1,5 @@
-"""The orders the scripts place, and the small amount of wiring every script shares."""
+"""The orders the scripts place, and the small amount of wiring every
+script shares."""
 
 from __future__ import annotations
 
@@ -19,14 +20,19 @@ class Scenario:
 
 
 SCENARIOS = {
-    "happy-path": Scenario("alice", "widget", 2, "paid, in stock, shipped"),
-    "payment-declined": Scenario("bob", "widget", 6, "over bob's credit limit"),
+    "happy-path": Scenario(
+        "alice", "widget", 2, "paid, in stock, shipped"
+    ),
+    "payment-declined": Scenario(
+        "bob", "widget", 6, "over bob's credit limit"
+    ),
     "out-of-stock": Scenario("alice", "gadget", 1, "no gadgets left"),
 }
 
 
 def open_shop(bus: Bus, *, seed: bool = True) -> dict[str, Service]:
-    """Create the four services, each with its own store, and subscribe them to the bus."""
+    """Create the four services, each with its own store, and subscribe
+    them to the bus."""
     services: dict[str, Service] = {}
     for cls in SERVICES:
         store = bus.store(cls.name)
@@ -38,10 +44,11 @@ def open_shop(bus: Bus, *, seed: bool = True) -> dict[str, Service]:
 
 
 def place_order(bus: Bus, order_id: str, scenario: Scenario) -> Event:
-    """The client's request to the order service, sent as a message like everything else.
+    """The client's request to the order service, sent as a message like
+    everything else.
 
-    The client picks the order id, so a retried request carries the same id and event id and
-    the order service handles it once.
+    The client picks the order id, so a retried request carries the same
+    id and event id and the order service handles it once.
     """
     request = Event(
         name="PlaceOrder",
@@ -64,10 +71,9 @@ def order_status(order_store: Store, order_id: str) -> str:
     order = order_store.get("orders", order_id)
     if order is None:
         return "unknown"
-    parts = [str(order["status"])]
+    status = str(order["status"])
     if "reason" in order:
-        parts.append(f"reason: {order['reason']}")
+        status += f" ({order['reason']})"
     if "shipment_id" in order:
-        parts.append(f"shipment: {order['shipment_id']}")
-    parts.append(f"payment: {order['payment']}")
-    return ", ".join(parts)
+        status += f", {order['shipment_id']}"
+    return f"{status}, payment {order['payment']}"

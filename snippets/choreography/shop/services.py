@@ -1,9 +1,11 @@
-"""The shop's four services. None of them calls another: each reacts to events and publishes events.
+"""The shop's four services. None of them calls another: each reacts to
+events and publishes events.
 
-Nobody owns the whole flow. Order creates a PENDING order and announces it; Payment and
-Inventory react to that on their own; Shipping waits until both have said yes; Order listens
-for the outcome. When something fails, the services that already did their part undo it with
-compensating events of their own.
+Nobody owns the whole flow. Order creates a PENDING order and announces
+it; Payment and Inventory react to that on their own; Shipping waits
+until both have said yes. Order listens to the outcomes and announces
+its decision. When it cancels, the services that already did their part
+undo it, and say so in compensating events of their own.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ def money(cents: int) -> str:
 
 @dataclass
 class Changes:
-    """What one service decided while handling one message, not yet applied.
+    """What one service decided while handling one message, not yet
+    applied.
 
-    The bus applies all of it at once, together with the processed-message marker, so the
-    effect and the record of having handled the message cannot come apart.
+    The bus applies all of it at once, together with the
+    processed-message marker, so the effect and the record of having
+    handled the message cannot come apart.
     """
 
     service: str
     cause: Event
-    ignored: str | None = None  # "duplicate" or "stale": nothing to apply
+    ignored: str | None = None  # "duplicate" or "stale"
     writes: list[tuple[str, str, Record]] = field(default_factory=list)
     appends: list[tuple[str, Record]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -50,7 +54,8 @@ class Changes:
 
     # --8<-- [start:emit]
     def emit(self, name: str, version: int, **payload: Any) -> Event:
-        """Publish `name` about the same order, remembering which event caused it."""
+        """Publish `name` about the same order, remembering which event
+        caused it."""
         order_id = self.cause.correlation_id
         event = Event(
             name=name,
@@ -65,16 +70,19 @@ class Changes:
         # --8<-- [end:emit]
 
     def summary(self) -> str:
-        """One log line: who received what, what they did, what they published."""
-        text = "; ".join(self.notes)
-        if self.events:
-            names = [e.name + (" (compensation)" if e.name in COMPENSATIONS else "") for e in self.events]
-            text += " -> " + ", ".join(names)
-        return f"{self.service:<10} <- {self.cause.name:<18} {text}"
+        """Log lines: who received what and what they did, then one line
+        per event they published."""
+        head = f"{self.service:<10} <- {self.cause.name:<17} "
+        lines = [head + "; ".join(self.notes)]
+        for e in self.events:
+            kind = " (compensation)" if e.name in COMPENSATIONS else ""
+            lines.append(f"{'':<10} -> {e.name}{kind}")
+        return "\n".join(lines)
 
 
 class Service:
-    """A participant: owns a store, names the events it reacts to, decides what they mean."""
+    """A participant: owns a store, names the events it reacts to,
+    decides what they mean."""
 
     name: ClassVar[str]
     subscribes: ClassVar[tuple[str, ...]]
@@ -84,36 +92,42 @@ class Service:
 
     # --8<-- [start:idempotent-consumer]
     def receive(self, event: Event) -> Changes:
-        """Decide what `event` means for this service, at most once per event id."""
+        """Decide what `event` means for this service, at most once per
+        event id."""
         changes = Changes(self.name, event)
         if self.store.processed(event.event_id):
-            # At-least-once delivery: a copy of something already handled. Change nothing.
-            changes.ignore("duplicate", f"duplicate of {event.event_id}, already processed: ignored")
+            # At-least-once delivery: a copy of something already
+            # handled. Change nothing.
+            changes.ignore("duplicate", "already processed: ignored")
             return changes
         # --8<-- [end:idempotent-consumer]
         # --8<-- [start:ordering]
-        # Each source numbers what it says about one order: 1, 2, ... A lower number than one
-        # already applied is an old fact arriving late (a retried delivery); applying it would
-        # overwrite newer state with older state.
+        # Each source numbers what it says about one order: 1, 2, ... A
+        # lower number than one already applied is an old fact arriving
+        # late (a retried delivery); applying it would overwrite newer
+        # state with older state.
         key = f"{event.source}:{event.correlation_id}"
         last = self.store.get("versions", key)
         if last is not None and event.version <= last["version"]:
+            old, applied = event.version, last["version"]
             changes.ignore(
-                "stale",
-                f"v{event.version} from {event.source} is older than v{last['version']} already applied: ignored",
+                "stale", f"v{old} is older than v{applied}: ignored"
             )
             return changes
         changes.put("versions", key, {"version": event.version})
         # --8<-- [end:ordering]
         self.handle(event, changes)
-        return changes  # the bus stores event.event_id together with these changes
+        # the bus stores event.event_id together with these changes
+        return changes
 
     def handle(self, event: Event, changes: Changes) -> None:
         raise NotImplementedError
 
 
 class Order(Service):
-    """Owns orders and prices. Creates an order as PENDING, then follows what others report."""
+    """Owns orders and prices. Creates an order as PENDING, follows what
+    the others report, and announces its decision: approved or
+    cancelled."""
 
     name = "order"
     subscribes = (
@@ -141,11 +155,13 @@ class Order(Service):
             order["payment"] = "refunded"
             changes.note("payment refunded")
         elif event.name == "ShipmentScheduled":
-            order.update(status="APPROVED", shipment_id=event.payload["shipment_id"])
+            shipment = event.payload["shipment_id"]
+            order.update(status="APPROVED", shipment_id=shipment)
             changes.note("APPROVED")
+            changes.emit("OrderApproved", 2, shipment_id=shipment)
         elif event.name == "PaymentDeclined":
             order["payment"] = "declined"
-            self.cancel(order, f"payment declined ({event.payload['reason']})", changes)
+            self.cancel(order, "payment declined", changes)
         elif event.name == "OutOfStock":
             self.cancel(order, "out of stock", changes)
         changes.put("orders", event.correlation_id, order)
@@ -153,7 +169,8 @@ class Order(Service):
 
     # --8<-- [start:order]
     def create(self, event: Event, changes: Changes) -> None:
-        customer, sku, quantity = (event.payload[k] for k in ("customer", "sku", "quantity"))
+        customer = event.payload["customer"]
+        sku, quantity = event.payload["sku"], event.payload["quantity"]
         price = self.store.get("prices", sku) or {"price_cents": 0}
         amount = price["price_cents"] * quantity
         order = {
@@ -165,26 +182,38 @@ class Order(Service):
             "payment": "pending",
         }
         changes.put("orders", event.correlation_id, order)
-        changes.note(f"created {event.correlation_id} as PENDING, {money(amount)}")
-        changes.emit("OrderPlaced", 1, customer=customer, sku=sku, quantity=quantity, amount_cents=amount)
+        changes.note(f"created as PENDING, {money(amount)}")
+        changes.emit(
+            "OrderPlaced",
+            1,
+            customer=customer,
+            sku=sku,
+            quantity=quantity,
+            amount_cents=amount,
+        )
         # --8<-- [end:order]
 
     # --8<-- [start:cancel]
-    def cancel(self, order: Record, reason: str, changes: Changes) -> None:
-        """Both Payment and Inventory may say no; the second "no" changes nothing."""
+    def cancel(
+        self, order: Record, reason: str, changes: Changes
+    ) -> None:
+        """Decide once, and say so: the others undo their part on
+        OrderCancelled. A second "no" changes nothing."""
         if order["status"] == "CANCELLED":
             changes.note("already CANCELLED")
             return
         order.update(status="CANCELLED", reason=reason)
         changes.note(f"CANCELLED: {reason}")
+        changes.emit("OrderCancelled", 2, reason=reason)
         # --8<-- [end:cancel]
 
 
 class Payment(Service):
-    """Owns customer accounts and the payment ledger. Charges, or refunds what cannot ship."""
+    """Owns customer accounts and the payment ledger. Charges an order,
+    and refunds the charge if the order is cancelled."""
 
     name = "payment"
-    subscribes = ("OrderPlaced", "OutOfStock")
+    subscribes = ("OrderPlaced", "OrderCancelled")
 
     def handle(self, event: Event, changes: Changes) -> None:
         if event.name == "OrderPlaced":
@@ -194,7 +223,8 @@ class Payment(Service):
 
     # --8<-- [start:payment]
     def charge(self, event: Event, changes: Changes) -> None:
-        customer, amount = event.payload["customer"], event.payload["amount_cents"]
+        customer = event.payload["customer"]
+        amount = event.payload["amount_cents"]
         account = self.store.get("accounts", customer) or {
             "credit_limit_cents": 0,
             "flagged": False,
@@ -204,49 +234,80 @@ class Payment(Service):
             reason = "customer flagged"
         elif amount > account["credit_limit_cents"]:
             reason = "over credit limit"
-        payment = {"customer": customer, "amount_cents": amount, "version": 1}
+        order_id = event.correlation_id
+        payment = {
+            "customer": customer,
+            "amount_cents": amount,
+            "version": 1,
+        }
         if reason is not None:
-            changes.put("payments", event.correlation_id, {**payment, "status": "declined"})
-            changes.note(f"declined {money(amount)} for {customer}: {reason}")
-            changes.emit("PaymentDeclined", 1, customer=customer, amount_cents=amount, reason=reason)
+            payment["status"] = "declined"
+            changes.put("payments", order_id, payment)
+            changes.note(f"declined {money(amount)}: {reason}")
+            changes.emit(
+                "PaymentDeclined",
+                1,
+                customer=customer,
+                amount_cents=amount,
+                reason=reason,
+            )
             return
-        # Not naturally idempotent: a second charge would add a second ledger line.
-        ledger_line = {"order_id": event.correlation_id, "kind": "charge", "amount_cents": amount}
-        changes.append("ledger", ledger_line)
-        changes.put("payments", event.correlation_id, {**payment, "status": "charged"})
+        # Not naturally idempotent: a second charge adds a second line.
+        line = {
+            "order_id": order_id,
+            "kind": "charge",
+            "amount_cents": amount,
+        }
+        changes.append("ledger", line)
+        changes.put(
+            "payments", order_id, {**payment, "status": "charged"}
+        )
         changes.note(f"charged {customer} {money(amount)}")
-        changes.emit("PaymentCompleted", 1, customer=customer, amount_cents=amount)
+        changes.emit(
+            "PaymentCompleted",
+            1,
+            customer=customer,
+            amount_cents=amount,
+        )
         # --8<-- [end:payment]
 
     # --8<-- [start:compensation]
     def refund(self, event: Event, changes: Changes) -> None:
-        """Compensate a charge for an order that cannot ship: a new ledger line, not an undo."""
-        # The bus delivers one order's events in publish order, so any charge is handled by now.
-        payment = self.store.get("payments", event.correlation_id)
+        """Compensate a charge for a cancelled order: a new ledger line,
+        not an erased one."""
+        order_id = event.correlation_id
+        payment = self.store.get("payments", order_id)
         if payment is None or payment["status"] != "charged":
             changes.note("nothing charged, nothing to refund")
             return
         amount, customer = payment["amount_cents"], payment["customer"]
-        payment.update(status="refunded", version=payment["version"] + 1)
-        ledger_line = {"order_id": event.correlation_id, "kind": "refund", "amount_cents": amount}
-        changes.append("ledger", ledger_line)
-        changes.put("payments", event.correlation_id, payment)
+        payment.update(
+            status="refunded", version=payment["version"] + 1
+        )
+        line = {
+            "order_id": order_id,
+            "kind": "refund",
+            "amount_cents": amount,
+        }
+        changes.append("ledger", line)
+        changes.put("payments", order_id, payment)
         changes.note(f"refunded {money(amount)} to {customer}")
         changes.emit(
             "PaymentRefunded",
             payment["version"],
             customer=customer,
             amount_cents=amount,
-            reason="out of stock",
+            reason=event.payload["reason"],
         )
         # --8<-- [end:compensation]
 
 
 class Inventory(Service):
-    """Owns stock levels and reservations. Reserves stock, or releases it when payment fails."""
+    """Owns stock levels and reservations. Reserves stock for an order,
+    and releases it if the order is cancelled."""
 
     name = "inventory"
-    subscribes = ("OrderPlaced", "PaymentDeclined")
+    subscribes = ("OrderPlaced", "OrderCancelled")
 
     def handle(self, event: Event, changes: Changes) -> None:
         if event.name == "OrderPlaced":
@@ -256,69 +317,111 @@ class Inventory(Service):
 
     def reserve(self, event: Event, changes: Changes) -> None:
         sku, quantity = event.payload["sku"], event.payload["quantity"]
-        available = (self.store.get("stock", sku) or {"available": 0})["available"]
+        stock = self.store.get("stock", sku) or {"available": 0}
+        available = stock["available"]
         reservation = {"sku": sku, "quantity": quantity, "version": 1}
+        order_id = event.correlation_id
         if quantity > available:
-            changes.put("reservations", event.correlation_id, {**reservation, "status": "none"})
-            changes.note(f"{quantity} x {sku} wanted, {available} in stock")
-            changes.emit("OutOfStock", 1, sku=sku, quantity=quantity, available=available)
+            reservation["status"] = "none"
+            changes.put("reservations", order_id, reservation)
+            changes.note(
+                f"{quantity} x {sku} wanted, {available} in stock"
+            )
+            changes.emit(
+                "OutOfStock",
+                1,
+                sku=sku,
+                quantity=quantity,
+                available=available,
+            )
             return
-        changes.put("stock", sku, {"available": available - quantity})
-        changes.put("reservations", event.correlation_id, {**reservation, "status": "reserved"})
-        changes.note(f"reserved {quantity} x {sku}, {available - quantity} left")
+        left = available - quantity
+        changes.put("stock", sku, {"available": left})
+        reservation["status"] = "reserved"
+        changes.put("reservations", order_id, reservation)
+        changes.note(f"reserved {quantity} x {sku}, {left} left")
         changes.emit("StockReserved", 1, sku=sku, quantity=quantity)
 
     # --8<-- [start:release]
     def release(self, event: Event, changes: Changes) -> None:
-        """Compensate a reservation for an order whose payment was declined."""
-        reservation = self.store.get("reservations", event.correlation_id)
+        """Compensate a reservation for a cancelled order."""
+        order_id = event.correlation_id
+        reservation = self.store.get("reservations", order_id)
         if reservation is None or reservation["status"] != "reserved":
             changes.note("nothing reserved, nothing to release")
             return
         sku, quantity = reservation["sku"], reservation["quantity"]
-        available = (self.store.get("stock", sku) or {"available": 0})["available"]
-        reservation.update(status="released", version=reservation["version"] + 1)
-        changes.put("stock", sku, {"available": available + quantity})
-        changes.put("reservations", event.correlation_id, reservation)
-        changes.note(f"released {quantity} x {sku}, {available + quantity} left")
+        stock = self.store.get("stock", sku) or {"available": 0}
+        available = stock["available"] + quantity  # what is there now
+        version = reservation["version"] + 1
+        reservation.update(status="released", version=version)
+        changes.put("stock", sku, {"available": available})
+        changes.put("reservations", order_id, reservation)
+        changes.note(f"released {quantity} x {sku}, {available} left")
         changes.emit(
             "StockReleased",
-            reservation["version"],
+            version,
             sku=sku,
             quantity=quantity,
-            reason="payment declined",
+            reason=event.payload["reason"],
         )
         # --8<-- [end:release]
 
 
 class Shipping(Service):
-    """Owns shipments. Ships an order once payment AND stock are confirmed, in either order."""
+    """Owns shipments. Ships an order once payment AND stock are
+    confirmed, in either order; forgets an order that was cancelled."""
 
     name = "shipping"
-    subscribes = ("PaymentCompleted", "StockReserved")
+    subscribes = ("PaymentCompleted", "StockReserved", "OrderCancelled")
 
     # --8<-- [start:join]
     def handle(self, event: Event, changes: Changes) -> None:
-        # Two independent events must both arrive; remember each one, keyed by order id.
+        # Two independent facts must both arrive, in either order:
+        # remember each one, keyed by order id.
         order_id = event.correlation_id
-        ready = self.store.get("readiness", order_id) or {"paid": False, "reserved": False}
-        ready["paid" if event.name == "PaymentCompleted" else "reserved"] = True
+        if event.name == "OrderCancelled":
+            changes.put("readiness", order_id, {"cancelled": True})
+            changes.note("order cancelled: stopped waiting")
+            return
+        ready = self.store.get("readiness", order_id) or {
+            "paid": False,
+            "reserved": False,
+        }
+        if ready.get("cancelled"):
+            changes.note("order cancelled: nothing to ship")
+            return
+        ready[
+            "paid" if event.name == "PaymentCompleted" else "reserved"
+        ] = True
         changes.put("readiness", order_id, ready)
         if not (ready["paid"] and ready["reserved"]):
-            changes.note("waiting for " + ("stock" if ready["paid"] else "payment"))
+            missing = "stock" if ready["paid"] else "payment"
+            changes.note(f"waiting for {missing}")
             return
         shipment_id = "ship-" + order_id.removeprefix("order-")
-        changes.put("shipments", order_id, {"shipment_id": shipment_id, "status": "scheduled"})
+        shipment = {"shipment_id": shipment_id, "status": "scheduled"}
+        changes.put("shipments", order_id, shipment)
         changes.note(f"paid and reserved: scheduled {shipment_id}")
         changes.emit("ShipmentScheduled", 1, shipment_id=shipment_id)
         # --8<-- [end:join]
 
 
-SERVICES: tuple[type[Service], ...] = (Order, Payment, Inventory, Shipping)
+SERVICES: tuple[type[Service], ...] = (
+    Order,
+    Payment,
+    Inventory,
+    Shipping,
+)
 
 # Each service's starting data, in its own store.
 SEED: dict[str, dict[str, dict[str, Record]]] = {
-    "order": {"prices": {"widget": {"price_cents": 2000}, "gadget": {"price_cents": 4500}}},
+    "order": {
+        "prices": {
+            "widget": {"price_cents": 2000},
+            "gadget": {"price_cents": 4500},
+        }
+    },
     "payment": {
         "accounts": {
             "alice": {"credit_limit_cents": 50000, "flagged": False},
@@ -326,6 +429,11 @@ SEED: dict[str, dict[str, dict[str, Record]]] = {
             "mallory": {"credit_limit_cents": 50000, "flagged": True},
         }
     },
-    "inventory": {"stock": {"widget": {"available": 10}, "gadget": {"available": 0}}},
+    "inventory": {
+        "stock": {
+            "widget": {"available": 10},
+            "gadget": {"available": 0},
+        }
+    },
     "shipping": {},
 }

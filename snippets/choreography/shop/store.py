@@ -1,9 +1,11 @@
-"""Each service's own data: tables of records, append-only ledgers, processed event ids.
+"""Each service's own data: tables of records, append-only ledgers,
+processed event ids.
 
-A service reads only its own store and no service can reach another's. Writes never happen
-while handling: a handler returns `Changes`, and the bus applies them together with the
-processed-event marker (and, on Redis, the outgoing events and the acknowledgement) in one
-step. Keeping the event id next to the effect is what makes a consumer idempotent.
+A service reads only its own store and no service can reach another's.
+Writes never happen while handling: a handler returns `Changes`, and the
+bus applies them together with the processed-event marker (and, on
+Redis, the outgoing events and the acknowledgement) in one step. Keeping
+the event id next to the effect is what makes a consumer idempotent.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ Record = dict[str, Any]
 
 
 class Store(Protocol):
-    """What a service may do with its data while deciding how to react."""
+    """What a service may do with its data while deciding how to
+    react."""
 
     def get(self, table: str, key: str) -> Record | None: ...
 
@@ -31,7 +34,9 @@ class Store(Protocol):
 
     def processed(self, event_id: str) -> bool: ...
 
-    def seed(self, tables: Mapping[str, Mapping[str, Record]]) -> None: ...
+    def seed(
+        self, tables: Mapping[str, Mapping[str, Record]]
+    ) -> None: ...
 
 
 class MemoryStore:
@@ -54,10 +59,13 @@ class MemoryStore:
 
     def seed(self, tables: Mapping[str, Mapping[str, Record]]) -> None:
         for table, records in tables.items():
-            self.tables[table].update({key: dict(value) for key, value in records.items()})
+            self.tables[table].update(
+                {key: dict(value) for key, value in records.items()}
+            )
 
     def apply(self, changes: Changes) -> None:
-        """Apply a handler's decisions; one thread, so nothing can interleave."""
+        """Apply a handler's decisions; one thread, so nothing can
+        interleave."""
         for table, key, record in changes.writes:
             self.tables[table][key] = record
         for table, record in changes.appends:
@@ -66,9 +74,11 @@ class MemoryStore:
 
 
 class RedisStore:
-    """A service's data under its own key prefix: hashes of JSON records, lists, a set of ids.
+    """A service's data under its own key prefix: hashes of JSON
+    records, lists, a set of ids.
 
-    Keys look like `<namespace>:payment:ledger`; only the payment process touches them.
+    Keys look like `<namespace>:payment:ledger`; only the payment
+    process touches them.
     """
 
     def __init__(self, redis: Redis, prefix: str) -> None:
@@ -87,7 +97,10 @@ class RedisStore:
         return json.loads(raw) if raw is not None else None
 
     def entries(self, table: str) -> list[Record]:
-        return [json.loads(raw) for raw in self.redis.lrange(self.key(table), 0, -1)]
+        return [
+            json.loads(raw)
+            for raw in self.redis.lrange(self.key(table), 0, -1)
+        ]
 
     def processed(self, event_id: str) -> bool:
         return bool(self.redis.sismember(self.processed_key, event_id))
@@ -95,12 +108,21 @@ class RedisStore:
     def seed(self, tables: Mapping[str, Mapping[str, Record]]) -> None:
         for table, records in tables.items():
             for key, record in records.items():
-                self.redis.hset(self.key(table), key, json.dumps(record, sort_keys=True))
+                self.redis.hset(
+                    self.key(table),
+                    key,
+                    json.dumps(record, sort_keys=True),
+                )
 
     def stage(self, tx: Pipeline, changes: Changes) -> None:
-        """Queue the writes and the processed marker on an open MULTI transaction."""
+        """Queue the writes and the processed marker on an open MULTI
+        transaction."""
         for table, key, record in changes.writes:
-            tx.hset(self.key(table), key, json.dumps(record, sort_keys=True))
+            tx.hset(
+                self.key(table), key, json.dumps(record, sort_keys=True)
+            )
         for table, record in changes.appends:
-            tx.rpush(self.key(table), json.dumps(record, sort_keys=True))
+            tx.rpush(
+                self.key(table), json.dumps(record, sort_keys=True)
+            )
         tx.sadd(self.processed_key, changes.cause.event_id)

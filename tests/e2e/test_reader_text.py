@@ -1,0 +1,118 @@
+"""The articles' text as a reader reads it: length, spelling, links back; for the
+choreography article also the content brief's facts and the seam with the author's text.
+
+Measured on the page a real ``mkdocs build --strict`` produced. Prose is counted by
+tests/e2e/prose.py (code, outputs, diagrams and tables left out).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.browser.helpers import article_pages
+
+from .prose import prose_text, prose_words
+
+pytestmark = pytest.mark.e2e
+
+Built = tuple[Path, subprocess.CompletedProcess[str], dict[str, bytes]]
+
+#: The most prose a reader of one blog post should be asked to read (issue 22).
+WORD_BUDGET = 4_500
+
+#: British spellings the author does not use ("organizations", in the Introduction).
+BRITISH = re.compile(
+    r"\b\w*(?:authoris|recognis|organis|realis|normalis|decentralis|centralis|summaris|optimis"
+    r"|minimis|standardis|prioritis)(?:e|ed|es|ing|ation|ations|er|ers)\b"
+    r"|\b(?:[Bb]ehaviours?|[Ff]avours?|[Cc]olours?|[Cc]entres?|[Pp]rogrammes?|[Ll]icence|[Aa]nalys(?:e|ed|ing)"
+    r"|[Jj]udgement|[Aa]cknowledgements?|[Cc]ancell(?:ed|ing)|[Ll]abelled|[Mm]odelling|[Tt]ravelled)\b"
+)
+"""Case-sensitive on purpose: identifiers such as `CANCELLED` and `OrderCancelled` are code."""
+
+#: What the content brief requires the article to say, each as words a reader would see.
+FACTS = {
+    "1 no central controller, pub/sub": [r"publish/subscribe", r"central controller"],
+    "2 the orchestrator's cost": [r"bottleneck", r"single point of failure"],
+    "3 pending order, client learns later": [r"`?PENDING`?", r"polling", r"webhook"],
+    "4 compensation, no rollback or isolation": [r"compensat", r"no isolation", r"pivot", r"retryable"],
+    "5 at-least-once, idempotent consumers": [r"at-least-once", r"idempotent consumer"],
+    "6 transactional outbox": [r"transactional outbox"],
+    "7 ordering by key, versions": [r"partition", r"version"],
+    "8 correlation ids and tracing": [r"correlation id", r"distributed tracing"],
+    "9 cycles and event storms": [r"event storm", r"cycles"],
+    "10 testing the flow": [r"contract tests", r"end to end"],
+    "11 schema changes": [r"schema version", r"schema registry"],
+    "12 when to prefer which": [r"Prefer orchestration", r"Prefer choreography"],
+    "eventual consistency named": [r"eventually consistent"],
+}
+
+
+ARTICLES = article_pages()
+CHOREOGRAPHY = "patterns/choreography-pattern/"
+
+
+def article(built: Built, url: str = CHOREOGRAPHY) -> str:
+    project, result, _ = built
+    assert result.returncode == 0, result.stderr
+    return (project / "site" / url / "index.html").read_text("utf-8")
+
+
+def test_the_choreography_article_is_among_the_checked_ones() -> None:
+    assert CHOREOGRAPHY in ARTICLES, ARTICLES
+
+
+@pytest.mark.parametrize("url", ARTICLES)
+def test_prose_stays_within_the_budget(built_site: Built, url: str) -> None:
+    words = prose_words(article(built_site, url))
+    assert 1_500 < words <= WORD_BUDGET, f"{url}: {words} words of prose (budget {WORD_BUDGET})"
+
+
+def test_prose_count_leaves_out_code_outputs_diagrams_and_tables() -> None:
+    page = """<html><body><nav>Menu words here</nav>
+    <article class="md-content__inner md-typeset"><h1>A title</h1>
+    <p>One two <code>three</code>.</p><table><tr><td>not counted at all</td></tr></table>
+    <div class="highlight"><pre><code>def f(): pass</code></pre></div>
+    <pre class="mermaid"><code>sequenceDiagram</code></pre>
+    <div class="tabbed-labels"><label>Output</label></div>
+    <p><span class="pa-verified">Verified output</span></p><br><img src="x.png"></article>
+    <footer>footer words</footer></body></html>"""
+    assert prose_text(page) == "A title One two three ."
+    assert prose_words(page) == 5
+
+
+@pytest.mark.parametrize("url", ARTICLES)
+def test_us_spelling_throughout(built_site: Built, url: str) -> None:
+    text = prose_text(article(built_site, url))
+    found = sorted({m.group(0) for m in BRITISH.finditer(text)})
+    assert found == [], f"{url}: British spellings on the page: {found}"
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_every_fact_of_the_brief_is_kept(built_site: Built, fact: str) -> None:
+    text = prose_text(article(built_site))
+    for pattern in FACTS[fact]:
+        assert re.search(pattern, text, re.IGNORECASE), f"fact {fact}: {pattern!r} not on the page"
+
+
+def test_the_first_generated_section_answers_the_problem_context(built_site: Built) -> None:
+    """The author ends on "Let us take a look at the cost of using this pattern": the next
+    section opens on that cost."""
+    text = prose_text(article(built_site))
+    assert "Let us take a look at the cost of using this pattern." in text
+    after = text.split("What is Choreography Pattern", 1)[1]
+    opening = after.split(". ")[0]
+    assert "cost" in opening and "orchestrator" in opening, opening
+
+
+@pytest.mark.parametrize("url", ARTICLES)
+def test_later_sections_link_back_instead_of_repeating(built_site: Built, url: str) -> None:
+    """The text links back to where a fact was stated, and every such link lands on a heading."""
+    page = article(built_site, url)
+    ids = set(re.findall(r'<h[2-4] id="([^"]+)"', page))
+    in_text = re.findall(r'<a href="#([^"_][^"]*)">', page)  # not permalinks, not code lines
+    assert len(in_text) >= 5, f"few links back in the text: {in_text}"
+    assert set(in_text) <= ids, f"links to nowhere: {sorted(set(in_text) - ids)}"
