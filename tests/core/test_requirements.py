@@ -61,3 +61,22 @@ def test_the_schema_shows_requires() -> None:
     schema = json_schema()
     assert "requires" in schema["properties"]
     assert "PEP 508" in schema["properties"]["requires"]["description"]
+
+
+def test_the_parser_without_packaging_reads_the_common_forms() -> None:
+    """Where ``packaging`` is not installed (a core-only install), a small parser does."""
+    assert requirements._parse_simple("redis>=5") == ("redis", [(">=", "5")], "")
+    assert requirements._parse_simple("httpx[http2] >=0.27, <1 ; python_version >= '3'") == (
+        "httpx", [(">=", "0.27"), ("<", "1")], "python_version >= '3'")
+    with pytest.raises(ValueError, match="cannot read the version specifier"):
+        requirements._parse_simple("redis>>5")
+    with pytest.raises(ValueError, match="is not a requirement"):
+        requirements._parse_simple("-redis")
+
+
+@pytest.mark.parametrize(("version", "op", "wanted", "ok"), [
+    ("5.0.1", ">=", "5", True), ("4.9", ">=", "5", False), ("5.0", "==", "5", True),
+    ("1.4.2", "~=", "1.4", True), ("2.0", "~=", "1.4", False), ("3", "<", "3.0.1", True), ("2.1", "!=", "2.1", False),
+])
+def test_the_version_comparison_without_packaging(version: str, op: str, wanted: str, ok: bool) -> None:
+    assert requirements._compare(version, op, wanted) is ok

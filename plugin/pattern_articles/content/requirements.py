@@ -113,7 +113,7 @@ def _satisfied(text: str, version: str, simple_specs: list[tuple[str, str]]) -> 
     return Requirement(text).specifier.contains(version, prereleases=True)
 
 
-def _compare(version: str, op: str, wanted: str) -> bool:  # pragma: no cover - without packaging only
+def _compare(version: str, op: str, wanted: str) -> bool:
     def key(v: str) -> tuple[int, ...]:
         return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.+-]", v.rstrip(".*")))
 
