@@ -22,3 +22,23 @@ def resolve_through(path: str, folders: dict[str, str]) -> str:
     if real is None:
         real = folders[folder] = os.path.realpath(folder)
     return os.path.join(real, name)
+
+
+def project_relative(text: str, root: str | os.PathLike[str]) -> str:
+    """``text`` with every absolute path inside the project written relative to it.
+
+    Why: messages and failure boxes end up in logs, CI output and published pages, where a
+    local path (``/home/me/blog/snippets/x.py``) means nothing to a reader and leaks the
+    author's machine. The project is the folder of ``mkdocs.yml``; a path outside it is kept.
+    Both the folder as configured and its symlink-free form are recognised, longest first, and
+    only where a path starts (not inside a longer one).
+    """
+    import re
+
+    bases = {os.fspath(root), os.path.realpath(root)}
+    for base in sorted(bases, key=len, reverse=True):
+        prefix = base.rstrip(os.sep) + os.sep
+        if len(prefix) <= 1:
+            continue
+        text = re.sub(r"(?<![\w./\\-])" + re.escape(prefix), "", text)
+    return text

@@ -26,7 +26,8 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .content.bundle import Bundle
-    from .engine import Outcome, Runner, RunSpec
+    from .content.requirements import Unmet
+    from .engine import Outcome, Runner, RunResult, RunSpec
     from .pages.fill import Rendered, SiteLinks
     from .pages.pagecache import PageCache, PageEntry
 
@@ -262,7 +263,10 @@ class Project:
         """Hand every run to the runner at once; they run in the background."""
         if not self.settings.run:
             return 0
-        specs = [spec for _, spec in self.specs(bundles) if spec not in self._outcomes]
+        from .content.requirements import unmet_for
+
+        # a bundle whose requires: are not installed runs nothing (outcome() says why)
+        specs = [spec for bundle, spec in self.specs(bundles) if spec not in self._outcomes and not unmet_for(bundle)]
         if specs:
             self.runner.submit(specs)
         return len(specs)
@@ -274,13 +278,18 @@ class Project:
             known = self._outcomes.get(spec)
         if known is not None:
             return known
-        result = self.runner.result(spec)
+        from .content.requirements import unmet_for
+
+        missing = unmet_for(bundle)
+        result = self.runner.result(spec) if not missing else _not_run_for(spec, missing)
         judged = judge(bundle, spec, result, trace_checks=self.settings.check_trace)
         with self._lock:
             self._outcomes[spec] = judged
             # a changed output, a broken flow, or what the run did (processes left running,
-            # output over the limit, a normaliser out of time): failing verdicts of a pass
-            if result.status == "passed" and (judged.status not in ("passed", "skipped") or judged.problems):
+            # output over the limit, a normaliser out of time): failing verdicts of a pass;
+            # and a run never started for want of a requirement
+            if (result.status == "passed" and (judged.status not in ("passed", "skipped") or judged.problems)) \
+                    or missing:
                 self._judged_failing.add(spec)
             else:
                 self._judged_failing.discard(spec)
@@ -438,6 +447,15 @@ class _RelativeLinks(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._targets)
+
+
+def _not_run_for(spec: RunSpec, missing: list[Unmet]) -> RunResult:
+    """The result of a run that was not started: its bundle's ``requires:`` are not installed."""
+    from .content.requirements import reason
+    from .engine import RunResult
+
+    return RunResult(spec=spec, status="error", exit_code=None, stdout="", stderr="", duration=0.0,
+                     truncated=False, trace=(), cached=False, reason=reason(missing))
 
 
 def _under(path: Path, folder: Path) -> bool:

@@ -312,6 +312,38 @@ CASES: tuple[Case, ...] = (
     Case("golden-not-utf8", "snippet runs", "the golden file is not UTF-8",
          (write("snippets/demo/expected/hello.txt", b"hell\xf6\n"),),
          **same(1, f"{H}:1: output of snippets/demo/hello.py::hello differs from hello.txt")),
+    # ------------------------------------------------------------------ requires: (issue 20)
+    Case("requires-missing", "declared requirements", "the bundle requires a distribution not installed",
+         (append(B, "requires:\n  - not-a-real-distribution-xyz>=1\n"),),
+         **same(1, f"{B}:22: snippets/demo/hello.py::hello not run: missing requirement "
+                   "'not-a-real-distribution-xyz>=1' (not installed)")),
+    Case("requires-malformed", "declared requirements", "a requirement is not PEP 508",
+         (append(B, "requires: ['redis is great']\n"),),
+         **same(2, f"{B}:21: requires.0: 'redis is great' is not a requirement")),
+    Case("run-module-missing", "declared requirements", "the snippet imports a package nobody installed",
+         snippet("import not_a_module_xyz\n"),
+         **same(1, f"{H}:1: snippets/demo/hello.py::hello failed: exit code 1 (ModuleNotFoundError"),
+         snippet_traceback=True),
+    # ------------------------------------------------------------------ prose files (issue 20)
+    Case("prose-missing", "prose in Markdown files", "a text field names a Markdown file that does not exist",
+         (replace(B, "description: A bundle for the bad-input corpus.", "description: {file: prose/d.md}"),),
+         **same(2, f"{B}:3: description: prose file 'prose/d.md' not found in demo/")),
+    Case("prose-escapes", "prose in Markdown files", "a text field names a file outside the bundle",
+         (replace(B, "description: A bundle for the bad-input corpus.", "description: {file: ../../docs/demo.md}"),),
+         **same(2, f"{B}:3: description: '../../docs/demo.md' leaves the bundle folder demo/")),
+    Case("prose-unclosed-fence", "prose in Markdown files", "a prose file opens a code fence and never closes it",
+         (replace(B, "description: A bundle for the bad-input corpus.", "description: {file: prose/d.md}"),
+          write("snippets/demo/prose/d.md", "A bundle.\n\n```python\nx = 1\n")),
+         **same(2, "snippets/demo/prose/d.md:3: this code fence is never closed")),
+    Case("prose-not-utf8", "prose in Markdown files", "a prose file is not UTF-8",
+         (replace(B, "description: A bundle for the bad-input corpus.", "description: {file: prose/d.md}"),
+          write("snippets/demo/prose/d.md", b"A bundle\ncaf\xe9.\n")),
+         **same(2, "snippets/demo/prose/d.md:2: not UTF-8 text")),
+    # ------------------------------------------------------------------ unlinked skeleton (issue 20)
+    Case("title-todo-unlinked", "unlinked skeleton", "a page's title says TODO and it names no bundle",
+         (write("docs/other.md", "---\ntitle: 'Other Pattern: <TODO>'\n---\n\nText.\n"),),
+         **same(1, "docs/other.md:2: the title still says TODO ('Other Pattern: <TODO>') and the page names "
+                   "no bundle")),
     # ------------------------------------------------------------------ mkdocs.yml settings
     Case("settings-unknown", "bad mkdocs.yml plugin settings", "a misspelt setting",
          (append(M, "      colour: red\n"),),
@@ -569,8 +601,8 @@ def markdown_table() -> str:
                      f"{codes['pytest']} |")
     lines += [
         "",
-        "Every case, with the message each adapter prints (paths are relative to the project; the real "
-        "message shows the absolute path):",
+        "Every case, with the message each adapter prints (paths are relative to the project, as the "
+        "adapters print them):",
         "",
         "| Case | What is broken | Expected message | CLI | MkDocs | pytest |",
         "| --- | --- | --- | --- | --- | --- |",

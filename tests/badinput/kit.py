@@ -249,7 +249,9 @@ def traceback_problem(run: Run, snippet_root: Path, allowed: bool) -> str:
     frames = re.findall(r'File "([^"]+)", line \d+', out)
     if not frames:
         return "a traceback without frames"
-    outside = [f for f in frames if not f.startswith(str(snippet_root))]
+    # frames are shown relative to the project (the snippet folder's parent) or absolute
+    outside = [f for f in frames
+               if not (snippet_root.parent / f if not f.startswith("/") else Path(f)).is_relative_to(snippet_root)]
     if outside or _OUR_FRAME.search(out):
         return f"a traceback with frames outside the snippet folder: {outside[:3]}"
     return ""

@@ -104,17 +104,97 @@ def test_new_scaffolds_article_bundle_snippet_and_golden(site: Path) -> None:
 
 
 def test_new_never_overwrites(site: Path) -> None:
-    article = site / "docs" / "patterns" / "event-sourcing-pattern.md"
-    article.parent.mkdir(parents=True)
-    article.write_text("mine\n", "utf-8")
+    bundle = site / "snippets" / "event-sourcing"
+    bundle.mkdir(parents=True)
+    (bundle / "bundle.yml").write_text("name: Mine\n", "utf-8")
     result = cli(site, "new", "event-sourcing")
     assert result.returncode == 2
-    assert "docs/patterns/event-sourcing-pattern.md already exists" in result.stderr
+    assert "snippets/event-sourcing/bundle.yml already exists" in result.stderr
     assert "nothing was written" in result.stderr
-    assert article.read_text("utf-8") == "mine\n"
-    assert not (site / "snippets").exists(), "all or nothing"
+    assert (bundle / "bundle.yml").read_text("utf-8") == "name: Mine\n"
+    assert not (site / "docs" / "patterns").exists(), "all or nothing"
+    assert sorted(p.name for p in bundle.iterdir()) == ["bundle.yml"]
     again = cli(site, "new", "Event_Sourcing")
     assert again.returncode == 2 and "is not a pattern id" in again.stderr
+
+
+SKELETON = (
+    "---\r\ntitle: 'Orchestration Pattern: <TODO>'\r\ndescription: <TODO>\r\n---\r\n\r\n"
+    "## Introduction\r\nMy own words, \u00e9 and all.\r\n\r\n## What is Orchestration Pattern\r\n"
+)
+
+
+def test_new_on_an_existing_article_adds_only_the_bundle(site: Path) -> None:
+    article = site / "docs" / "patterns" / "orchestration-pattern.md"
+    article.parent.mkdir(parents=True)
+    article.write_bytes(SKELETON.encode("utf-8"))
+    result = cli(site, "new", "orchestration")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert article.read_bytes() == SKELETON.encode("utf-8"), "without --link the article is not touched"
+    assert "found docs/patterns/orchestration-pattern.md: adding its bundle" in result.stdout
+    assert "add 'pattern: orchestration' to its front matter, or run 'pattern-articles new orchestration " \
+           "--link'" in result.stdout
+    bundle = site / "snippets" / "orchestration"
+    for path in (bundle / "bundle.yml", bundle / "example.py", bundle / "expected" / "example.txt"):
+        assert path.is_file(), path
+    assert "created docs/patterns" not in result.stdout
+    # the name comes from the skeleton's title
+    assert yaml.safe_load((bundle / "bundle.yml").read_text("utf-8"))["name"] == "Orchestration"
+
+
+def test_new_link_adds_the_key_and_keeps_every_other_byte(site: Path) -> None:
+    article = site / "docs" / "patterns" / "orchestration-pattern.md"
+    article.parent.mkdir(parents=True)
+    article.write_bytes(SKELETON.encode("utf-8"))
+    article.chmod(0o640)
+    result = cli(site, "new", "orchestration", "--link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = SKELETON.replace("---\r\n", "---\r\npattern: orchestration\r\n", 1)
+    assert article.read_bytes() == expected.encode("utf-8")
+    assert article.stat().st_mode & 0o777 == 0o640
+    assert "linked docs/patterns/orchestration-pattern.md: added 'pattern: orchestration'" in result.stdout
+    assert not [p for p in article.parent.iterdir() if p.name.endswith(".tmp")], "atomic: no temporary left"
+    # linked now: the build finds it and fills it from the new bundle
+    check = cli(site, "check", "docs/patterns/orchestration-pattern.md")
+    assert "docs/patterns/orchestration-pattern.md" in check.stdout, check.stdout + check.stderr
+    # a second run finds the linked article by its key and refuses: its bundle exists
+    again = cli(site, "new", "orchestration", "--link")
+    assert again.returncode == 2 and "snippets/orchestration/bundle.yml" in again.stderr
+    assert article.read_bytes() == expected.encode("utf-8")
+
+
+def test_new_link_refuses_an_article_linked_to_another_bundle(site: Path) -> None:
+    article = site / "docs" / "mine.md"
+    article.write_text("---\npattern: saga\ntitle: x\n---\n", "utf-8")
+    result = cli(site, "new", "orchestration", "--article", "docs/mine.md", "--link")
+    assert result.returncode == 2
+    assert "docs/mine.md:2" in result.stderr and "names the bundle 'saga', not 'orchestration'" in result.stderr
+    assert not (site / "snippets").exists()
+    assert article.read_text("utf-8") == "---\npattern: saga\ntitle: x\n---\n"
+
+
+def test_pattern_is_never_doubled(site: Path) -> None:
+    result = cli(site, "new", "demo-pattern")
+    assert result.returncode == 0, result.stdout + result.stderr
+    article = site / "docs" / "patterns" / "demo-pattern.md"
+    assert article.is_file() and not (site / "docs" / "patterns" / "demo-pattern-pattern.md").exists()
+    text = article.read_text("utf-8")
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["title"] == "Demo Pattern: <TODO>" and front["pattern"] == "demo-pattern"
+    assert front["permalink"] == "patterns/demo-pattern/"
+    assert "## What is Demo Pattern\n" in text and "Pattern Pattern" not in text
+    named = cli(site, "new", "cqrs", "--name", "CQRS Pattern")
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "title: 'CQRS Pattern: <TODO>'" in (site / "docs" / "patterns" / "cqrs-pattern.md").read_text("utf-8")
+
+
+def test_with_front_matter_key_is_byte_preserving() -> None:
+    from pattern_articles.pages.scaffold import with_front_matter_key
+
+    assert with_front_matter_key("---\ntitle: x\n---\nbody", "pattern", "p") == "---\npattern: p\ntitle: x\n---\nbody"
+    assert with_front_matter_key("\ufeff---\r\na: 1\r\n---\r\n", "pattern", "p") == \
+        "\ufeff---\r\npattern: p\r\na: 1\r\n---\r\n"
+    assert with_front_matter_key("# Title\n", "pattern", "p") == "---\npattern: p\n---\n# Title\n"
 
 
 def test_stub_builds_and_names_each_missing_field(site: Path) -> None:
@@ -153,3 +233,18 @@ def test_filled_stub_builds_strict(site: Path) -> None:
     assert "3. the result is reported" in page, "the snippet's real output"
     check = cli(site, "check", env=clean_env())
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_new_finds_an_article_linked_by_its_key_anywhere(site: Path) -> None:
+    article = site / "docs" / "blog" / "2023-09-02-orchestration.md"
+    article.parent.mkdir(parents=True)
+    text = "---\npattern: orchestration\ntitle: 'Service Orchestration Pattern: <TODO>'\n---\n\n## Introduction\n"
+    article.write_text(text, "utf-8")
+    result = cli(site, "new", "orchestration", "--link")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "found docs/blog/2023-09-02-orchestration.md: adding its bundle" in result.stdout
+    assert "linked" not in result.stdout and "does not name its bundle" not in result.stdout
+    assert article.read_text("utf-8") == text
+    assert not (site / "docs" / "patterns").exists()
+    bundle = yaml.safe_load((site / "snippets" / "orchestration" / "bundle.yml").read_text("utf-8"))
+    assert bundle["name"] == "Service Orchestration"

@@ -170,3 +170,28 @@ def test_a_snippet_reference_is_placed_on_its_own_bundle_line(tmp_path: Path) ->
     assert filler._ref_place(steps[1].code[0]).line == 9
     assert filler._ref_place(b.model.considerations[0].demonstrated_by).line == 11
     assert filler._ref_place({"snippet": "b.py"}).line == 2, "not a reference of the bundle: its implementation"
+
+
+APPLICABILITY = """\
+name: CQRS
+applicability:
+  use_when: [reads and writes scale apart]
+  prefer_instead:
+    - {pattern: crud, when: when the model is simple}
+    - {pattern: event-sourcing, when: the history itself is the product}
+    - {pattern: cache, when: If reads are merely slow}
+"""
+
+
+def test_applicability_keeps_the_name_and_reads_right_with_any_phrasing(tmp_path: Path) -> None:
+    folder = tmp_path / "snippets" / "cqrs"
+    folder.mkdir(parents=True)
+    (folder / "bundle.yml").write_text(APPLICABILITY)
+    b = bundle.load(folder)
+    out = Filler(Settings(root=tmp_path, run=False), b).fill(article.parse("## When to use it\n", "a.md"))
+    text = out.markdown
+    assert "Reach for CQRS when:" in text
+    assert "Prefer **Crud** when the model is simple\n" in text
+    assert "Prefer **Event Sourcing**: the history itself is the product\n" in text
+    assert "Prefer **Cache** If reads are merely slow" in text
+    assert "\n\nPrefer **Event Sourcing**" in text, "each alternative is its own paragraph"

@@ -109,7 +109,8 @@ def test_crashing_snippet_points_at_its_line(project: pytest.Pytester) -> None:
     result = project.runpytest("--pattern-articles", "snippets")
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
-    assert f"{broken}:2:" in out
+    assert "snippets/demo/broken.py:2: snippets/demo/broken.py::broken failed" in out
+    assert str(broken) not in out, "paths relative to the project (issue 20), never the local folder"
     assert "payment service exploded" in out
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..errors import PatternError, Problem, escape_controls
+from ..paths import project_relative
 
 if TYPE_CHECKING:
     from ..content.bundle import Bundle
@@ -68,10 +69,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "new": (
         "scaffold an article, a bundle stub, a runnable snippet and its golden output",
         "The article names its bundle; the snippet runs and its output is its golden file. "
-        "Nothing that exists is overwritten.",
+        "When the article exists already (a skeleton you wrote), only the bundle is added, and "
+        "with --link the article's front matter gets the line that names it. Nothing that "
+        "exists is overwritten.",
         """\
   pattern-articles new event-sourcing
   pattern-articles new cqrs --name "CQRS"
+  pattern-articles new orchestration --link
 """,
     ),
     "eject": (
@@ -136,7 +140,13 @@ def _parser() -> argparse.ArgumentParser:
 
     new = command("new")
     new.add_argument("pattern_id", metavar="PATTERN-ID", help="lower-case words joined by hyphens, e.g. event-sourcing")
-    new.add_argument("--name", default="", help="the pattern's display name (default: from the id)")
+    new.add_argument("--name", default="",
+                     help="the pattern's display name (default: from the article's title, else from the id)")
+    new.add_argument("--article", type=Path, default=None, metavar="ARTICLE",
+                     help="an existing article to add the bundle for (default: the one whose front matter "
+                          "names PATTERN-ID, or docs/patterns/PATTERN-ID-pattern.md when it exists)")
+    new.add_argument("--link", action="store_true",
+                     help="add 'pattern: PATTERN-ID' to the existing article's front matter (nothing else changes)")
 
     eject = command("eject")
     eject.add_argument("article", type=Path, metavar="ARTICLE", help="the article's Markdown file")
@@ -153,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    root: Path | None = None  # the project's folder, once known: messages name paths relative to it
     try:
         if args.command == "schema":
             from ..content.model import json_schema
@@ -167,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PatternError(f"config file {config} not found",
                                hint="name the site's mkdocs.yml, or leave -f out to use the nearest one")
         settings = settings_mod.load(config)
+        root = settings.root
         if getattr(args, "fresh", False):
             settings.fresh = True
         project = Project(settings)
@@ -178,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "new":
                 from ..pages.scaffold import new as scaffold_new
 
-                scaffold_new(settings, args.pattern_id, args.name)
+                scaffold_new(settings, args.pattern_id, args.name, link=args.link, article=args.article)
                 return 0
             if args.command == "eject":
                 from ..pages.scaffold import eject as eject_article
@@ -188,7 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             project.close()
     except PatternError as exc:
-        print(f"error: {exc.format()}", file=sys.stderr)
+        # an error at a place in the project names it relative to the project; one about the
+        # setup itself ("nothing to check in <folder>, settings: <file>") keeps the full paths
+        shown = exc.format() if root is None or exc.place is None else project_relative(exc.format(), root)
+        print(f"error: {shown}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -246,8 +261,15 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
     elif paths:
         wanted = {b.id for b in bundles}
         refs = [r for r in refs if r.bundle_id in wanted]
+    # skeletons whose title still says TODO but that name no bundle: nothing would fill them
+    unlinked = _unlinked(project, paths, article_files)
     if not bundles and not refs:
-        raise _nothing_to_check(project, paths, config_file)
+        if not unlinked:
+            raise _nothing_to_check(project, paths, config_file)
+        for found in unlinked:
+            print(f"\n{project_relative(found.format(), project.settings.root)}", file=out)
+        print(f"\n{_count(len(unlinked), 'warning')}", file=out)
+        return 1
     pairs = list(project.specs(bundles))
     project.start(bundles)
     problems: list[tuple[str, Problem]] = []
@@ -287,14 +309,39 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             if problem.level == "warning" and problem.format() not in seen:
                 article_warnings += 1
                 problems.append((ref.docs_path, problem))
+            elif problem in rendered.fixed_headings:  # an info line the build logs too: not a warning
+                problems.append((ref.docs_path, problem))
+    for found in unlinked:
+        article_warnings += 1
+        problems.append(("", found))
     for users, problem in problems:
         prefix = f"{users}: " if users else ""
-        print(f"\n{prefix}{problem.format()}", file=out)
+        print(f"\n{prefix}{project_relative(problem.format(), project.settings.root)}", file=out)
     tally = project.tally()
     seconds = time.perf_counter() - started
     print(f"\n{_count(len(pairs), 'snippet run')}: {tally.line()}; {_count(len(refs), 'article')} checked, "
           f"{_count(article_warnings, 'warning')}; {seconds:.2f} s", file=out)
     return 1 if tally.failed or article_warnings else 0
+
+
+def _unlinked(project: Project, paths: list[Path], article_files: list[Path]) -> list[Problem]:
+    """Pages under docs_dir (or the Markdown files named) with a TODO title and no bundle key."""
+    from ..content.checks import unlinked_todo_title, unlinked_todo_titles
+
+    s = project.settings
+    ids = [d.name for d in project.bundle_dirs()]
+    if not paths:
+        return unlinked_todo_titles(s.absolute(s.docs_dir), s.article_key, ids)
+    found: list[Problem] = []
+    for path in article_files:
+        try:
+            text = path.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        problem = unlinked_todo_title(text, path, s.article_key, ids)
+        if problem is not None:
+            found.append(problem)
+    return found
 
 
 def _count(number: int, noun: str) -> str:

@@ -179,14 +179,16 @@ class PatternArticlesPreprocessor(Preprocessor):
         page = context.get("page") if context else None
         config = context.get("config") if context else None
         strict = bool(self.extension.getConfig("strict"))
+        root: Path | None = None  # the project's folder: messages and pages name paths relative to it
         try:
             project = self.extension.project(config if isinstance(config, Mapping) else None)
+            root = project.settings.root
             return self._process(project, lines, page)
         except PatternError as exc:
             if strict:
                 raise
-            log.error(exc.format())
-            return [*lines, "", *_error_admonition(exc)]
+            log.error(_relative(exc.format(), root))
+            return [*lines, "", *_error_admonition(exc, root)]
 
     def _context(self) -> dict[str, Any]:
         """Zensical's rendering context (its page and configuration), found by shape."""
@@ -225,7 +227,7 @@ class PatternArticlesPreprocessor(Preprocessor):
             project.start([bundle])
             rendered = project.fill(body, path, str(bundle_id), meta=meta, line_offset=offset,
                                     links=project.links(docs_path) if docs_path else None, place=place)
-            self._report(rendered.problems)
+            self._report(rendered.problems, project.settings.root)
             out = rendered.markdown
             if page is not None:
                 page.meta.update(rendered.meta)
@@ -281,18 +283,18 @@ class PatternArticlesPreprocessor(Preprocessor):
             expanded = filler.directives(piece)
             if 0 in expanded:
                 lines[start:end] = expanded[0][1].rstrip("\n").split("\n")
-            self._report(filler.problems)
+            self._report(filler.problems, project.settings.root)
         return "\n".join(lines)
 
-    def _report(self, problems: list[Problem]) -> None:
+    def _report(self, problems: list[Problem], root: Path) -> None:
         strict = bool(self.extension.getConfig("strict"))
         for problem in problems:
             if problem.level == "info":
-                log.info(problem.format())
+                log.info(_relative(problem.format(), root))
                 continue
             if strict:
                 raise PatternError(problem.message, problem.place, problem.hint)
-            log.warning(problem.format())
+            log.warning(_relative(problem.format(), root))
 
 
 def refresh(project: Project, bundle_ids: list[str]) -> None:
@@ -358,8 +360,14 @@ def _front_matter_lines(path: Path, body: str) -> int:
     return start
 
 
-def _error_admonition(exc: PatternError) -> list[str]:
-    body = ["    " + line for line in exc.format().splitlines()]
+def _relative(text: str, root: Path | None) -> str:
+    from ..paths import project_relative
+
+    return text if root is None else project_relative(text, root)
+
+
+def _error_admonition(exc: PatternError, root: Path | None) -> list[str]:
+    body = ["    " + line for line in _relative(exc.format(), root).splitlines()]
     return ['!!! failure "pattern-articles could not complete this page"', "", "    ```text", *body, "    ```"]
 
 

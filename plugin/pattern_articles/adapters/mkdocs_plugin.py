@@ -52,6 +52,7 @@ from mkdocs.utils import get_relative_url
 from .. import settings as settings_mod
 from ..errors import PatternError, Place, Problem
 from ..pages import catalogue
+from ..paths import project_relative
 from ..project import ArticleRef, Project, Tally, read_article, release_caches
 from ..settings import OPTIONS, Option, Settings
 
@@ -102,8 +103,8 @@ class PatternArticlesConfig(_Schema):  # type: ignore[misc]
     mermaid: str
 
 
-def _emit(problem: Problem, page: str = "") -> None:
-    text = problem.format()
+def _emit(problem: Problem, page: str = "", root: Path | None = None) -> None:
+    text = problem.format() if root is None else project_relative(problem.format(), root)
     if page:
         text = f"{page}: {text}"
     if problem.level == "info":
@@ -231,7 +232,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                     # without it, 3 builds, and by 1.8 MiB with it, 5; see Runner.forget_keys)
                     gc.collect()
         except PatternError as exc:
-            log.error(exc.format())
+            log.error(project_relative(exc.format(), self.project.settings.root))
         return nav
 
     def _fill_page(self, markdown: str, *, page: Any, config: Any, files: Any) -> str | None:
@@ -273,19 +274,20 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             try:
                 self.project.fill(markdown, path, linked.bundle_id, place=Place(path, linked.line))
             except PatternError as exc:
-                log.error(f"{src}: {exc.format()}")
-                return markdown + "\n\n" + _error_admonition(exc)
+                log.error(project_relative(f"{src}: {exc.format()}", self.project.settings.root))
+                return markdown + "\n\n" + _error_admonition(exc, self.project.settings.root)
         if not bundle_id:
+            self._warn_unlinked(path, src, source, page.meta)
             if catalogue.DIRECTIVE_INFO not in markdown:
                 return markdown
             try:
                 expanded = catalogue.expand(markdown, self.project, src, path=path,
                                             line_offset=_front_matter_lines(path, markdown, source))
             except PatternError as exc:
-                log.error(f"{src}: {exc.format()}")
-                return markdown + "\n\n" + _error_admonition(exc)
+                log.error(project_relative(f"{src}: {exc.format()}", self.project.settings.root))
+                return markdown + "\n\n" + _error_admonition(exc, self.project.settings.root)
             for problem in expanded.problems:
-                _emit(problem, src)
+                _emit(problem, src, self.project.settings.root)
             return expanded.markdown
         page_key = self._page_keys.get(resolved)
         handed = (markdown, dict(page.meta))  # what the page cache keys on, before our updates
@@ -293,7 +295,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             cached = self.project.cached_page(page_key, markdown, page.meta, count=resolved in self._whole)
             if cached is not None:
                 for problem in cached.problems:
-                    _emit(problem, src)
+                    _emit(problem, src, self.project.settings.root)
                 page.meta.update(cached.meta)
                 return cached.markdown
         offset = _front_matter_lines(path, markdown, source)
@@ -308,10 +310,10 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
                 place=Place(path, linked.line if linked is not None else 1),
             )
         except PatternError as exc:
-            log.error(f"{src}: {exc.format()}")
-            return markdown + "\n\n" + _error_admonition(exc)
+            log.error(project_relative(f"{src}: {exc.format()}", self.project.settings.root))
+            return markdown + "\n\n" + _error_admonition(exc, self.project.settings.root)
         for problem in rendered.problems:
-            _emit(problem, src)
+            _emit(problem, src, self.project.settings.root)
         if page_key is not None:
             self.project.store_page(page_key, *handed, rendered)
         page.meta.update(rendered.meta)
@@ -338,6 +340,26 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
             return output
         end += len(found.group(1)) + 3
         return output[:end] + _mermaid_loader(config, page.url) + output[end:]
+
+    def _warn_unlinked(self, path: Path, src: str, source: str | None, meta: Any) -> None:
+        """A page whose title still says TODO and that names no bundle: nothing fills it."""
+        from ..content.checks import unlinked_todo_title
+
+        assert self.project is not None
+        title = meta.get("title") if isinstance(meta, dict) else None
+        if not isinstance(title, str) or "TODO" not in title:
+            return  # the common page: no file read
+        if source is None:
+            try:
+                source = path.read_text("utf-8", errors="replace")
+            except OSError:
+                return
+        settings = self.project.settings
+        shown = project_relative(str(path), settings.root)
+        problem = unlinked_todo_title(source, shown, settings.article_key,
+                                      [d.name for d in self.project.bundle_dirs()])
+        if problem is not None:
+            _emit(problem, src, settings.root)
 
     def on_serve(self, server: Any, *, config: Any, builder: Any) -> Any:
         if self.project is not None:
@@ -553,6 +575,6 @@ def _restore(markdown: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
     return markdown, lost
 
 
-def _error_admonition(exc: PatternError) -> str:
-    body = "\n".join("    " + line for line in exc.format().splitlines())
+def _error_admonition(exc: PatternError, root: Path) -> str:
+    body = "\n".join("    " + line for line in project_relative(exc.format(), root).splitlines())
     return f'!!! failure "pattern-articles could not complete this article"\n\n    ```text\n{body}\n    ```\n'

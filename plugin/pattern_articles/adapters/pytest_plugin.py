@@ -263,10 +263,18 @@ class BundleError(pytest.Item):
         raise SnippetFailure(self.error)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        return self.error
+        return _shown(self.config, self.error)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.name
+
+
+def _shown(config: pytest.Config, text: str) -> str:
+    """A report with the project's paths relative to the project (the folder of mkdocs.yml)."""
+    from ..paths import project_relative
+
+    project = _project(config)
+    return project_relative(text, project.settings.root) if project is not None else text
 
 
 class SnippetFailure(Exception):
@@ -291,10 +299,34 @@ def _article_file(files: _Files, path: Path, parent: pytest.Collector) -> pytest
 
     target = path.resolve()
     key = files.project.settings.article_key
-    linked = target.is_relative_to(files.docs()) and _linked_bundle(target, key)[0]
+    inside = target.is_relative_to(files.docs())
+    linked = inside and _linked_bundle(target, key)[0]
     if linked or files.named(str(target)):
         return ArticleFile.from_parent(parent, path=path)
+    if inside:  # a skeleton whose title still says TODO, linked to no bundle: a failure, as in --strict
+        return UnlinkedFile.from_parent(parent, path=path)
     return None
+
+
+class UnlinkedFile(pytest.File):
+    """A page under docs_dir that names no bundle: an item only when its title says TODO."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from ..content.checks import unlinked_todo_title
+        from ..paths import project_relative
+
+        project = _project(self.config)
+        assert project is not None
+        try:
+            with self.path.open("rb") as handle:
+                head = handle.read(65536).decode("utf-8", errors="replace")
+        except OSError:
+            return
+        s = project.settings
+        problem = unlinked_todo_title(head, project_relative(str(self.path), s.root), s.article_key,
+                                      [d.name for d in project.bundle_dirs()])
+        if problem is not None:
+            yield BundleError.from_parent(self, name="article", error=problem.format())
 
 
 class ArticleFile(pytest.File):
@@ -349,7 +381,7 @@ class ArticleItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SnippetFailure):
-            return str(excinfo.value)
+            return _shown(self.config, str(excinfo.value))
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -390,7 +422,7 @@ class SnippetItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SnippetFailure):
-            return str(excinfo.value)
+            return _shown(self.config, str(excinfo.value))
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -441,12 +473,17 @@ class _Prefetch:
 
     def runs_of(self, item: pytest.Item | None) -> list[RunSpec]:
         if isinstance(item, SnippetItem):
-            return [item.spec]
+            from ..content.requirements import unmet_for
+
+            return [] if unmet_for(item.bundle) else [item.spec]  # its requires: are not installed
         if isinstance(item, ArticleItem) and item.bundle_id:
             from ..errors import PatternError
 
             try:
-                return [spec for _, spec in self.project.specs([self.project.bundle(item.bundle_id)])]
+                from ..content.requirements import unmet_for
+
+                bundle = self.project.bundle(item.bundle_id)
+                return [] if unmet_for(bundle) else [spec for _, spec in self.project.specs([bundle])]
             except PatternError:
                 return []  # the item reports it
         return []

@@ -386,7 +386,8 @@ def _load(metadata: Path) -> Bundle:
     from .model import BundleModel
 
     try:
-        model = BundleModel.model_validate(data)
+        # the folder: a text field may name a Markdown file of the bundle (prose.py)
+        model = BundleModel.model_validate(data, context={"bundle_dir": metadata.parent})
     except ValidationError as exc:
         problems = [_problem(metadata, lines, err) for err in exc.errors()]
         raise PatternError(
@@ -415,6 +416,8 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
     while key and key not in lines:
         key = key[:-1]
     line = lines.get(key, 1)
+    if kind == "prose_file":  # in a prose file the field names: its file and line, not bundle.yml's
+        return _prose_problem(err, where, Place(path, line))
     if kind == "extra_forbidden":
         message = f"unknown key '{loc[-1]}' at {where}"
         hint = "remove it or fix its spelling; 'pattern-articles schema' lists the keys"
@@ -432,6 +435,14 @@ def _problem(path: Path, lines: dict[Loc, int], err: Any) -> Problem:
         message = f"{where}: {text.removeprefix('Value error, ')}"
         hint = "fix the value; 'pattern-articles schema' describes every key and its type"
     return Problem(message, Place(path, line), hint)
+
+
+def _prose_problem(err: Any, where: str, reference: Place) -> Problem:
+    ctx = err.get("ctx") or {}
+    message = str(err.get("msg", "invalid prose file")).split(": ", 1)[-1]
+    return Problem(f"{message} (the file of {where}, {reference})",
+                   Place(Path(ctx.get("path", reference.path)), int(ctx.get("line", 0))),
+                   "fix the Markdown file; bundle.yml names it")
 
 
 def cross_check(bundle: Bundle) -> Iterator[Problem]:

@@ -1,17 +1,24 @@
-"""Consistency checks on the article text: headings that name the wrong pattern, leftovers.
+"""Consistency checks on the article text: the heading slip, leftovers.
 
 Why: articles in a series are written by copying the previous one, and a heading such as
 "What is Orchestration Pattern" in the choreography article slips through review easily.
-A heading that names another pattern *and* the article's own ("Choreography vs
-Orchestration") is a legitimate comparison, not a slip.
+Only that form is a slip: "What is X Pattern" or "Why use X Pattern", naming another pattern
+where the article's own definition or benefits section belongs. Every other heading that
+names another pattern ("When to prefer Orchestration", "## Orchestration" in a recap,
+"Choreography vs Orchestration") is the author's choice and is kept as written: an article
+that contrasts two patterns names the other one on purpose.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Place, Problem
 
 #: Pattern names the heading check knows even when no bundle mentions them.
 KNOWN_PATTERNS = (
@@ -60,30 +67,68 @@ def _same_case(template: str, word: str) -> str:
     return word
 
 
+#: The slip form: "What is [the] X [Pattern]" and "Why use [the] X [Pattern]", nothing more.
+_SLIP_FORM = re.compile(
+    r"^(?P<lead>(?:what\s+is|why\s+use)\s+(?:the\s+)?)(?P<name>.+?)(?P<tail>(?:\s+pattern)?\s*[?!.:]*)$",
+    re.IGNORECASE,
+)
+
+
+def _plain(title: str) -> str:
+    """The heading's words without inline markup (``**What is** X``)."""
+    return re.sub(r"\s+", " ", re.sub(r"[`*_]", "", title)).strip()
+
+
 def heading_slip(
     title: str, own: Iterable[str], others: Iterable[str], known: Iterable[str] = KNOWN_PATTERNS
 ) -> HeadingSlip | None:
-    """Return the slip when ``title`` names another pattern and not the article's own.
+    """Return the slip when ``title`` is "What is X Pattern" / "Why use X Pattern" for another X.
 
-    ``others`` are patterns the bundle itself names (related, contrasted): a bare mention is
-    enough. ``known`` are the built-in names; many are everyday words ("Retry policy",
-    "Using a sidecar"), so they count only when followed by the word *pattern*.
+    ``X`` counts when it is one of ``others`` (patterns the bundle or the site names) or one of
+    the ``known`` names, whole, in any case. Any other heading is never a slip, whatever it
+    names: "When to prefer Orchestration" is the author's own section about the other pattern.
     """
     own_names = [n for n in own if n]
-    if any(_name_re(n).search(title) for n in own_names):
+    if not own_names:
         return None
-    own_first = own_names[0] if own_names else ""
-    candidates = [(o, _name_re(o)) for o in {o for o in others if o}]
-    candidates += [(k, _name_re(k + " pattern")) for k in known if k]
-    for other, regex in sorted(candidates, key=lambda pair: len(pair[0]), reverse=True):
+    plain = _plain(title)
+    form = _SLIP_FORM.match(plain)
+    if form is None:
+        return None
+    named = form.group("name").strip()
+    if any(_name_re(n).fullmatch(named) for n in own_names):
+        return None
+    # a built-in name counts only with the word "pattern": "Why use Retry" may mean retries
+    said_pattern = "pattern" in form.group("tail").lower()
+    candidates = {o for o in others if o} | ({k for k in known if k} if said_pattern else set())
+    for other in sorted(candidates, key=len, reverse=True):
         if any(other.lower() == n.lower() for n in own_names):
             continue
-        match = regex.search(title)
-        if match:
-            name_re = _name_re(other)
-            fixed = name_re.sub(lambda m: _same_case(m.group(0), own_first), title)
-            return HeadingSlip(other=name_re.search(title).group(0), fixed=fixed)  # type: ignore[union-attr]
+        if _name_re(other).fullmatch(named):
+            fixed = _name_re(other).sub(lambda m: _same_case(m.group(0), own_names[0]), title, count=1)
+            return HeadingSlip(other=named, fixed=fixed)
     return None
+
+
+def heading_slips(
+    titles: Sequence[str], own: Iterable[str], others: Iterable[str], known: Iterable[str] = KNOWN_PATTERNS
+) -> dict[int, HeadingSlip]:
+    """The slips among an article's headings, by index.
+
+    A slip is a heading in the place of the article's own section: when the article also has
+    "What is <own>" (or "Why use <own>"), its "What is <other>" is a section the author wrote
+    about the other pattern on purpose, and is kept.
+    """
+    own_names = [n for n in own if n]
+    forms = {form.group("lead").split()[0].lower() for t in titles
+             if (form := _SLIP_FORM.match(_plain(t))) is not None
+             and any(_name_re(n).fullmatch(form.group("name").strip()) for n in own_names)}
+    found: dict[int, HeadingSlip] = {}
+    for index, title in enumerate(titles):
+        slip = heading_slip(title, own_names, others, known)
+        if slip is not None and _plain(slip.fixed).split()[0].lower() not in forms:
+            found[index] = slip
+    return found
 
 
 def normalise_heading(title: str, own: Iterable[str]) -> str:
@@ -101,3 +146,70 @@ def match_section(title: str, own: Iterable[str], aliases: dict[str, list[str]])
         if norm in (n.lower() for n in names):
             return key
     return None
+
+
+# -- a skeleton not linked to its bundle ----------------------------------------------------
+def unlinked_todo_title(
+    text: str, path: Path | str, key: str = "pattern", bundle_ids: Iterable[str] = ()
+) -> Problem | None:
+    """A page whose front matter title still says TODO but names no bundle: a warning.
+
+    Why: without the ``pattern:`` key nothing fills the page, so a skeleton copied from the
+    previous article builds, even strictly, with "<TODO>" in its title for every reader to
+    see. ``text`` is the file's text (its start is enough); ``path`` is how messages name it.
+    """
+    head = text.lstrip("\ufeff")
+    if not re.match(r"---[ \t]*\r?\n", head):
+        return None
+    title_line = 0
+    title = ""
+    for number, line in enumerate(head.splitlines()[1:], 2):
+        if line.strip() in ("---", "..."):
+            break
+        if line.startswith(f"{key}:"):
+            return None
+        if line.startswith("title:"):
+            title_line, title = number, line.split(":", 1)[1].strip()
+    if not title_line:
+        return None
+    from .article import has_todo
+
+    if not has_todo(title):
+        return None
+    stem = Path(path).stem
+    guesses = [stem, stem.removesuffix("-pattern")]
+    known = [g for g in guesses if g in set(bundle_ids)]
+    guess = known[0] if known else guesses[-1] or "<bundle id>"
+    fix = (f"add '{key}: {guess}' to its front matter to fill it from snippets/{guess}/"
+           if known else
+           f"add '{key}: <bundle id>' to its front matter to fill it from that bundle "
+           f"(no bundle yet: 'pattern-articles new {guess} --link' adds one and the line)")
+    return Problem(
+        f"the title still says TODO ({title}) and the page names no bundle, so nothing fills it",
+        Place(path, title_line),
+        fix + ", or write the title",
+    )
+
+
+def unlinked_todo_titles(docs: Path, key: str = "pattern", bundle_ids: Iterable[str] = (),
+                         shown: Callable[[Path], str] | None = None) -> list[Problem]:
+    """:func:`unlinked_todo_title` for every Markdown file under ``docs`` (reading only its
+    start: front matter is at the top)."""
+    found: list[Problem] = []
+    ids = list(bundle_ids)
+    if not docs.is_dir():
+        return found
+    for folder, _, names in sorted(os.walk(docs, followlinks=True)):
+        for name in sorted(names):
+            if not name.endswith(".md"):
+                continue
+            path = Path(folder) / name
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(65536).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            problem = unlinked_todo_title(head, shown(path) if shown else path, key, ids)
+            if problem is not None:
+                found.append(problem)
+    return found

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, WrapValidator, field_validator
+
+from .prose import TEXT_JSON_SCHEMA, text_or_file
 
 MAX_TIMEOUT = 86_400.0
 """A day: a snippet timeout beyond it is a typo (and ``1e300`` or ``.inf`` overflowed the
@@ -51,6 +53,16 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 InputGlob = Annotated[str, AfterValidator(_input_glob)]
 
 
+#: Prose (Markdown): a string, or ``{file: prose/x.md}``, a Markdown file of the bundle (see prose.py).
+Prose = Annotated[str, WrapValidator(text_or_file), WithJsonSchema(TEXT_JSON_SCHEMA)]
+
+
+def _requirement(value: str) -> str:
+    from .requirements import check_syntax
+
+    return check_syntax(value)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,22 +74,22 @@ class Contrast(Strict):
 
 
 class Definition(Strict):
-    text: str = Field(description="What the pattern is, in a paragraph or two (Markdown).")
-    analogy: str = Field("", description="An everyday analogy that makes the idea stick.")
+    text: Prose = Field(description="What the pattern is, in a paragraph or two (Markdown).")
+    analogy: Prose = Field("", description="An everyday analogy that makes the idea stick.")
     contrast_with: str = Field("", description="Pattern id the definition contrasts with.")
     contrast: list[Contrast] = Field(default_factory=list)
 
 
 class Problem(Strict):
-    context: str = Field("", description="The situation; fills an empty Problem section.")
-    forces: list[str] = Field(default_factory=list, description="Pressures a solution must balance.")
+    context: Prose = Field("", description="The situation; fills an empty Problem section.")
+    forces: list[Prose] = Field(default_factory=list, description="Pressures a solution must balance.")
 
 
 class Participant(Strict):
     id: str = Field(description="Short id used in events, flows and traces, e.g. 'order'.")
     name: str = Field(description="Display name, e.g. 'Order service'.")
     owns: str = Field("", description="The data this participant owns and nobody else writes.")
-    responsibility: str = Field("", description="What it does, in one sentence.")
+    responsibility: Prose = Field("", description="What it does, in one sentence.")
 
 
 class Event(Strict):
@@ -86,7 +98,7 @@ class Event(Strict):
     consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
     kind: Literal["domain", "compensation", "command", "integration", "notification"] = "domain"
     payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
-    description: str = ""
+    description: Prose = ""
 
 
 class Step(Strict):
@@ -106,14 +118,14 @@ class Compensation(Strict):
 
 class Flow(Strict):
     title: str = ""
-    description: str = ""
+    description: Prose = ""
     scenario: str = Field("", description="Scenario name of the snippet run that shows this flow.")
     steps: list[Step] = Field(default_factory=list)
 
 
 class FailureFlow(Flow):
     name: str = Field(description="Short id, e.g. 'payment-declined'.")
-    trigger: str = Field(description="What goes wrong.")
+    trigger: Prose = Field(description="What goes wrong.")
     compensations: list[Compensation] = Field(default_factory=list)
 
 
@@ -125,8 +137,8 @@ class Flows(Strict):
 
 class UseCase(Strict):
     title: str = ""
-    text: str = Field("", description="The business scenario (Markdown).")
-    outcome: str = Field("", description="How the client learns the result (polling, callback, ...).")
+    text: Prose = Field("", description="The business scenario (Markdown).")
+    outcome: Prose = Field("", description="How the client learns the result (polling, callback, ...).")
 
 
 class SnippetRef(Strict):
@@ -141,35 +153,35 @@ class SnippetRef(Strict):
 
 class ImplementationStep(Strict):
     title: str
-    text: str = ""
+    text: Prose = ""
     code: list[SnippetRef] = Field(default_factory=list, description="Code to show (as tabs if several).")
 
 
 class Implementation(Strict):
-    intro: str = ""
+    intro: Prose = ""
     steps: list[ImplementationStep] = Field(default_factory=list)
 
 
 class Benefit(Strict):
     title: str
-    detail: str
+    detail: Prose
 
 
 class Consideration(Strict):
     title: str
-    risk: str
-    mitigation: str
+    risk: Prose
+    mitigation: Prose
     demonstrated_by: SnippetRef | None = None
 
 
 class Alternative(Strict):
     pattern: str
-    when: str
+    when: Prose
 
 
 class Applicability(Strict):
-    use_when: list[str] = Field(default_factory=list)
-    avoid_when: list[str] = Field(default_factory=list)
+    use_when: list[Prose] = Field(default_factory=list)
+    avoid_when: list[Prose] = Field(default_factory=list)
     prefer_instead: list[Alternative] = Field(default_factory=list)
 
 
@@ -177,7 +189,7 @@ class Related(Strict):
     pattern: str = Field(description="Pattern id; linked when the site has its article.")
     name: str = ""
     relation: str = Field("", description="alternative, implements, complements, ...")
-    note: str = ""
+    note: Prose = ""
     url: str = ""
 
 
@@ -185,12 +197,12 @@ class Reference(Strict):
     title: str
     url: str
     publisher: str = ""
-    note: str = ""
+    note: Prose = ""
 
 
 class Summary(Strict):
-    text: str = ""
-    takeaways: list[str] = Field(default_factory=list)
+    text: Prose = ""
+    takeaways: list[Prose] = Field(default_factory=list)
 
 
 class Normaliser(Strict):
@@ -241,7 +253,7 @@ class BundleModel(Strict):
     name: str = Field(description="The pattern's name, e.g. 'Choreography'.")
     aliases: list[str] = Field(default_factory=list, description="Other names of the pattern.")
     subtitle: str = Field("", description="Fills 'Choreography Pattern: <TODO>' in the title.")
-    description: str = Field("", description="Fills 'description: <TODO>'.")
+    description: Prose = Field("", description="Fills 'description: <TODO>'.")
     tags: list[str] = Field(default_factory=list)
     definition: Definition | None = None
     problem: Problem | None = None
@@ -258,6 +270,12 @@ class BundleModel(Strict):
     summary: Summary | None = None
     snippets: dict[str, SnippetSpec] = Field(default_factory=dict, description="How to run each snippet.")
     normalize: list[str | Normaliser] = Field(default_factory=list, description="Bundle-wide normalisers.")
+    # each item validated alone, so a malformed one is an error at load naming its own line
+    requires: list[Annotated[str, AfterValidator(_requirement)]] = Field(
+        default_factory=list,
+        description="Distributions the snippets need, as PEP 508 requirements (e.g. 'redis>=5'); checked "
+                    "before any run in the interpreter that runs the snippets.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -293,12 +293,17 @@ def describe(outcome: Outcome, bundle: Bundle) -> Problem | None:
             detail=outcome.diff,
         )
     if outcome.status in ("failed", "timeout", "error"):
+        from ..content import requirements
+
+        missing = requirements.unmet_for(bundle) if outcome.result.reason.startswith(requirements.REASON) else []
+        if missing:  # never started: the bundle.yml line that declares it, and how to install it
+            return requirements.problem(bundle, missing, name)
         tail = "\n".join(outcome.result.stderr.strip().splitlines()[-12:])
         reason = outcome.result.reason
         hint = (outcome.hint if outcome.hint
                 else LEFTOVER_HINT if reason.startswith(LEFTOVER_REASON)
                 else TRUNCATED_HINT if reason.startswith("printed more than")
-                else "run it on its own to see the whole error")
+                else requirements.module_hint(outcome.result.stderr) or "run it on its own to see the whole error")
         return Problem(f"{name} {outcome.status}: {reason}", place, hint, detail=tail)
     return None
 

@@ -5,8 +5,10 @@ The rules, in one place:
 * a section is filled only when its body is empty or holds only TODO markers;
 * a heading maps to a bundle section through the alias table (``settings.sections``);
 * bundle content with no heading is appended after the last section (``settings.append``);
-* a heading naming another pattern is reported and, unless ``fix_headings`` is off, shown
-  with the right name — the only change ever made to authored text, and only in the output;
+* a heading slip ("What is X Pattern" / "Why use X Pattern" naming another pattern where the
+  article's own section belongs) is reported and, unless ``fix_headings`` is off, shown with
+  the right name — the only change ever made to authored text, and only in the output; any
+  other heading naming another pattern is the author's and is kept;
 * ``pattern-snippet`` fences anywhere in the prose are replaced by the snippet and its output;
 * a TODO left over afterwards is a warning, so strict builds fail.
 """
@@ -23,6 +25,7 @@ from ..content import checks
 from ..content.article import Article, block_parser, has_todo, todo_lines
 from ..content.snippets import excerpt, split_ref
 from ..errors import PatternError, Place, Problem, escape_controls
+from ..paths import project_relative
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -66,6 +69,8 @@ class Rendered:
     specs: list[RunSpec] = field(default_factory=list)  # runs the page shows
     sections: dict[int, str] = field(default_factory=dict)  # section index -> generated body (eject)
     appended: dict[str, str] = field(default_factory=dict)  # section key -> heading + body appended
+    # heading slips shown corrected (info lines the build logs and ``check`` lists)
+    fixed_headings: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -167,20 +172,23 @@ class Filler:
         filled: list[str] = []
         levels = [s.level for s in article.sections if s.level > 1]
         base_level = min(levels) if levels else 2
+        slips = checks.heading_slips([s.title for s in article.sections], self.own, self.site_others())
+        fixed_headings: list[Problem] = []
         for index, section in enumerate(article.sections):
             title = section.title
-            slip = checks.heading_slip(title, self.own, self.others)
+            slip = slips.get(index)
             place = article.place(section.start)
             if slip is not None:
                 if self.settings.fix_headings:
                     headings[index] = "#" * section.level + " " + slip.fixed + article.newline
-                    self.problems.append(Problem(
-                        f"heading '{title}' names {slip.other} in the {self.bundle.name} article; "
-                        f"shown as '{slip.fixed}'",
+                    fixed_headings.append(Problem(
+                        f"heading '{title}' names {slip.other} where the {self.bundle.name} article's "
+                        f"own section belongs; shown as '{slip.fixed}'",
                         place,
                         "correct the heading in the source to silence this",
                         level="info",
                     ))
+                    self.problems.append(fixed_headings[-1])
                 else:
                     self.problems.append(Problem(
                         f"heading '{title}' names {slip.other} in the {self.bundle.name} article",
@@ -233,7 +241,19 @@ class Filler:
         )
         updates = self.fill_meta(meta, article)
         self.leftovers(article, set(fills) | reported, updates)
-        return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended)
+        if fills or appended:  # the bundle's prose files fill this page: a TODO left in them shows
+            from ..content.prose import todo_problems
+
+            self.problems.extend(p for p in todo_problems(self.bundle) if p not in self.problems)
+        return Rendered(markdown, updates, self.problems, filled, self.specs, dict(fills), appended,
+                        fixed_headings)
+
+    def site_others(self) -> list[str]:
+        """Other patterns a slip may name: the bundle's related and contrasted ones, and the
+        site's other articles' bundles (an article copied from a sibling names the sibling)."""
+        own = {n.lower() for n in self.own} | {self.bundle.id.lower()}
+        site = {display_name(i) for i in self.links.pages if i.lower() not in own}
+        return sorted(set(self.others) | site)
 
     def check_cycles(self) -> None:
         """Declared flows whose events trigger each other in a loop: an event storm risk."""
@@ -493,6 +513,9 @@ class Filler:
         reason = outcome.result.reason or outcome.status
         details = (outcome.result.stdout + ("\n" if outcome.result.stdout and outcome.result.stderr else "")
                    + outcome.result.stderr)
+        # a published page never shows the author's local folders: paths relative to the project
+        details, reason = (project_relative(details, self.settings.root),
+                           project_relative(reason, self.settings.root))
         return (f'!!! failure "{where} {outcome.status}: {_quote(reason)}"\n\n'
                 + indent_block(fence(details.strip() or "(no output)", "text")))
 
@@ -709,6 +732,14 @@ def front_matter_replacements(article: Article, updates: Mapping[str, Any]) -> d
         index = line - 1
         out[index] = f"{key}: {json.dumps(value, ensure_ascii=False)}{article.newline}"
     return out
+
+
+def display_name(pattern_id: str) -> str:
+    """``event-sourcing`` -> ``Event Sourcing``; a trailing "-pattern" is not part of the name."""
+    words = pattern_id.split("-")
+    if len(words) > 1 and words[-1].lower() == "pattern":
+        words = words[:-1]
+    return " ".join(w.capitalize() for w in words)
 
 
 def relative_url(from_page: str, to_page: str) -> str:

@@ -2,7 +2,8 @@
 
 Why both live here: they are the two commands that write into the author's own files, and
 they share one promise — nothing the author wrote is ever overwritten. ``new`` creates files
-only where none exist (exclusive create, all or nothing); ``eject`` writes generated text only
+only where none exist (exclusive create, all or nothing); on an existing article it adds the
+bundle and, only when asked (``--link``), one front-matter line; ``eject`` writes generated text only
 into sections that are empty or hold nothing but TODO markers, atomically (a temporary file
 and ``os.replace``), and refuses when the article changed on disk while it worked.
 """
@@ -36,8 +37,8 @@ description: <TODO>
 tags: ["design"]
 category: ["architecture", "patterns"]
 date: {today}
-permalink: 'patterns/{id}-pattern/'
-counterlink: 'patterns-{id}-pattern/'
+permalink: 'patterns/{stem}/'
+counterlink: 'patterns-{stem}/'
 ---
 
 ## Introduction
@@ -164,16 +165,33 @@ class Created:
 
 
 def display_name(pattern_id: str) -> str:
-    """``event-sourcing`` -> ``Event Sourcing``."""
-    return " ".join(word.capitalize() for word in pattern_id.split("-"))
+    """``event-sourcing`` -> ``Event Sourcing``; ``demo-pattern`` -> ``Demo`` (the article says
+    "Pattern" after the name, and "Demo Pattern Pattern" is what a literal reading gave)."""
+    from .fill import display_name as name_of
+
+    return name_of(pattern_id)
+
+
+def _without_pattern_word(name: str) -> str:
+    """``Demo Pattern`` -> ``Demo``: the templates add the word themselves."""
+    stripped = re.sub(r"\s+pattern\s*$", "", name, flags=re.IGNORECASE).strip()
+    return stripped or name
+
+
+def article_stem(pattern_id: str) -> str:
+    """The article's file name (no ``.md``): ``cqrs-pattern``, and ``demo-pattern`` stays itself."""
+    return pattern_id if pattern_id.endswith("-pattern") else f"{pattern_id}-pattern"
 
 
 def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date | None = None,
-        out: TextIO | None = None) -> Created:
-    """Scaffold an article, a bundle stub, a runnable snippet and its golden output.
+        out: TextIO | None = None, link: bool = False, article: Path | None = None) -> Created:
+    """Scaffold a bundle stub, a runnable snippet, its golden output and, when none exists, the article.
 
-    All or nothing: every target is checked first, files are created exclusively, and when the
-    snippet cannot produce its golden output everything created is removed again.
+    The usual case is an author with a skeleton already written: then only the bundle is
+    added, and the article is touched only with ``link`` (one ``pattern: <id>`` line added to
+    its front matter, every other byte kept, written atomically). All or nothing: every
+    target is checked first, files are created exclusively, and when the snippet cannot
+    produce its golden output everything created is removed again.
     """
     out = out or sys.stdout
     if not PATTERN_ID.match(pattern_id):
@@ -181,45 +199,63 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
             f"'{pattern_id}' is not a pattern id",
             hint="use lower-case words joined by hyphens, e.g. 'event-sourcing'",
         )
-    name = (name or display_name(pattern_id)).strip()
-    if not name or "\n" in name or '"' in name or "\\" in name:
-        raise PatternError("the pattern name must be one line of text without \" or \\",
-                           hint="e.g. --name 'Event Sourcing'")
     if not settings.snippet_roots:
         raise PatternError("no snippet folder is configured", hint="set 'snippets:' in the plugin block")
     docs = settings.absolute(settings.docs_dir)
-    article = docs / "patterns" / f"{pattern_id}-pattern.md"
+    existing_article = _existing_article(settings, pattern_id, article)
+    target = existing_article or docs / "patterns" / f"{article_stem(pattern_id)}.md"
+    source = _read_text(existing_article) if existing_article is not None else None
+    name = _without_pattern_word((name or (_title_name(source) if source is not None else "")
+                                  or display_name(pattern_id)).strip())
+    if not name or "\n" in name or '"' in name or "\\" in name:
+        raise PatternError("the pattern name must be one line of text without \" or \\",
+                           hint="e.g. --name 'Event Sourcing'")
     bundle_dir = settings.snippet_roots[0] / pattern_id
     snippet = bundle_dir / "example.py"
     golden = bundle_dir / "expected" / "example.txt"
     from ..content.bundle import METADATA_NAMES
 
-    existing = [p for p in (article, snippet, golden, *(bundle_dir / m for m in METADATA_NAMES)) if p.exists()]
+    bundle_files = (snippet, golden, *(bundle_dir / m for m in METADATA_NAMES))
+    existing = [p for p in (*(() if existing_article is not None else (target,)), *bundle_files) if p.exists()]
     if existing:
         raise PatternError(
             f"not creating the '{pattern_id}' pattern: {', '.join(_show(p) for p in existing)} already exist"
             + ("s" if len(existing) == 1 else ""),
             hint="nothing was written; pick another id, or remove those files yourself",
         )
+    linked_text = None
+    linked_to = ""
+    if source is not None and existing_article is not None:
+        linked_to, line = _front_matter_value(source, settings.article_key)
+        if linked_to and linked_to != pattern_id:
+            raise PatternError(
+                f"{_show(existing_article, settings.root)} names the bundle '{linked_to}', not '{pattern_id}'",
+                Place(_show_path(existing_article, settings.root), line),
+                hint="nothing was written; run 'pattern-articles new' with that id, or name another article "
+                     "with --article",
+            )
+        if not linked_to and link:
+            linked_text = with_front_matter_key(source, settings.article_key, pattern_id)
     day = (today or _dt.date.today()).isoformat()
     values = {
         "key": settings.article_key,
         "id": pattern_id,
+        "stem": target.stem,
         "name": name,
         "name_q": name.replace("'", "''"),
         "name_yaml": name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ()/&.-]*", name) else json.dumps(name),
         "today": day,
-        "article": _show(article, settings.root),
+        "article": _show(target, settings.root),
         "snippet": _show(snippet, settings.root),
     }
     files = [
-        (article, ARTICLE_TEMPLATE.format(**values)),
+        *(((target, ARTICLE_TEMPLATE.format(**values)),) if existing_article is None else ()),
         (bundle_dir / "bundle.yml", BUNDLE_TEMPLATE.format(**values)),
         (snippet, SNIPPET_TEMPLATE.format(**values)),
     ]
     created = Created()
     new_folders: list[Path] = []
-    for folder in (article.parent, bundle_dir, golden.parent):
+    for folder in (target.parent, bundle_dir, golden.parent):
         for candidate in (folder, *folder.parents):
             if candidate.exists():
                 break
@@ -232,15 +268,25 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
             created.files.append(path)
         created.golden = _record_golden(settings, pattern_id)
         created.files.append(created.golden)
+        if linked_text is not None and existing_article is not None:
+            _replace_if_unchanged(existing_article, source or "", linked_text)
     except FileExistsError as exc:  # appeared between the check and the write
         _remove(created.files, new_folders)
         raise PatternError(f"{exc.filename} appeared while scaffolding; nothing was kept") from None
     except BaseException:
         _remove(created.files, new_folders)
         raise
-    created.nav_hint = _nav_hint(settings, article)
+    created.nav_hint = _nav_hint(settings, target)
+    if existing_article is not None:
+        print(f"found {_show(target, settings.root)}: adding its bundle, the article is yours", file=out)
     for path in created.files:
         print(f"created {_show(path, settings.root)}", file=out)
+    if linked_text is not None:
+        print(f"linked {_show(target, settings.root)}: added '{settings.article_key}: {pattern_id}' to its "
+              "front matter", file=out)
+    elif existing_article is not None and not linked_to:
+        print(f"\n{_show(target, settings.root)} does not name its bundle yet: add '{settings.article_key}: "
+              f"{pattern_id}' to its front matter, or run 'pattern-articles new {pattern_id} --link'", file=out)
     print(
         f"\nnext: describe the pattern in {_show(bundle_dir / 'bundle.yml', settings.root)} (uncomment a block "
         f"per section), replace example.py with real code, then run 'pattern-articles check "
@@ -250,6 +296,79 @@ def new(settings: Settings, pattern_id: str, name: str = "", *, today: _dt.date 
     if created.nav_hint:
         print(created.nav_hint, file=out)
     return created
+
+
+def _existing_article(settings: Settings, pattern_id: str, named: Path | None) -> Path | None:
+    """The article the new bundle is for: the one named, one already linked to the id, or the
+    one at the scaffold's own path."""
+    if named is not None:
+        if not named.is_file():
+            raise PatternError(f"{named}: no such file", hint="name the article's Markdown file with --article")
+        return named
+    from ..project import Project
+
+    for ref in Project(settings).articles():
+        if ref.bundle_id == pattern_id:
+            return ref.path
+    default = settings.absolute(settings.docs_dir) / "patterns" / f"{article_stem(pattern_id)}.md"
+    return default if default.is_file() else None
+
+
+def _read_text(path: Path) -> str:
+    from ..project import read_article
+
+    return read_article(path)
+
+
+def _title_name(text: str) -> str:
+    """"Orchestration" from a skeleton titled 'Orchestration Pattern: <TODO>'."""
+    value, _ = _front_matter_value(text, "title")
+    found = re.match(r"\s*(.+?)\s+pattern\b", value, re.IGNORECASE)
+    return found.group(1) if found else ""
+
+
+_FRONT_MATTER_OPEN = re.compile(r"\A(\ufeff?---[ \t]*)(\r\n|\n)")
+
+
+def _front_matter_value(text: str, key: str) -> tuple[str, int]:
+    """A top-level ``key: value`` of the front matter, and its line (``("", 0)`` when absent)."""
+    if not _FRONT_MATTER_OPEN.match(text):
+        return "", 0
+    for number, line in enumerate(text.splitlines()[1:], 2):
+        if line.strip() in ("---", "..."):
+            break
+        if line.startswith(f"{key}:"):
+            return line.split(":", 1)[1].strip().strip("'\""), number
+    return "", 0
+
+
+def with_front_matter_key(text: str, key: str, value: str) -> str:
+    """``text`` with ``key: value`` as the first front-matter line; every other byte kept.
+
+    The line ending is the file's own; a file without front matter gets one.
+    """
+    opened = _FRONT_MATTER_OPEN.match(text)
+    if opened is not None:
+        newline = opened.group(2)
+        return text[: opened.end()] + f"{key}: {value}{newline}" + text[opened.end():]
+    newline = "\r\n" if "\r\n" in text else "\n"
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    return f"{bom}---{newline}{key}: {value}{newline}---{newline}" + text[len(bom):]
+
+
+def _replace_if_unchanged(path: Path, before: str, after: str) -> None:
+    """Atomic, and only if nobody changed the file since it was read."""
+    from .render import atomic_write, file_mode
+
+    if _read_text(path) != before:
+        raise PatternError(f"{path} changed while scaffolding; nothing was written", Place(path),
+                           hint="run the command again")
+    atomic_write(path, after, mode=file_mode(path))
+
+
+def _show_path(path: Path, root: Path) -> Path:
+    shown = _show(path, root)
+    return Path(shown)
 
 
 def _record_golden(settings: Settings, pattern_id: str) -> Path:
