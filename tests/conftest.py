@@ -62,3 +62,16 @@ def built_site(
     }
     result = run_mkdocs(project, "--strict", "-d", "site")
     yield project, result, before
+
+
+def opening_of_definition(project: Path, bundle: str = "choreography") -> str:
+    """The first sentence of a bundle's ``definition.text``, as its "What is" section shows it.
+
+    Tests of the demo article look for this rather than a sentence copied from today's prose,
+    so rewriting the article's text does not break them (and what they check stays: the
+    definition reached the page)."""
+    import yaml
+
+    data = yaml.safe_load((project / "snippets" / bundle / "bundle.yml").read_text("utf-8"))
+    text = " ".join(str(data["definition"]["text"]).split())
+    return text.split(". ")[0].rstrip(".") + "."
