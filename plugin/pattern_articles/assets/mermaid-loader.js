@@ -6,9 +6,11 @@
  * background: Material looks for `window.mermaid` before they arrive and, finding nothing,
  * asks its CDN. So this script defines `window.mermaid` at once, as a stand-in
  * that passes every call to the real Mermaid when it has loaded, then loads
- *   mermaid.min.js    the real Mermaid, which replaces the stand-in, and
- *   mermaid-config.js the compact sequence layout (it wraps mermaid.initialize),
- * in that order. A page whose Mermaid is already there (a full load of another page with
+ *   mermaid-config.js the compact sequence layout (a function that wraps initialize), and
+ *   mermaid.min.js    the real Mermaid, which replaces the stand-in,
+ * in that order. The layout is applied in mermaid.min.js's load event, which runs right
+ * after Mermaid's code and before any other script: Material calls initialize as soon as
+ * the real Mermaid exists, and a wrapper loaded after it would miss that call. A page whose Mermaid is already there (a full load of another page with
  * diagrams, then instant navigation here) loads nothing again.
  */
 (function (folder) {
@@ -22,8 +24,11 @@
       script.onerror = function () { reject(new Error("could not load " + script.src)); };
       document.head.appendChild(script);
     };
-    load("mermaid.min.js", function () {
-      load("mermaid-config.js", function () { resolve(window.mermaid); });
+    load("mermaid-config.js", function () {
+      load("mermaid.min.js", function () {
+        if (window.patternArticlesCompactMermaid) window.patternArticlesCompactMermaid(window.mermaid);
+        resolve(window.mermaid);
+      });
     });
   });
   var initialized = null;
