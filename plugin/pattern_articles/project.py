@@ -368,20 +368,34 @@ class Project:
             self.pages_cached += entry.runs
         return entry
 
-    def store_page(self, key: str, markdown: str, meta: Mapping[str, Any], rendered: Rendered) -> None:
-        """Keep a filled page for the next build, if every run it shows passed."""
-        from .pages.fill import as_cached
+    def store_page(self, key: str, markdown: str, meta: Mapping[str, Any], rendered: Rendered,
+                   bundle_id: str) -> None:
+        """Keep a filled page for the next build, if every run of its bundle passed.
+
+        Every run, not only those the page shows: a build runs all of a bundle's scenarios
+        (a golden no page shows is still checked), so a page kept while one of them failed
+        would let a warm build pass where the cold one failed. A later hit counts that many
+        runs as cached, as the fill it replaces would have."""
         from .pages.pagecache import PageEntry, cacheable
 
         pages = self.page_cache
-        if pages is None or 'class="pa-verified"' in markdown:
-            return  # the author's own text holds a mark: as_cached must not touch it
-        with self._lock:
-            outcomes = [self._outcomes.get(spec) for spec in rendered.specs]
-        if any(o is None for o in outcomes) or not cacheable(o.status for o in outcomes if o is not None):
+        if pages is None:
             return
-        entry = PageEntry(as_cached(rendered.markdown), dict(rendered.meta), list(rendered.problems),
-                          len(rendered.specs))
+        try:
+            bundle = self.bundle(bundle_id)
+        except PatternError:
+            return
+        specs = [spec for _, spec in self.specs([bundle])]
+        with self._lock:
+            shown = [self._outcomes.get(spec) for spec in rendered.specs]
+        if any(o is None for o in shown):
+            return
+        # the runs the page does not show are judged here (their results are in: a build
+        # runs everything before its first page); a build judges them all anyway
+        outcomes = [*shown, *(self.outcome(bundle, spec) for spec in specs if spec not in set(rendered.specs))]
+        if not cacheable(o.status for o in outcomes if o is not None):
+            return
+        entry = PageEntry(rendered.markdown, dict(rendered.meta), list(rendered.problems), len(specs))
         pages.store(key, pages.input_digest(markdown, meta), entry)
 
     def _bundle_dir(self, bundle_id: str) -> Path | None:
@@ -414,7 +428,15 @@ class Project:
             outcome_for=(lambda spec: self.outcome(bundle, spec)) if self.settings.run else None,
             links=links,
         )
-        return filler.fill(parsed, meta)
+        rendered = filler.fill(parsed, meta)
+        if self.settings.run:
+            # a run the page does not show (a scenario kept for its golden file alone) is
+            # still judged and reported: strict fails on it as on any shown run
+            shown = set(rendered.specs)
+            for _, spec in self.specs([bundle]):
+                if spec not in shown:
+                    filler.report_outcome(self.outcome(bundle, spec))  # adds to rendered.problems
+        return rendered
 
     def render_file(self, ref: ArticleRef, links: SiteLinks | None = None) -> Rendered:
         """Fill a whole source file, front matter included (for ``render``/``eject``)."""

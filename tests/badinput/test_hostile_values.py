@@ -141,3 +141,21 @@ def test_trace_names_add_no_mermaid_statement_to_the_page(tmp_path: Path) -> Non
     assert len(arrows) == 3, lines  # one per trace entry, however many newlines they hold
     assert not any(line.startswith(("payment", "click", "end ")) for line in lines), lines
     assert not CONTROLS.search(found.group(0))
+
+
+def test_a_run_the_page_does_not_show_still_fails_a_strict_build(tmp_path: Path) -> None:
+    """A bundle may declare a snippet no page shows (kept for its golden file alone): a build
+    runs it, so a changed output must fail ``--strict`` as a shown one does, in the first
+    build and in a later one (a page cache hit must not hide it)."""
+    from .kit import replace
+
+    project = make_project(tmp_path / "project", [
+        replace("snippets/demo/bundle.yml", "  hello.py: {timeout: 10}\n",
+                "  hello.py: {timeout: 10}\n  other.py: {timeout: 10}\n"),
+        write("snippets/demo/other.py", 'print("two")\n'),
+        write("snippets/demo/expected/other.txt", "one\n"),
+    ])
+    for attempt in ("cold", "warm"):
+        built = run_mkdocs(project)
+        assert built.code == 1, f"{attempt}: {built.output}"
+        assert "other.py" in built.output, f"{attempt}: {built.output}"

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pattern_articles.errors import Place, Problem
-from pattern_articles.pages.fill import as_cached
 from pattern_articles.pages.pagecache import PageCache, PageEntry, cacheable, folder_digest
 from pattern_articles.settings import Settings
 
@@ -111,18 +110,6 @@ def test_only_all_passed_pages_are_cacheable() -> None:
     assert cacheable(["passed", "passed"]) and cacheable([])
     for bad in ("mismatch", "failed", "timeout", "skipped", "error"):
         assert not cacheable(["passed", bad])
-
-
-def test_as_cached_rewrites_only_ran_marks() -> None:
-    ran = ('<span class="pa-verified" data-status="passed" title="matches a.txt">'
-           "Verified output</span>")
-    cached = ('<span class="pa-verified" data-status="cached" title="matches a.txt">'
-              "Verified output</span>")  # the reader sees the same mark either way
-    skipped = ('<span class="pa-verified" data-status="not-run" title="no redis">'
-               "Not run here · last verified output</span>")
-    text = f"before\n{ran}\nmiddle {skipped}\n{ran.replace('a.txt', 'b.txt')}"
-    assert as_cached(text) == f"before\n{cached}\nmiddle {skipped}\n{cached.replace('a.txt', 'b.txt')}"
-    assert as_cached(cached) == cached
 
 
 def _tamper(path: Path) -> None:

@@ -39,3 +39,18 @@ def test_two_cold_builds_give_identical_pages(tmp_path: Path) -> None:
     assert sorted(first) == sorted(second)
     changed = sorted(name for name in first if first[name] != second[name])
     assert changed == [], f"files that differ between two cold builds: {changed}"
+
+
+def test_a_warm_build_gives_the_cold_builds_pages(tmp_path: Path) -> None:
+    """The same sources give the same bytes whether a build ran the snippets or reused their
+    results and whole pages from the cache (only the site is removed between the two)."""
+    project = copy_project(tmp_path / "project")
+    cold = cold_build(project)
+    shutil.rmtree(project / "site")
+    result = run_mkdocs(project, "--strict", "-d", "site")
+    assert result.returncode == 0, result.stderr
+    assert "ran 0," in result.stderr, f"the second build ran snippets again:\n{result.stderr}"
+    warm = {name: data for name, data in tree_digest(project / "site").items() if Path(name).name not in DATED}
+    assert sorted(cold) == sorted(warm)
+    changed = sorted(name for name in cold if cold[name] != warm[name])
+    assert changed == [], f"files that differ between a cold and a warm build: {changed}"

@@ -315,7 +315,7 @@ class PatternArticlesPlugin(BasePlugin[PatternArticlesConfig]):
         for problem in rendered.problems:
             _emit(problem, src, self.project.settings.root)
         if page_key is not None:
-            self.project.store_page(page_key, *handed, rendered)
+            self.project.store_page(page_key, *handed, rendered, str(bundle_id))
         page.meta.update(rendered.meta)
         return rendered.markdown
 

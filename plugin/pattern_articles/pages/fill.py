@@ -626,7 +626,7 @@ def verified_mark(outcome: Outcome) -> str:
     result (ran now, or reused) is not the reader's business and does not show: the label
     and title are the same either way, so a page does not change when nothing changed.
     Inline HTML (a ``span``) so it works inside tabs and in any Markdown renderer; the
-    plugin's stylesheet draws it; ``data-status`` (passed, cached or not-run) is for styling.
+    plugin's stylesheet draws it; ``data-status`` (passed or not-run) is for styling.
     """
     import html
 
@@ -636,8 +636,7 @@ def verified_mark(outcome: Outcome) -> str:
         detail = (f"Not run this time ({outcome.result.reason}): this is the output the code "
                   f"printed when it last ran, recorded in {golden}")
     else:
-        status = "cached" if outcome.result.cached else "passed"
-        label = _RAN_LABEL
+        status, label = "passed", _RAN_LABEL  # ran now or reused: the same bytes either way
         detail = f"This is what the code printed when it ran; it matches the output recorded in {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
 
@@ -673,18 +672,7 @@ def squeeze_blank_lines(text: str) -> str:
 
 
 _RAN_LABEL = "Verified output"
-_CACHED_LABEL = _RAN_LABEL  # the reader sees one mark, however the build got the result
 _NOT_RUN_LABEL = "Not run here · last verified output"
-_RAN_MARK = re.compile(
-    f'<span class="pa-verified" data-status="passed" (title="[^"<>]*")>{re.escape(_RAN_LABEL)}</span>')
-
-
-def as_cached(markdown: str) -> str:
-    """The page as a later build shows it from the page cache: every mark of a fresh run
-    :func:`verified_mark` made says ``data-status="cached"`` instead (the run is not
-    repeated); the reader sees the same label and title either way."""
-    return _RAN_MARK.sub(lambda m: f'<span class="pa-verified" data-status="cached" {m[1]}>{_CACHED_LABEL}</span>',
-                         markdown)
 
 
 def _ref_locations(m: Any) -> list[tuple[tuple[str | int, ...], object]]:
