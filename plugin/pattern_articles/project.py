@@ -141,26 +141,13 @@ class Project:
             return list(self._pinned)
         docs = self.settings.absolute(self.settings.docs_dir)
         found: list[ArticleRef] = []
-        if not docs.is_dir():
-            return found
-        stats: list[tuple[str, int, int, int]] = []
-        for folder, _, names in _walk_once(docs):
-            for name in names:
-                if name.endswith(".md"):
-                    with contextlib.suppress(OSError):
-                        info = os.stat(os.path.join(folder, name))
-                        if stat.S_ISREG(info.st_mode):  # a FIFO named x.md would block the read
-                            stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns,
-                                          info.st_size))
+        stats = _page_stats(docs)
         key = self.settings.article_key
         signature = (str(docs), key, self.settings.exclude_docs, self.settings.draft_docs, sorted(stats))
         memo = self._articles_memo
         if memo is not None and memo[0] == signature:
             return list(memo[1])
-        for path in sorted(Path(name) for name, *_ in stats):
-            docs_path = path.relative_to(docs).as_posix()
-            if not self.settings.is_built(docs_path):
-                continue
+        for path, docs_path in self._built(docs, stats):
             bundle_id, line = _linked_bundle(path, key)
             if bundle_id:
                 found.append(ArticleRef(path, docs_path, bundle_id, line))
@@ -168,6 +155,19 @@ class Project:
         if all(max(m, c) < racy for _, m, c, _ in stats):
             self._articles_memo = (signature, list(found))
         return found
+
+    def pages(self) -> list[tuple[Path, str]]:
+        """Every page under docs_dir that ``mkdocs build`` would build (path, its path in the
+        site's sources), walked safely (see :func:`_page_stats`): the CLI's and pytest's view
+        of the site, for the checks that look at every page."""
+        docs = self.settings.absolute(self.settings.docs_dir)
+        return list(self._built(docs, _page_stats(docs)))
+
+    def _built(self, docs: Path, stats: list[tuple[str, int, int, int]]) -> Iterator[tuple[Path, str]]:
+        for path in sorted(Path(name) for name, *_ in stats):
+            docs_path = path.relative_to(docs).as_posix()
+            if self.settings.is_built(docs_path):
+                yield path, docs_path
 
     def articles_in(self, pages: list[tuple[Path, str]], texts: Mapping[Path, str]) -> list[ArticleRef]:
         """The articles among ``pages`` ((file, its path in the site's sources), as a MkDocs
@@ -501,18 +501,39 @@ def read_article(path: Path) -> str:
 
 def _linked_bundle(path: Path, key: str) -> tuple[str, int]:
     """Cheaply read the linking key from the front matter without parsing the whole file."""
+    return _linked_in(read_head(path), key)
+
+
+def read_head(path: Path) -> str:
+    """The first 64 KiB of a page as text ("" when it cannot be read or is no regular file):
+    front matter is at the top. Opened non-blocking, so a FIFO that took a regular file's
+    place since the walk opens at once instead of waiting for a writer."""
     try:
-        # non-blocking: a FIFO that took a regular file's place since the walk opens at once
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return "", 0
-            head = os.read(fd, 65536).decode("utf-8", errors="replace")
+                return ""
+            return os.read(fd, 65536).decode("utf-8", errors="replace")
         finally:
             os.close(fd)
     except OSError:
-        return "", 0
-    return _linked_in(head, key)
+        return ""
+
+
+def _page_stats(docs: Path) -> list[tuple[str, int, int, int]]:
+    """(path, mtime, ctime, size) of every regular ``.md`` file under ``docs``, each real
+    folder entered once (:func:`_walk_once`); a FIFO named like a page is left out."""
+    stats: list[tuple[str, int, int, int]] = []
+    if not docs.is_dir():
+        return stats
+    for folder, _, names in _walk_once(docs):
+        for name in names:
+            if name.endswith(".md"):
+                with contextlib.suppress(OSError):
+                    info = os.stat(os.path.join(folder, name))
+                    if stat.S_ISREG(info.st_mode):
+                        stats.append((os.path.join(folder, name), info.st_mtime_ns, info.st_ctime_ns, info.st_size))
+    return stats
 
 
 def _walk_once(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:

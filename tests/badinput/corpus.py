@@ -226,7 +226,7 @@ CASES: tuple[Case, ...] = (
          **same(2, f"{B}:20: 'blob.bin' names a binary file; only text can be shown as code")),
     Case("binary-directive", "binary snippet file", "a pattern-snippet block names a binary file",
          (write("snippets/demo/blob.bin", b"\x00\x01\x02binary\x00"), directive("blob.bin")),
-         **same(2, f"{A}:{D}: snippet …/snippets/demo/blob.bin is a binary file")),
+         **same(2, f"{A}:{D}: snippet snippets/demo/blob.bin is a binary file")),
     # ------------------------------------------------------------------ articles
     Case("article-not-utf8", "article", "the linked article holds bytes that are not UTF-8",
          (write(A, b"---\npattern: demo\n---\n\n## Introduction\n\nCaf\xe9\n"),),
@@ -463,7 +463,7 @@ CASES: tuple[Case, ...] = (
          (write("elsewhere/evil/bundle.yml", "name: Evil\nsnippets:\n  run.py: {}\n"),
           write("elsewhere/evil/run.py", 'print("evil")\n'),
           symlink("snippets/evil", "../elsewhere/evil"), replace(A, "pattern: demo", "pattern: evil")),
-         **same(2, "bundle folder …/snippets/evil is a symlink to ../elsewhere/evil, outside the snippet folders")),
+         **same(2, "bundle folder snippets/evil is a symlink to ../elsewhere/evil, outside the snippet folders")),
     Case("directive-show-unknown", "pattern-snippet directive", "a pattern-snippet block asks for show=ouput",
          (directive("hello.py show=ouput"),),
          **same(2, f"{A}:{D}: unknown pattern-snippet show= value 'ouput'")),

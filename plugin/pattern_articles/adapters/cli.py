@@ -326,19 +326,14 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
 
 def _unlinked(project: Project, paths: list[Path], article_files: list[Path]) -> list[Problem]:
     """Pages under docs_dir (or the Markdown files named) with a TODO title and no bundle key."""
-    from ..content.checks import unlinked_todo_title, unlinked_todo_titles
+    from ..content.checks import unlinked_todo_title
+    from ..project import read_head
 
     s = project.settings
     ids = [d.name for d in project.bundle_dirs()]
-    if not paths:
-        return unlinked_todo_titles(s.absolute(s.docs_dir), s.article_key, ids)
     found: list[Problem] = []
-    for path in article_files:
-        try:
-            text = path.read_text("utf-8", errors="replace")
-        except OSError:
-            continue
-        problem = unlinked_todo_title(text, path, s.article_key, ids)
+    for path in [page for page, _ in project.pages()] if not paths else article_files:
+        problem = unlinked_todo_title(read_head(path), path, s.article_key, ids)
         if problem is not None:
             found.append(problem)
     return found

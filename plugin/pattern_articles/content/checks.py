@@ -12,9 +12,8 @@ that contrasts two patterns names the other one on purpose.
 from __future__ import annotations
 
 import functools
-import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,27 +188,3 @@ def unlinked_todo_title(
         Place(path, title_line),
         fix + ", or write the title",
     )
-
-
-def unlinked_todo_titles(docs: Path, key: str = "pattern", bundle_ids: Iterable[str] = (),
-                         shown: Callable[[Path], str] | None = None) -> list[Problem]:
-    """:func:`unlinked_todo_title` for every Markdown file under ``docs`` (reading only its
-    start: front matter is at the top)."""
-    found: list[Problem] = []
-    ids = list(bundle_ids)
-    if not docs.is_dir():
-        return found
-    for folder, _, names in sorted(os.walk(docs, followlinks=True)):
-        for name in sorted(names):
-            if not name.endswith(".md"):
-                continue
-            path = Path(folder) / name
-            try:
-                with path.open("rb") as handle:
-                    head = handle.read(65536).decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            problem = unlinked_todo_title(head, shown(path) if shown else path, key, ids)
-            if problem is not None:
-                found.append(problem)
-    return found
