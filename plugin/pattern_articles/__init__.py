@@ -6,8 +6,9 @@ The folders show the architecture; everything but ``adapters`` is free of MkDocs
   files and ``requires:``), snippet references and regions, traces, the heading check;
 * ``engine/``   running snippets: isolated, parallel, cached runs, their services, golden
   outputs and verdicts (its public surface is ``pattern_articles.engine``);
-* ``pages/``    what readers get: filled sections, the catalogue, cached pages, rendered
-  Markdown, and the authoring commands ``new`` and ``eject``;
+* ``pages/``    what readers get: filled sections, the catalogue, cached pages;
+* ``commands/`` the authoring commands ``new``, ``eject`` and ``render``, which drive a
+  whole project (``project.py``, at the top);
 * ``adapters/`` the thin doors in: the MkDocs plugin, the pytest plugin, the CLI and the
   Python-Markdown extension;
 * at the top, what they all share: ``settings``, ``project``, ``errors``, ``paths`` and

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pattern_articles.pages.render import output_path, parse_info, transform
+from pattern_articles.commands.render import output_path, parse_info, transform
 
 FRONT = """---
 pattern: demo

@@ -189,7 +189,7 @@ def test_pattern_is_never_doubled(site: Path) -> None:
 
 
 def test_with_front_matter_key_is_byte_preserving() -> None:
-    from pattern_articles.pages.scaffold import with_front_matter_key
+    from pattern_articles.commands.scaffold import with_front_matter_key
 
     assert with_front_matter_key("---\ntitle: x\n---\nbody", "pattern", "p") == "---\npattern: p\ntitle: x\n---\nbody"
     assert with_front_matter_key("\ufeff---\r\na: 1\r\n---\r\n", "pattern", "p") == \

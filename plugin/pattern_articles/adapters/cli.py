@@ -188,12 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "render":
                 return render(project, args.out, args.flavor)
             if args.command == "new":
-                from ..pages.scaffold import new as scaffold_new
+                from ..commands.scaffold import new as scaffold_new
 
                 scaffold_new(settings, args.pattern_id, args.name, link=args.link, article=args.article)
                 return 0
             if args.command == "eject":
-                from ..pages.scaffold import eject as eject_article
+                from ..commands.scaffold import eject as eject_article
 
                 eject_article(project, args.article, args.sections)
                 return 0
@@ -408,7 +408,7 @@ def _rel(path: Path) -> str:
 
 
 def render(project: Project, out_dir: Path, flavor: str) -> int:
-    from ..pages.render import write_all
+    from ..commands.render import write_all
 
     return write_all(project, out_dir, flavor)
 

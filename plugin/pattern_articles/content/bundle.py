@@ -652,9 +652,8 @@ def _check_golden(bundle: Bundle, relative: str, scenario: str, loc: Loc) -> Ite
     """The golden file a run is compared with (and a page may show) must be a regular file
     inside the bundle: a link to ``/proc/self/environ`` would publish the build's secrets in
     the page's diff, a FIFO would block the build, ``/dev/zero`` exhaust its memory."""
-    from ..engine.expect import GOLDEN_HINT
-    from ..engine.verify import golden_name
     from ..files import GOLDEN_LIMIT, check_regular
+    from .goldens import GOLDEN_HINT, golden_name
 
     try:
         inner = bundle.real_path(relative).relative_to(bundle.real_dir).as_posix()
@@ -735,7 +734,7 @@ def _check_normaliser(bundle: Bundle, item: object, loc: Loc) -> Iterator[Proble
     """Unknown built-in names and invalid regular expressions, caught at load with their line."""
     import re
 
-    from ..engine import BUILTIN_NORMALISERS
+    from .goldens import BUILTIN_NORMALISERS
 
     if isinstance(item, str):
         if item not in BUILTIN_NORMALISERS:

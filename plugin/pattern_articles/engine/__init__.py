@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cache import write_atomic
-    from .expect import BUILTIN_NORMALISERS
     from .expect import update as update_golden
     from .runner import Runner, RunnerSettings, RunnerStats, default_languages, interpreter_identity
     from .spec import RunResult, RunSpec
@@ -37,7 +36,6 @@ _WHERE: dict[str, tuple[str, str]] = {
     "specs_by_snippet": ("verify", "specs_by_snippet"),
     "specs_for": ("verify", "specs_for"),
     "update_golden": ("expect", "update"),
-    "BUILTIN_NORMALISERS": ("expect", "BUILTIN_NORMALISERS"),
     "write_atomic": ("cache", "write_atomic"),
 }
 
@@ -45,7 +43,7 @@ __all__ = [  # noqa: RUF022  # grouped by module, as above
     "Runner", "RunnerSettings", "RunnerStats", "default_languages", "interpreter_identity",
     "RunSpec", "RunResult",
     "Outcome", "describe", "golden_path", "judge", "normalisers_for", "specs_by_snippet", "specs_for",
-    "update_golden", "BUILTIN_NORMALISERS", "write_atomic",
+    "update_golden", "write_atomic",
 ]
 
 

@@ -40,11 +40,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..content.goldens import BUILTIN_NORMALISERS, GOLDEN_HINT
 from ..errors import PatternError, Place
 
-BUILTIN_NORMALISERS: tuple[str, ...] = (
-    "timestamps", "uuids", "durations", "addresses", "tmp-paths", "sort-lines",
-)
 UPDATE_HINT = "if the new output is right, run the update mode: pattern-articles check --update"
 MISSING_HINT = (
     "there is no golden file yet: run the update mode (pattern-articles check --update) "
@@ -74,10 +72,6 @@ class Mismatch:
                 else f"{self.golden}: output differs")
         return f"{head}\n  hint: {self.hint}\n{self.diff}"
 
-
-GOLDEN_HINT = ("a golden file must be a regular file inside its bundle folder: not a symlink leading "
-               "out of it, not a FIFO or a device; delete it and run the update mode "
-               "(pattern-articles check --update) to write a real one")
 
 
 def read_golden(golden: Path, bundle_dir: Path | None = None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..content.goldens import golden_name
 from ..errors import Place, Problem
 
 if TYPE_CHECKING:
@@ -67,16 +68,6 @@ def _golden_of(bundle: Bundle, spec: RunSpec) -> Path:
     if relative is None:
         return golden_path(bundle.dir, spec.snippet, spec.scenario)
     return bundle.dir / "expected" / golden_name(relative, spec.scenario)
-
-
-def golden_name(relative: str, scenario: str) -> str:
-    """The golden's file name for a snippet at ``relative`` (POSIX, inside the bundle, no
-    ``..``): ``sub/flow.py`` -> ``sub.flow.txt``, with a scenario ``sub.flow.<scenario>.txt``.
-    String arithmetic, as :func:`golden_path` with both paths resolved already."""
-    *folders, name = relative.split("/")
-    dot = name.rfind(".")
-    stem = ".".join([*folders, name[:dot] if 0 < dot < len(name) - 1 else name])  # Path.stem
-    return f"{stem}.{scenario}.txt" if scenario else f"{stem}.txt"
 
 
 def _relative_posix(path: Path, root: Path) -> str | None:

@@ -50,8 +50,8 @@ from ..errors import PatternError, Place
 if TYPE_CHECKING:
     from markdown_it.token import Token
 
+    from ..pages.fill import Rendered, SiteLinks
     from ..project import ArticleRef, Project
-    from .fill import Rendered, SiteLinks
 
 FLAVORS = ("mkdocs", "jekyll-chirpy", "plain")
 
@@ -221,8 +221,8 @@ def _date_of(value: Any) -> str:
 def chirpy_links(refs: list[ArticleRef]) -> SiteLinks:
     """Links between articles as Jekyll URLs: the article's ``permalink``, else Chirpy's ``/posts/<name>/``."""
     from ..content.article import parse_front_matter, split_front_matter
+    from ..pages.fill import SiteLinks
     from ..project import read_article
-    from .fill import SiteLinks
 
     pages: dict[str, str] = {}
     for ref in refs:

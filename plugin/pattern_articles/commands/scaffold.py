@@ -167,7 +167,7 @@ class Created:
 def display_name(pattern_id: str) -> str:
     """``event-sourcing`` -> ``Event Sourcing``; ``demo-pattern`` -> ``Demo`` (the article says
     "Pattern" after the name, and "Demo Pattern Pattern" is what a literal reading gave)."""
-    from .fill import display_name as name_of
+    from ..pages.fill import display_name as name_of
 
     return name_of(pattern_id)
 
@@ -453,8 +453,8 @@ def eject(project: Project, article: Path, names: Sequence[str] = (), out: TextI
     """Write the generated text into the article's empty and TODO sections, atomically."""
     from ..content import article as article_mod
     from ..content import checks
+    from ..pages.fill import front_matter_replacements
     from ..project import read_article
-    from .fill import front_matter_replacements
     from .render import atomic_write, file_mode
 
     out = out or sys.stdout
