@@ -67,14 +67,10 @@ def outside(path: Path | str, root: Path | str) -> str:
     return f"it resolves to {real}, outside {base.name}/"
 
 
-def check_regular(path: Path | str, root: Path | str, limit: int | None = None,
-                  folders: dict[str, str] | None = None) -> str:
-    """Why ``path`` may not be read ("" when it is a regular file inside ``root`` within ``limit``,
-    or does not exist: a missing golden is a normal state, not an attack).
-
-    ``folders``: as for :func:`read_regular` (then ``root`` is resolved already): a bundle's
-    load checks one golden per run it declares, one ``lstat`` each in the common case.
-    """
+def _place(path: Path | str, root: Path | str, folders: dict[str, str] | None) -> tuple[str, str, str]:
+    """(resolved folder, file name, why it may not be read or "") of ``path``: its folder is
+    resolved once per ``folders`` memo (``root`` then resolved already), and must lie inside
+    ``root``; the name must be a file's, not ``.`` or ``..``."""
     folder, name = os.path.split(os.fspath(path))
     if folders is None:
         folders = {}
@@ -85,7 +81,21 @@ def check_regular(path: Path | str, root: Path | str, limit: int | None = None,
     if real_folder is None:
         real_folder = folders[folder] = os.path.realpath(folder)
     if not name or name in (".", "..") or not _within(real_folder, base):
-        return outside(path, root) or "it is not a file inside its folder"
+        return real_folder, name, outside(path, root) or "it is not a file inside its folder"
+    return real_folder, name, ""
+
+
+def check_regular(path: Path | str, root: Path | str, limit: int | None = None,
+                  folders: dict[str, str] | None = None) -> str:
+    """Why ``path`` may not be read ("" when it is a regular file inside ``root`` within ``limit``,
+    or does not exist: a missing golden is a normal state, not an attack).
+
+    ``folders``: as for :func:`read_regular` (then ``root`` is resolved already): a bundle's
+    load checks one golden per run it declares, one ``lstat`` each in the common case.
+    """
+    real_folder, name, reason = _place(path, root, folders)
+    if reason:
+        return reason
     try:
         info = os.lstat(os.path.join(real_folder, name))
         if stat.S_ISLNK(info.st_mode):
@@ -117,17 +127,9 @@ def read_regular(path: Path | str, root: Path | str, limit: int,
     ``open`` and one ``fstat``: resolving the whole path, two ``realpath`` calls in Python,
     cost ten times the read itself, once per run judged.
     """
-    folder, name = os.path.split(os.fspath(path))
-    if folders is None:
-        folders = {}
-        base = os.path.realpath(root)
-    else:
-        base = os.fspath(root)
-    real_folder = folders.get(folder)
-    if real_folder is None:
-        real_folder = folders[folder] = os.path.realpath(folder)
-    if not name or name in (".", "..") or not _within(real_folder, base):
-        raise UnsafeFile(outside(path, root) or "it is not a file inside its folder")
+    real_folder, name, reason = _place(path, root, folders)
+    if reason:
+        raise UnsafeFile(reason)
     try:
         return read_bounded(os.path.join(real_folder, name), limit, follow=False)
     except UnsafeFile:
