@@ -121,6 +121,11 @@ def test_carriers_finds_a_process_of_ours(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     sleeper = subprocess.Popen(["sleep", "30"], env={**os.environ, "PIDFILE": str(marker)})
     try:
+        # until the child has exec'd, /proc shows the parent's environment (no marker): wait
+        # for the exec, within a generous bound, rather than read it at once (that raced)
+        deadline = time.monotonic() + 10
+        while carriers(marker) != {sleeper.pid} and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert carriers(marker) == {sleeper.pid}
     finally:
         sleeper.kill()
