@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     WithJsonSchema,
     WrapValidator,
     field_validator,
@@ -137,12 +138,33 @@ def _join(value: str) -> str:
     return value.strip()
 
 
+def _name_or_names(value: object) -> str | list[str]:
+    """One name or a list of names, with one message for anything else (a plain union would
+    report one error per member: "should be a valid string" and "should be a valid list")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    if isinstance(value, list):
+        bad = next(item for item in value if not isinstance(item, str))
+        raise ValueError(f"{bad!r} is not a name: write each as text (quote it in YAML)")
+    raise ValueError(f"{value!r} must be a name or a list of names")
+
+
+#: A participant or message name, or a list of them.
+NameOrNames = Annotated[
+    str | list[str],
+    PlainValidator(_name_or_names),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
 class Event(Strict):
     """A message kind. The key stays ``events`` for the bundles of today; the guide calls
     them messages, because a direct call or a pipeline hand-off is one too."""
 
     name: str = Field(description="Message name, e.g. 'OrderPlaced' (an event, in past tense) or 'ChargeCard'.")
-    producer: str | list[str] = Field(
+    producer: NameOrNames = Field(
         description="Participant id that publishes or sends it; a list when several do (three suppliers "
                     "answering 'Quote')."
     )
@@ -177,7 +199,7 @@ class Event(Strict):
 
 class Step(Strict):
     actor: str = Field(description="Participant id that acts.")
-    reacts_to: str | list[str] | None = Field(
+    reacts_to: NameOrNames | None = Field(
         None,
         description="Message that triggers the step (none for the first); a list when the step waits for "
                     "several (a join). Not `on`: YAML reads `on` as true.",
