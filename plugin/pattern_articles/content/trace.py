@@ -280,18 +280,27 @@ def causal_order(trace: Sequence[TraceEvent], participants: Sequence[str] = ()) 
             roots[index] = len(roots)
     placed: dict[int, tuple[int, int]] = {}  # origin index -> (root, hops from it)
 
-    def place(index: int, visiting: frozenset[int] = frozenset()) -> tuple[int, int]:
-        if index in placed:
-            return placed[index]
-        causes = [i for i in cause_lines(index) if i not in visiting]
-        if not causes:  # a root, or a malformed trace's loop
-            result = (roots.get(index, len(roots)), 0)
-        else:
-            found = [place(cause, visiting | {index}) for cause in causes]
-            root = max(r for r, _ in found)
-            result = (root, 1 + max(d for r, d in found if r == root))
-        placed[index] = result
-        return result
+    def place(index: int) -> tuple[int, int]:
+        """Depth-first over the causes, with an explicit stack: a chain of thousands of
+        messages whose lines landed effects first must not exhaust Python's recursion."""
+        path, on_path = [index], {index}
+        while path:
+            node = path[-1]
+            causes = cause_lines(node)
+            pending = next((c for c in causes if c not in placed and c not in on_path), None)
+            if pending is not None:
+                path.append(pending)
+                on_path.add(pending)
+                continue
+            found = [placed[c] for c in causes if c in placed]  # a cause on the path: a loop
+            if not found:  # a root, or a malformed trace's loop
+                placed[node] = (roots.get(node, len(roots)), 0)
+            else:
+                root = max(r for r, _ in found)
+                placed[node] = (root, 1 + max(d for r, d in found if r == root))
+            path.pop()
+            on_path.discard(node)
+        return placed[index]
 
     handled: dict[tuple[str, str], int] = {}  # (service, message id) -> its handlings so far
     keyed: list[tuple[tuple[Any, ...], int, TraceEvent]] = []
