@@ -29,6 +29,7 @@ from ..content.snippets import excerpt, split_ref
 from ..errors import PatternError, Place, Problem, escape_controls
 from ..paths import project_relative
 from ..settings import Settings
+from .vocabulary import vocabulary
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -156,6 +157,8 @@ class Filler:
         self.article: Article | None = None
         #: section keys the page shows under their own heading (set by :meth:`fill`)
         self.present: frozenset[str] = frozenset()
+        #: how this bundle's participants talk: "publishes", "calls … with", "passes … to"
+        self.words = vocabulary(bundle.model)
         m = bundle.model
         self.own = [m.name, *m.aliases]
         others = {r.name or r.pattern.replace("-", " ").title() for r in m.related}
@@ -359,6 +362,7 @@ class Filler:
             "pattern": m.name,
             "level": level,
             "present": self.present,
+            "words": self.words,
             "h": lambda n=1: "#" * min(6, level + n),
             "show": self.show,
             "flow_diagram": self.flow_diagram,
@@ -546,9 +550,9 @@ class Filler:
 
         if outcome is not None and outcome.status == "skipped":
             return (f'!!! info "Not run on this machine: {_quote(outcome.result.reason)}"\n'
-                    "    The diagram is drawn from the events of a run, so there is none to show here.")
+                    f"    The diagram is drawn from the {self.words.messages} of a run, so there is none to show here.")
         if outcome is None or not outcome.result.trace:
-            return '!!! note "No trace"\n    This run recorded no events.'
+            return f'!!! note "No trace"\n    This run recorded no {self.words.messages}.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
         return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
 
