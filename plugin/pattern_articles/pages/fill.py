@@ -554,18 +554,20 @@ class Filler:
         if outcome is None or not outcome.result.trace:
             return f'!!! note "No trace"\n    This run recorded no {self.words.messages}.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
-        return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
+        return fence(diagram_from_trace(outcome.result.trace, parts, broker=self.bundle.model.broker), "mermaid")
 
     def flow_diagram(self, flow: Flow, snippet: str = "") -> str:
         """The flow's diagram drawn from its real run when there is one, else from metadata."""
         from ..content.trace import diagram_from_flow, diagram_from_trace
 
-        parts = [(p.id, p.name) for p in self.bundle.model.participants]
+        m = self.bundle.model
+        parts = [(p.id, p.name) for p in m.participants]
         if snippet and flow.scenario:
             outcome = self.outcome(snippet, flow.scenario)
             if outcome is not None and outcome.result.trace:
-                return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
-        return fence(diagram_from_flow(flow.steps, parts), "mermaid")
+                return fence(diagram_from_trace(outcome.result.trace, parts, broker=m.broker), "mermaid")
+        # the declared messages say how each travels: a call is drawn as a call, not published
+        return fence(diagram_from_flow(flow.steps, parts, broker=m.broker, events=m.events), "mermaid")
 
     # -- directives in prose -------------------------------------------------------------
     def directives(self, article: Article) -> dict[int, tuple[int, str]]:
