@@ -332,7 +332,7 @@ snippets:
   quotes.py:
     timeout: 10
     scenarios:
-      deadline: {title: Two in time, one late}
+      deadline: {title: "Two in time, one late"}
 """,
     # tracing.py: the guide's emitter, copied by the fixture
     "snippets/scatter-gather/quotes.py": '''\
@@ -534,30 +534,40 @@ class _Reader(HTMLParser):
         self.open: list[tuple[str, list[str]]] = []  # elements whose text is collected
         self.headings: list[tuple[int, str]] = []
         self.paragraphs: list[str] = []
-        self.skip = 0  # inside a heading's permalink anchor
+        self.skip = 0  # inside a heading's permalink anchor, a script or a style
         self.text: list[str] = []
+        self.labels = 0  # > 0 while the open paragraph is a label, not prose
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "article":
             self.depth += 1
         if not self.depth:
             return
+        if tag in ("script", "style"):
+            self.skip += 1
         if tag == "a" and ("class", "headerlink") in attrs:
             self.skip += 1
+        classes = (dict(attrs).get("class") or "").split()
+        if self.open and ("pa-verified" in classes or "admonition-title" in classes):
+            self.labels += 1  # this paragraph is a label: a run's badge, a note's title
         if tag in ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6"):
             self.open.append((tag, []))
+            if "admonition-title" in classes:
+                self.labels += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "article":
             self.depth -= 1
         if not self.depth:
             return
-        if tag == "a" and self.skip:
+        if tag in ("a", "script", "style") and self.skip:
             self.skip -= 1
         if self.open and self.open[-1][0] == tag:
             _, parts = self.open.pop()
             text = " ".join("".join(parts).split())
-            if tag in ("p", "li"):
+            if tag in ("p", "li") and self.labels:
+                self.labels = 0  # repeated by design ("Verified output" under each output)
+            elif tag in ("p", "li"):
                 self.paragraphs.append(text)
             else:
                 self.headings.append((int(tag[1]), text))
@@ -565,12 +575,11 @@ class _Reader(HTMLParser):
                 outer.append(" ")
 
     def handle_data(self, data: str) -> None:
-        if not self.depth:
+        if not self.depth or self.skip:
             return
         self.text.append(data)
-        if not self.skip:
-            for _, parts in self.open:
-                parts.append(data)
+        for _, parts in self.open:
+            parts.append(data)
 
 
 @dataclass(frozen=True)
