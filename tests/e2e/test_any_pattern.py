@@ -254,7 +254,10 @@ definition:
   analogy: Asking three shops for a price and buying from the cheapest that called back by noon.
 participants:
   - {id: client, name: Client, owns: nothing, responsibility: Asks for the best price.}
-  - {id: buyer, name: Buyer, owns: the deadline and the choice, responsibility: Asks every supplier and picks the cheapest quote.}
+  - id: buyer
+    name: Buyer
+    owns: the deadline and the choice
+    responsibility: Asks every supplier and picks the cheapest quote.
   - {id: acme, name: Acme, owns: its price list, responsibility: Quotes from stock.}
   - {id: bolt, name: Bolt, owns: its catalog, responsibility: Quotes from its catalog.}
   - {id: cogs, name: Cogs, owns: its workshop, responsibility: Quotes only after asking its workshop.}
@@ -325,7 +328,8 @@ implementation:
       code:
         - {snippet: quotes.py, region: gather, scenarios: [deadline], show: [code, output, diagram]}
 benefits:
-  - {title: The slowest supplier sets the pace, detail: "The answer costs the slowest reply, never more than the deadline."}
+  - title: The slowest supplier sets the pace
+    detail: The answer costs the slowest reply, and never more than the deadline.
 summary:
   text: Ask everyone at once, and decide in advance how long the answer may wait.
 snippets:
@@ -813,3 +817,22 @@ def test_the_guides_failing_check_says_what_the_guide_says(broken: Broken) -> No
         assert line in broken.check.stdout.splitlines(), \
             f"guide line {shown.line}: {line!r} not in\n{broken.check.stdout}"
     assert "Traceback" not in broken.check.stdout + broken.check.stderr
+
+
+GUIDE_CLAIMS = [
+    # (what section 9 of the guide quotes, as the page's text shows it)
+    ('headed "The stages"', "The stages"),
+    ('"What flows between them"', "What flows between them"),
+    ("**Parse**, on `RawLine`, splits the line into a meter and a number. It passes `Reading` to "
+     "**Validate**.", "Parse, on RawLine, splits the line into a meter and a number. It passes "
+     "Reading to Validate."),
+]
+
+
+def test_the_guide_quotes_the_page_as_built(pages: list[Article]) -> None:
+    """What the guide says the Use Case reads like is what the build wrote."""
+    guide = " ".join(GUIDE.read_text("utf-8").split())
+    [pipeline] = [a for a in pages if a.source.name == f"{PIPELINE_ID}-pattern.md"]
+    for quoted, shown in GUIDE_CLAIMS:
+        assert quoted in guide, f"the guide no longer says {quoted!r}: update GUIDE_CLAIMS"
+        assert shown in words(pipeline), f"the page does not say {shown!r}"
