@@ -45,40 +45,6 @@ pytestmark = pytest.mark.e2e
 
 GUIDE = REPO / "docs" / "guide" / "any-pattern.md"
 
-MKDOCS_YML = """\
-site_name: Any pattern
-theme:
-  name: material
-plugins:
-  - search
-  - pattern-articles:
-      snippets: snippets
-      timeout: 30
-markdown_extensions:
-  - admonition
-  - attr_list
-  - md_in_html
-  - tables
-  - toc:
-      permalink: true
-  - pymdownx.details
-  - pymdownx.highlight
-  - pymdownx.superfences:
-      custom_fences:
-        - name: mermaid
-          class: mermaid
-          format: !!python/name:pymdownx.superfences.fence_code_format
-  - pymdownx.tabbed:
-      alternate_style: true
-"""
-
-HOME = """\
-# Patterns
-
-```pattern-catalogue
-```
-"""
-
 # -- (a) a broker: publish-subscribe through an in-process bus --------------------------------
 # Its emitter writes the trace keys of before (event, event_id): traces valid then stay valid.
 BROKER_FILES = {
@@ -424,7 +390,7 @@ def guide_files() -> dict[str, str]:
     a golden file or a patch); several blocks with one title are one file, in order."""
     files: dict[str, str] = {}
     for block in guide_blocks():
-        if ("/" in block.title and " " not in block.title and block.lang != "diff"
+        if (re.fullmatch(r"[\w./-]+\.\w+", block.title) and block.lang != "diff"
                 and "/expected/" not in block.title):
             files[block.title] = files.get(block.title, "") + block.text
     return files
@@ -476,11 +442,11 @@ def sources(project: Path) -> dict[str, bytes]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     """The three-bundle site: written, goldens recorded, built once with --strict."""
     project = tmp_path_factory.mktemp("any-pattern")
-    write(project, {"mkdocs.yml": MKDOCS_YML, "docs/index.md": HOME, **BROKER_FILES, **CALL_FILES})
-    # (c) as the guide says: the skeleton, then `new --link`, then the guide's files
+    # the site and (c) as the guide says: the folder, the skeleton, `new --link`, the files
     files = guide_files()
-    skeleton = f"docs/patterns/{PIPELINE_ID}-pattern.md"
-    write(project, {skeleton: files.pop(skeleton)})
+    first = ["mkdocs.yml", "docs/index.md", f"docs/patterns/{PIPELINE_ID}-pattern.md"]
+    write(project, {name: files.pop(name) for name in first})
+    write(project, {**BROKER_FILES, **CALL_FILES})
     new = cli(project, "new", PIPELINE_ID, "--link")
     for stub in ("example.py", "expected/example.txt"):  # the guide says to delete them
         (project / "snippets" / PIPELINE_ID / stub).unlink(missing_ok=True)
