@@ -839,3 +839,16 @@ def test_the_guide_quotes_the_page_as_built(pages: list[Article]) -> None:
     for quoted, shown in GUIDE_CLAIMS:
         assert quoted in guide, f"the guide no longer says {quoted!r}: update GUIDE_CLAIMS"
         assert shown in site, f"no page says {shown!r}"
+
+
+def test_check_lists_every_slip_it_fixed(site: Site, pages: list[Article]) -> None:
+    """The fix is shown on the page, and `check` names it with its line, as the build does."""
+    said = site.update.stdout + site.build.stderr
+    for article in pages:
+        own = article.bundle["name"]
+        rel = article.source.relative_to(site.project).as_posix()
+        for number, line in enumerate(article.source.read_text("utf-8").splitlines(), 1):
+            heading = line.lstrip("#").strip()
+            if line.startswith("#") and as_shown(heading, own) != heading:
+                assert f"{rel}:{number}: heading '{heading}'" in site.update.stdout, said
+                assert f"{rel}:{number}: heading '{heading}'" in site.build.stderr, said
