@@ -507,7 +507,7 @@ class _Reader(HTMLParser):
         self.paragraphs: list[str] = []
         self.skip = 0  # inside a heading's permalink anchor, a script or a style
         self.text: list[str] = []
-        self.labels = 0  # > 0 while the open paragraph is a label, not prose
+        self.labels: list[str] = []  # open elements that are labels, not prose (their tags)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "article":
@@ -518,27 +518,27 @@ class _Reader(HTMLParser):
             self.skip += 1
         if tag == "a" and ("class", "headerlink") in attrs:
             self.skip += 1
-        classes = (dict(attrs).get("class") or "").split()
-        if self.open and ("pa-verified" in classes or "admonition-title" in classes):
-            self.labels += 1  # this paragraph is a label: a run's badge, a note's title
         if tag in ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6"):
             self.open.append((tag, []))
-            if "admonition-title" in classes:
-                self.labels += 1
+        # a run's badge ("Verified output" under each output) and a note's title are labels,
+        # repeated by design: their words are not a paragraph's
+        classes = (dict(attrs).get("class") or "").split()
+        if "pa-verified" in classes or "admonition-title" in classes:
+            self.labels.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "article":
             self.depth -= 1
         if not self.depth:
             return
+        if self.labels and self.labels[-1] == tag:
+            self.labels.pop()
         if tag in ("a", "script", "style") and self.skip:
             self.skip -= 1
         if self.open and self.open[-1][0] == tag:
             _, parts = self.open.pop()
             text = " ".join("".join(parts).split())
-            if tag in ("p", "li") and self.labels:
-                self.labels = 0  # repeated by design ("Verified output" under each output)
-            elif tag in ("p", "li"):
+            if tag in ("p", "li"):
                 self.paragraphs.append(text)
             else:
                 self.headings.append((int(tag[1]), text))
@@ -549,7 +549,7 @@ class _Reader(HTMLParser):
         if not self.depth or self.skip:
             return
         self.text.append(data)
-        for _, parts in self.open:
+        for _, parts in [] if self.labels else self.open:
             parts.append(data)
 
 
