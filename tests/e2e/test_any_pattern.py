@@ -815,6 +815,10 @@ def test_the_guides_failing_check_says_what_the_guide_says(broken: Broken) -> No
     for line in shown.text.splitlines():
         assert line in broken.check.stdout.splitlines(), \
             f"guide line {shown.line}: {line!r} not in\n{broken.check.stdout}"
+        if line.startswith("snippets/"):  # "and so do mkdocs build --strict"
+            assert line in broken.build.stderr, f"guide line {shown.line}: not in the build's log"
+    # "The script still runs, and stores the impossible reading."
+    assert "+stored m2: -3.00 kWh" in broken.check.stdout.splitlines()
     assert "Traceback" not in broken.check.stdout + broken.check.stderr
 
 
