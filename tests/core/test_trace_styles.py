@@ -395,7 +395,7 @@ def test_a_direct_receiver_counts_as_having_reacted() -> None:
     assert check_trace(GATHER, make_check(steps("first 2"), consumers=consumers)) == []
     missing = [line for line in GATHER if line.get("target") != "cogs" and line["op"] != "timeout"]
     problems = check_trace(missing, make_check(steps("first 2"), consumers=consumers))
-    assert "'cogs' is declared to consume 'AskQuote' but never reacted to it (run of gather.py)" in [
+    assert "'cogs' is declared to receive 'AskQuote' but it was never sent there (run of gather.py)" in [
         p.message for p in problems]
 
 
@@ -474,3 +474,13 @@ def test_a_long_chain_whose_effects_landed_first_is_ordered_without_recursion() 
     loop = [{"op": "publish", "service": "orch", "event": "A", "event_id": "x", "caused_by": "y", "pid": 1},
             {"op": "publish", "service": "pay", "event": "B", "event_id": "y", "caused_by": "x", "pid": 2}]
     assert sorted(e["event_id"] for e in causal_order(loop)) == ["x", "y"]  # a malformed loop still ends
+
+
+def test_checks_call_a_call_a_sent_message_and_keep_event_words_for_a_broker() -> None:
+    """A check's message follows the kind's ``via``: a call is never said to be emitted."""
+    flow = steps("first 2")
+    consumers = {"AskQuote": ["acme", "bolt", "cogs"], "Quote": ["orch"]}
+    no_asks = [line for line in GATHER if line.get("message", line.get("event")) != "AskQuote"]
+    said = " ".join(p.message for p in check_trace(no_asks, make_check(flow, consumers=consumers)))
+    assert "declared message 'AskQuote' was never sent" in said
+    assert "emitted" not in said and "event" not in said

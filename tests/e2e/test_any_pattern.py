@@ -661,8 +661,6 @@ def test_messages_name_no_folder_outside_the_project(site: Site, broken: Broken)
         assert str(broken.project) not in said, run.args
 
 
-@pytest.mark.xfail(strict=True, reason="check --update's diff header names the golden by its absolute "
-                   "path (engine/expect.py update(): '+++ /abs/.../expected/x.txt'), against item 9")
 def test_update_names_goldens_relative_to_the_project(site: Site) -> None:
     assert str(site.project) not in site.update.stdout + site.update.stderr
 

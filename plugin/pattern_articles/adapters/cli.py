@@ -283,8 +283,8 @@ def check(project: Project, paths: list[Path], *, update: bool = False, quiet: b
             project.forget_outcome(spec)
             outcome = project.outcome(bundle, spec)  # judged against the new golden, as the tally must be
             print(escape_controls(f"updated {_rel(outcome.golden)}"), file=out)
-            if diff:
-                print(escape_controls(diff), file=out)
+            if diff:  # its header names the golden: relative to the project, as every message
+                print(escape_controls(project_relative(diff, project.settings.root)), file=out)
             mark = "updated"
         elif outcome.status == "mismatch" or not outcome.ok:
             problem = describe(outcome, bundle)

@@ -407,7 +407,8 @@ class SnippetItem(pytest.Item):
             diff = update_golden(outcome.golden, outcome.result.stdout, normalisers_for(self.bundle, self.spec))
             self.user_properties.append(("updated", str(outcome.golden)))
             if diff:
-                self.config.stash.setdefault(_UPDATED, []).append(escape_controls(diff))  # type: ignore[arg-type]
+                self.config.stash.setdefault(_UPDATED, []).append(  # type: ignore[arg-type]
+                    escape_controls(_shown(self.config, diff)))
             return
         messages = []
         problem = describe(outcome, self.bundle)

@@ -404,14 +404,16 @@ def check_trace(trace: Sequence[TraceEvent], check: FlowCheck) -> list[Problem]:
     where = f"(run of {check.snippet})"
     for name, index in declared_emits.items():
         if name not in names_emitted:
+            noun, verb = _words(check.events.get(name))
             problems.append(Problem(
-                f"declared event '{name}' was never emitted {where}",
+                f"declared {noun} '{name}' was never {verb} {where}",
                 check.step_places[index],
                 "the code no longer does what the flow says: fix the code or the flow",
             ))
     for name in sorted(names_emitted - set(declared_emits)):
+        noun, verb = _words(check.events.get(name), next((e for _, e in emitted if message_of(e) == name), None))
         problems.append(Problem(
-            f"event '{name}' was emitted but the flow does not declare it {where}",
+            f"{noun} '{name}' was {verb} but the flow does not declare it {where}",
             check.flow_place,
             "add a step that emits it, or stop emitting it",
         ))
@@ -427,15 +429,28 @@ def check_trace(trace: Sequence[TraceEvent], check: FlowCheck) -> list[Problem]:
             continue
         for consumer in check.consumers.get(name, ()):
             if consumer not in receivers.get(name, set()):
-                problems.append(Problem(
-                    f"'{consumer}' is declared to consume '{name}' but never reacted to it {where}",
-                    check.event_places.get(name, check.flow_place),
-                    "subscribe the consumer, or remove it from the event's consumers",
-                ))
+                if getattr(check.events.get(name), "via", "broker") == "broker":
+                    message = f"'{consumer}' is declared to consume '{name}' but never reacted to it"
+                    hint = "subscribe the consumer, or remove it from the event's consumers"
+                else:
+                    message = f"'{consumer}' is declared to receive '{name}' but it was never sent there"
+                    hint = "send it to that receiver, or remove the receiver from the message's consumers"
+                problems.append(Problem(f"{message} {where}", check.event_places.get(name, check.flow_place),
+                                        hint))
     if check.demand_answers:
         problems.extend(_unanswered_calls(trace, check, where))
     problems.extend(_order_problems(trace, emitted, check, where))
     return problems
+
+
+def _words(declared: Any, line: TraceEvent | None = None) -> tuple[str, str]:
+    """How a check names a message kind: an event is emitted (what the broker style always
+    said); a call or a hand-off is a message that is sent. An undeclared kind is judged by
+    the trace line that carried it."""
+    via = getattr(declared, "via", None)
+    if via is None and line is not None:
+        via = "broker" if line.get("op") == "publish" else "direct"
+    return ("event", "emitted") if via in (None, "broker") else ("message", "sent")
 
 
 def _producer_problems(emitted: Sequence[tuple[int, TraceEvent]], check: FlowCheck, where: str) -> list[Problem]:
