@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
+from pattern_articles.content.model import Step as ModelStep
 from pattern_articles.content.trace import FlowCheck, check_trace, diagram_from_flow, diagram_from_trace, event_cycles
 from pattern_articles.errors import Place
 
 PARTS = [("order", "Order service"), ("payment", "Payment service"), ("shipping", "Shipping service")]
 
 
-@dataclass
-class Step:
-    actor: str
-    action: str = ""
-    reacts_to: str | None = None
-    emits: list[str] = field(default_factory=list)
+def Step(actor: str, action: str = "", **keys: Any) -> ModelStep:
+    """A real flow step of the model (what the check receives from a bundle)."""
+    return ModelStep(actor=actor, action=action, **keys)
 
 
 STEPS = [

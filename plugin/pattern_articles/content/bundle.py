@@ -458,13 +458,15 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                 "event names must be unique; rename or remove one",
             )
         events[event.name] = event
-        if event.producer not in participants:
-            yield Problem(
-                f"event '{event.name}' is produced by '{event.producer}', "
-                "which is not a declared participant",
-                bundle.place("events", index, "producer"),
-                f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
-            )
+        for p_index, producer in enumerate(event.producers):
+            if producer not in participants:
+                yield Problem(
+                    f"event '{event.name}' is produced by '{producer}', "
+                    "which is not a declared participant",
+                    bundle.place("events", index, "producer",
+                                 *(() if isinstance(event.producer, str) else (p_index,))),
+                    f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
+                )
         for c_index, consumer in enumerate(event.consumers):
             if consumer not in participants:
                 yield Problem(
@@ -492,12 +494,13 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place(*loc, "actor"),
                     f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
                 )
-            if step.reacts_to is not None and step.reacts_to not in events:
-                yield Problem(
-                    f"flow step reacts to undeclared event '{step.reacts_to}'",
-                    bundle.place(*loc, "reacts_to"),
-                    "declare it under 'events'",
-                )
+            for t_index, trigger in enumerate(step.triggers):
+                if trigger not in events:
+                    yield Problem(
+                        f"flow step reacts to undeclared event '{trigger}'",
+                        bundle.place(*loc, "reacts_to", *(() if isinstance(step.reacts_to, str) else (t_index,))),
+                        "declare it under 'events'",
+                    )
             for e_index, name in enumerate(step.emits):
                 emitted.add(name)
                 if name not in events:
@@ -506,10 +509,13 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                         bundle.place(*loc, "emits", e_index),
                         "declare it under 'events' with its producer and consumers",
                     )
-                elif events[name].producer != step.actor:
+                elif step.actor not in events[name].producers:
+                    producers = events[name].producers
                     yield Problem(
-                        f"'{step.actor}' emits '{name}', but the event's producer is "
-                        f"'{events[name].producer}'",
+                        f"'{step.actor}' emits '{name}', but the event's producer is '{producers[0]}'"
+                        if len(producers) == 1 else
+                        f"'{step.actor}' emits '{name}', which is not among its producers "
+                        f"({', '.join(repr(p) for p in producers)})",
                         bundle.place(*loc, "emits", e_index),
                         "only the producer of an event may emit it",
                     )

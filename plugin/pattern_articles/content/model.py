@@ -8,9 +8,20 @@ Prose fields are Markdown.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, WrapValidator, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from .prose import TEXT_JSON_SCHEMA, text_or_file
 
@@ -92,22 +103,143 @@ class Participant(Strict):
     responsibility: Prose = Field("", description="What it does, in one sentence.")
 
 
+#: How a message travels. ``broker``: published to a publish/subscribe broker (every
+#: subscriber gets it); ``call``: a direct request to one receiver that answers (sync or
+#: async); ``send``: a one-way direct hand-off (a pipeline stage passing to the next, a queue).
+Via = Literal["broker", "call", "send"]
+
+MessageKind = Literal[
+    "domain", "compensation", "command", "integration", "notification", "request", "reply", "record"
+]
+
+JOIN_HINT = "join must be 'all', 'first N', 'deadline' or 'first N or deadline'"
+_JOIN = re.compile(r"^(?:all|deadline|first ([1-9][0-9]*)(?: or deadline)?)$")
+
+
+def parse_join(value: str) -> tuple[str, int | None, bool]:
+    """``(mode, n, deadline)`` of a valid join: ``("all", None, False)``,
+    ``("first", 2, False)``, ``("deadline", None, True)``, ``("first", 2, True)``.
+
+    One parser for the validator, the flow check and the templates, so the three never
+    disagree about what ``first 2 or deadline`` means."""
+    match = _JOIN.match(value.strip())
+    if match is None:
+        raise ValueError(f"{value!r}: {JOIN_HINT}")
+    text = value.strip()
+    if text == "all":
+        return ("all", None, False)
+    if text == "deadline":
+        return ("deadline", None, True)
+    return ("first", int(match.group(1)), text.endswith("or deadline"))
+
+
+def _join(value: str) -> str:
+    parse_join(value)
+    return value.strip()
+
+
+def _name_or_names(value: object) -> str | list[str]:
+    """One name or a list of names, with one message for anything else (a plain union would
+    report one error per member: "should be a valid string" and "should be a valid list")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    if isinstance(value, list):
+        bad = next(item for item in value if not isinstance(item, str))
+        raise ValueError(f"{bad!r} is not a name: write each as text (quote it in YAML)")
+    raise ValueError(f"{value!r} must be a name or a list of names")
+
+
+#: A participant or message name, or a list of them.
+NameOrNames = Annotated[
+    str | list[str],
+    PlainValidator(_name_or_names),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
 class Event(Strict):
-    name: str = Field(description="Event name in past tense, e.g. 'OrderPlaced'.")
-    producer: str = Field(description="Participant id that publishes it.")
-    consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it.")
-    kind: Literal["domain", "compensation", "command", "integration", "notification"] = "domain"
+    """A message kind. The key stays ``events`` for the bundles of today; the guide calls
+    them messages, because a direct call or a pipeline hand-off is one too."""
+
+    name: str = Field(description="Message name, e.g. 'OrderPlaced' (an event, in past tense) or 'ChargeCard'.")
+    producer: NameOrNames = Field(
+        description="Participant id that publishes or sends it; a list when several do (three suppliers "
+                    "answering 'Quote')."
+    )
+    consumers: list[str] = Field(default_factory=list, description="Participant ids that react to it or receive it.")
+    kind: MessageKind = "domain"
+    via: Via = Field(
+        "broker",
+        description="How it travels: 'broker' (published to a publish/subscribe broker), 'call' (a direct "
+                    "request answered by a reply, sync or async) or 'send' (a one-way direct hand-off).",
+    )
+    replies: list[str] = Field(
+        default_factory=list,
+        description="Only for 'via: call': the message kinds that may answer it, each declared with "
+                    "'kind: reply'.",
+    )
     payload: dict[str, str] = Field(default_factory=dict, description="Field name -> type.")
     description: Prose = ""
+
+    @field_validator("producer")
+    @classmethod
+    def _some_producer(cls, value: str | list[str]) -> str | list[str]:
+        """An empty list would be a message nobody may send: surely a slip."""
+        if isinstance(value, list) and not value:
+            raise ValueError("producer is an empty list; name at least one participant id")
+        return value
+
+    @property
+    def producers(self) -> list[str]:
+        """The producers as a list, whichever form the author wrote."""
+        return [self.producer] if isinstance(self.producer, str) else list(self.producer)
 
 
 class Step(Strict):
     actor: str = Field(description="Participant id that acts.")
-    reacts_to: str | None = Field(
-        None, description="Event that triggers the step (none for the first). Not `on`: YAML reads `on` as true."
+    reacts_to: NameOrNames | None = Field(
+        None,
+        description="Message that triggers the step (none for the first); a list when the step waits for "
+                    "several (a join). Not `on`: YAML reads `on` as true.",
     )
+    join: Annotated[str, AfterValidator(_join)] | None = Field(
+        None,
+        description="How many awaited messages the step waits for: 'all' (the default when it waits for "
+                    "several), 'first N', 'deadline' (whatever arrived before a deadline) or "
+                    "'first N or deadline'.",
+    )
+    on_timeout: str | None = Field(
+        None, description="The step runs when a call of this kind got no reply in time (then no reacts_to)."
+    )
+    parallel: bool = Field(False, description="The step's calls or sends go out together (a fan-out).")
     action: str = Field(description="What the actor does.")
-    emits: list[str] = Field(default_factory=list, description="Events the step publishes.")
+    emits: list[str] = Field(default_factory=list, description="Messages the step publishes, calls or sends.")
+
+    @field_validator("reacts_to")
+    @classmethod
+    def _some_trigger(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and not value:
+            raise ValueError("reacts_to is an empty list; name the messages, or leave it out for a first step")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Step:
+        """A timeout step has no message that triggers it, and a join needs something to join."""
+        if self.on_timeout is not None and self.reacts_to is not None:
+            raise ValueError("a step has either reacts_to or on_timeout, not both: an on_timeout step runs "
+                             "because no reply came")
+        if self.join is not None and self.reacts_to is None:
+            raise ValueError("join without reacts_to: name the messages the step waits for")
+        return self
+
+    @property
+    def triggers(self) -> list[str]:
+        """The awaited message kinds as a list (empty for a first step or an ``on_timeout`` one)."""
+        if self.reacts_to is None:
+            return []
+        return [self.reacts_to] if isinstance(self.reacts_to, str) else list(self.reacts_to)
 
 
 class Compensation(Strict):
@@ -268,6 +400,11 @@ class BundleModel(Strict):
     related: list[Related] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
     summary: Summary | None = None
+    broker: str = Field(
+        "Event broker",
+        description="Display name of the broker lane in diagrams, e.g. 'Redis Streams'; drawn only when a "
+                    "broker carried a message.",
+    )
     snippets: dict[str, SnippetSpec] = Field(default_factory=dict, description="How to run each snippet.")
     normalize: list[str | Normaliser] = Field(default_factory=list, description="Bundle-wide normalisers.")
     # each item validated alone, so a malformed one is an error at load naming its own line
@@ -303,6 +440,12 @@ class BundleModel(Strict):
             if item.demonstrated_by is not None:
                 refs.append((("considerations", index, "demonstrated_by", "snippet"), item.demonstrated_by.snippet))
         return refs
+
+
+def interaction_styles(model: BundleModel) -> frozenset[str]:
+    """The ``via`` values the bundle's messages use, so templates and diagrams pick their
+    vocabulary from what the pattern really does (no "publishes" of a direct call)."""
+    return frozenset(event.via for event in model.events)
 
 
 def json_schema() -> dict[str, Any]:

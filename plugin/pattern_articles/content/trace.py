@@ -193,8 +193,8 @@ def diagram_from_flow(
     """The declared flow as a diagram (used when no trace is available)."""
     fake: list[dict[str, Any]] = []
     for step in steps:
-        if step.reacts_to:
-            fake.append({"op": "consume", "service": step.actor, "event": step.reacts_to})
+        for trigger in step.triggers:
+            fake.append({"op": "consume", "service": step.actor, "event": trigger})
         for name in step.emits:
             fake.append({"op": "publish", "service": step.actor, "event": name})
     return diagram_from_trace(fake, participants, broker=broker)
@@ -256,12 +256,13 @@ def check_trace(trace: Sequence[TraceEvent], check: FlowCheck) -> list[Problem]:
             for entry in (e for e in published if e.get("event") == name):
                 cause = by_id.get(str(entry.get("caused_by"))) if entry.get("caused_by") else None
                 cause_name = cause.get("event") if cause else None
-                if step.reacts_to is None and cause_name is not None:
+                if not step.triggers and cause_name is not None:
                     continue  # a start step may also be re-triggered; not an ordering error
-                if step.reacts_to is not None and cause_name != step.reacts_to:
+                if step.triggers and cause_name not in step.triggers:
                     observed = f"'{cause_name}'" if cause_name else "nothing"
+                    expected = " or ".join(f"'{t}'" for t in step.triggers)
                     problems.append(Problem(
-                        f"'{name}' should follow '{step.reacts_to}' but was caused by {observed} {where}",
+                        f"'{name}' should follow {expected} but was caused by {observed} {where}",
                         check.step_places[index],
                         "the causal order differs from the declared flow",
                     ))

@@ -260,10 +260,10 @@ class Filler:
         from ..content.trace import event_cycles
 
         edges = [
-            (step.reacts_to, emitted)
+            (trigger, emitted)
             for _, flow in self.bundle.model.all_flows()
             for step in flow.steps
-            if step.reacts_to
+            for trigger in step.triggers
             for emitted in step.emits
         ]
         for cycle in event_cycles(edges):
