@@ -39,7 +39,7 @@ class Service:
     async def handle(self, request: Message) -> Answer:
         first = self.answered.get(request.message_id)
         if first is not None:  # a retry: same id, same answer
-            return Answer(first.reply, f"{first.note} (repeat)")
+            return Answer(first.reply, "repeat: no change")
         answer = self.decide(request)
         self.answered[request.message_id] = answer
         return answer
