@@ -195,3 +195,106 @@ def test_applicability_keeps_the_name_and_reads_right_with_any_phrasing(tmp_path
     assert "Prefer **Event Sourcing**: the history itself is the product\n" in text
     assert "Prefer **Cache** If reads are merely slow" in text
     assert "\n\nPrefer **Event Sourcing**" in text, "each alternative is its own paragraph"
+
+
+# -- a paragraph is shown once per page ------------------------------------------------------
+
+def _top_paragraphs(markdown: str) -> list[str]:
+    from pattern_articles.pages.fill import _paragraphs
+
+    return [text for _, _, text, top in _paragraphs(markdown) if top]
+
+
+def test_an_empty_introduction_leaves_the_definition_to_its_own_section(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Introduction\n\n## What is Demo Pattern\n\n## Problem Context\n")
+    intro = out.markdown.split("## What is")[0]
+    assert "Filled description." in intro and "Demo is a pattern." not in intro
+    assert out.markdown.count("Demo is a pattern.") == 1
+    paragraphs = _top_paragraphs(out.markdown)
+    assert len(paragraphs) == len(set(paragraphs)), paragraphs
+
+
+def test_an_introduction_shows_the_definition_when_no_section_does(demo: bundle.Bundle) -> None:
+    out = fill(demo, "## Introduction\n\n## Problem Context\n")
+    assert "## Introduction\n\nFilled description.\n\nDemo is a pattern.\n" in out.markdown
+
+
+def test_the_definition_appended_is_not_in_the_introduction_too(demo: bundle.Bundle) -> None:
+    filler = Filler(Settings(root=demo.dir.parent.parent, run=False, append=["definition"]), demo)
+    out = filler.fill(article.parse("## Introduction\n\n## Problem Context\n", "a.md"))
+    assert out.markdown.count("Demo is a pattern.") == 1
+    intro = out.markdown.split("## Problem Context")[0]
+    assert "Filled description." in intro and "Demo is a pattern." not in intro
+
+
+REPEATS = """\
+name: Demo
+description: Demo keeps services apart.
+problem:
+  context: >-
+    Services grow
+    together.
+  forces: [speed]
+summary:
+  text: Demo keeps services apart.
+  takeaways: [keep them apart]
+benefits:
+  - {title: Apart, detail: Services stay apart.}
+"""
+
+
+def _repeats(tmp_path: Path) -> bundle.Bundle:
+    folder = tmp_path / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "bundle.yml").write_text(REPEATS)
+    return bundle.load(folder)
+
+
+def test_a_fill_drops_a_paragraph_the_author_wrote_and_keeps_the_rest(tmp_path: Path) -> None:
+    b = _repeats(tmp_path)
+    # the author's paragraph sits AFTER the section (line-wrapped differently): still theirs
+    text = "## Problem Context\n\n## Notes\nServices grow together.\n"
+    out = Filler(Settings(root=tmp_path, run=False, append=[]), b).fill(article.parse(text, "a.md"))
+    assert out.markdown.count("grow") == 1, out.markdown
+    assert "## Notes\nServices grow together.\n" in out.markdown, "the author's text is untouched"
+    assert "The forces at play:\n\n- speed" in out.markdown, "the rest of the fill stays"
+
+
+def test_a_later_fill_drops_what_an_earlier_fill_showed(tmp_path: Path) -> None:
+    b = _repeats(tmp_path)
+    text = "## Introduction\n\n## Summary\n"
+    out = Filler(Settings(root=tmp_path, run=False, append=[]), b).fill(article.parse(text, "a.md"))
+    md = out.markdown
+    assert md.count("Demo keeps services apart.") == 1
+    assert md.index("Demo keeps services apart.") < md.index("## Summary"), "the first one stays"
+    assert "## Summary\n\n- keep them apart" in md
+    assert out.filled == ["introduction", "summary"]
+
+
+def test_a_fill_emptied_by_repeats_is_reported_empty(tmp_path: Path) -> None:
+    folder = tmp_path / "snippets" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "bundle.yml").write_text("name: Demo\nsummary:\n  text: Demo keeps services apart.\n")
+    b = bundle.load(folder)
+    text = "## Introduction\nDemo keeps services apart.\n\n## Summary\n<TODO>\n"
+    out = Filler(Settings(root=tmp_path, run=False, append=[]), b).fill(article.parse(text, "a.md"))
+    assert out.markdown.count("Demo keeps services apart.") == 1
+    assert out.filled == []
+    [problem] = [p for p in out.problems if p.level == "warning"]
+    assert str(problem.place) == "a.md:4", "reported once, on its heading; its TODO is not a second warning"
+    assert problem.message == ("section 'Summary' is empty: every paragraph the bundle has for 'summary' "
+                               "is shown elsewhere on the page")
+
+
+def test_only_prose_paragraphs_are_dropped() -> None:
+    from pattern_articles.pages.fill import drop_repeated_paragraphs
+
+    seen = {"Think twice when:", '!!! note "No trace" This run recorded no events.', "Said once."}
+    generated = ("Think twice when:\n\n- it is small\n\n"
+                 '!!! note "No trace"\n    This run recorded no events.\n\nSaid once.\n\nNew here.\n')
+    out = drop_repeated_paragraphs(generated, seen)
+    assert out == ("Think twice when:\n\n- it is small\n\n"
+                   '!!! note "No trace"\n    This run recorded no events.\n\nNew here.\n')
+    assert "New here." in seen
+    # a paragraph twice within one fill: the second goes
+    assert drop_repeated_paragraphs("Twice.\n\nTwice.\n", set()) == "Twice.\n"

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from ..errors import PatternError, Place, Problem
 from ..paths import resolve_through
 
 if TYPE_CHECKING:
-    from .model import BundleModel
+    from .model import BundleModel, Event, Step
 
 METADATA_NAMES = ("bundle.yml", "bundle.yaml", "pattern.yml", "pattern.yaml")
 
@@ -445,6 +445,85 @@ def _prose_problem(err: Any, where: str, reference: Place) -> Problem:
                    "fix the Markdown file; bundle.yml names it")
 
 
+def _check_messages(bundle: Bundle, events: Mapping[str, Event]) -> Iterator[Problem]:
+    """How each message travels: a call or a hand-off goes to someone, and a call's replies
+    are messages of their own, declared as replies and sent back by whoever got the call."""
+    for index, event in enumerate(bundle.model.events):
+        if event is not events.get(event.name):
+            continue  # the second of a duplicate: already reported
+        if event.via in ("call", "send") and not event.consumers:
+            what = "a call" if event.via == "call" else "a hand-off"
+            yield Problem(
+                f"'{event.name}' travels by '{event.via}' but has no consumers: {what} goes to someone",
+                bundle.place("events", index, "via"),
+                "name its receiver in consumers",
+            )
+        if event.replies and event.via != "call":
+            yield Problem(
+                f"'{event.name}' lists replies but travels by '{event.via}': only a call is answered",
+                bundle.place("events", index, "replies"),
+                "give it 'via: call', or remove 'replies' (a published event or a hand-off gets no reply)",
+            )
+            continue
+        for r_index, name in enumerate(event.replies):
+            reply = events.get(name)
+            where = bundle.place("events", index, "replies", r_index)
+            if reply is None:
+                yield Problem(
+                    f"'{event.name}' names reply '{name}', which is not a declared message",
+                    where,
+                    f"declare '{name}' under 'events' with 'kind: reply', 'via: call', the callee as "
+                    "producer and the caller as consumer",
+                )
+            elif reply.kind != "reply":
+                yield Problem(
+                    f"'{event.name}' names reply '{name}', which is declared with kind '{reply.kind}'",
+                    where,
+                    f"give '{name}' 'kind: reply', or remove it from the replies of '{event.name}'",
+                )
+            else:
+                strangers = [p for p in reply.producers if p not in event.consumers]
+                if strangers:
+                    yield Problem(
+                        f"reply '{name}' is produced by '{strangers[0]}', which does not receive "
+                        f"'{event.name}': only the callee answers a call",
+                        where,
+                        f"make the producer of '{name}' one of the consumers of '{event.name}'",
+                    )
+
+
+def _check_step_style(bundle: Bundle, loc: tuple[str | int, ...], step: Step,
+                      events: Mapping[str, Event]) -> Iterator[Problem]:
+    """A timeout follows a call, and a join cannot wait for more messages than can come."""
+    if step.on_timeout is not None:
+        waited = events.get(step.on_timeout)
+        if waited is None:
+            yield Problem(
+                f"flow step's on_timeout names undeclared message '{step.on_timeout}'",
+                bundle.place(*loc, "on_timeout"),
+                "name the call whose reply did not come; declare it under 'events' with 'via: call'",
+            )
+        elif waited.via != "call":
+            yield Problem(
+                f"flow step's on_timeout names '{step.on_timeout}', which travels by '{waited.via}': "
+                "only a call waits for a reply",
+                bundle.place(*loc, "on_timeout"),
+                f"give '{step.on_timeout}' 'via: call', or use reacts_to",
+            )
+    if step.join is not None:
+        from .model import parse_join
+
+        mode, count, _ = parse_join(step.join)
+        awaited = sum(len(events[t].producers) for t in step.triggers if t in events)
+        if mode == "first" and count is not None and all(t in events for t in step.triggers) and count > awaited:
+            yield Problem(
+                f"join '{step.join}' waits for {count} messages, but the step can get only {awaited} "
+                f"(one per producer of {', '.join(repr(t) for t in step.triggers)})",
+                bundle.place(*loc, "join"),
+                "lower N, or add the missing producers to the awaited message",
+            )
+
+
 def cross_check(bundle: Bundle) -> Iterator[Problem]:
     """Checks across fields that a per-field schema cannot express."""
     m = bundle.model
@@ -475,6 +554,7 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                     bundle.place("events", index, "consumers", c_index),
                     f"declare it under 'participants' or use one of: {', '.join(sorted(participants))}",
                 )
+    yield from _check_messages(bundle, events)
     seen_ids: set[str] = set()
     for index, participant in enumerate(m.participants):
         if participant.id in seen_ids:
@@ -517,8 +597,10 @@ def cross_check(bundle: Bundle) -> Iterator[Problem]:
                         f"'{step.actor}' emits '{name}', which is not among its producers "
                         f"({', '.join(repr(p) for p in producers)})",
                         bundle.place(*loc, "emits", e_index),
-                        "only the producer of an event may emit it",
+                        "only the producer of an event may emit it" if len(producers) == 1 else
+                        f"add '{step.actor}' to the producers of '{name}', or move the emit to one of them",
                     )
+            yield from _check_step_style(bundle, loc, step, events)
         for c_index, comp in enumerate(getattr(flow, "compensations", [])):
             if comp.via_event not in events:
                 yield Problem(

@@ -5,6 +5,8 @@ The rules, in one place:
 * a section is filled only when its body is empty or holds only TODO markers;
 * a heading maps to a bundle section through the alias table (``settings.sections``);
 * bundle content with no heading is appended after the last section (``settings.append``);
+* a paragraph is shown once per page: a fill drops a paragraph the author wrote anywhere on
+  the page or an earlier fill showed (the first stays); a fill left empty is reported;
 * a heading slip ("What is X Pattern" / "Why use X Pattern" naming another pattern where the
   article's own section belongs) is reported and, unless ``fix_headings`` is off, shown with
   the right name — the only change ever made to authored text, and only in the output; any
@@ -27,6 +29,7 @@ from ..content.snippets import excerpt, split_ref
 from ..errors import PatternError, Place, Problem, escape_controls
 from ..paths import project_relative
 from ..settings import Settings
+from .vocabulary import vocabulary
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -42,7 +45,7 @@ DIRECTIVE_INFO = "pattern-snippet"
 
 #: What to add to the metadata to fill each section, quoted in "section is empty" hints.
 FIELD_HINTS: dict[str, str] = {
-    "introduction": "'description' (or 'definition: {text: ...}')",
+    "introduction": "'description' (or 'definition: {text: ...}', when no section shows the definition)",
     "problem": "'problem' (problem: {context: ..., forces: [...]})",
     "definition": "'definition' (definition: {text: ..., analogy: ...})",
     "use_case": "'use_case' (use_case: {text: ...}), or 'participants', 'events' and 'flows'",
@@ -152,6 +155,10 @@ class Filler:
         self.problems: list[Problem] = []
         self.specs: list[RunSpec] = []
         self.article: Article | None = None
+        #: section keys the page shows under their own heading (set by :meth:`fill`)
+        self.present: frozenset[str] = frozenset()
+        #: how this bundle's participants talk: "publishes", "calls … with", "passes … to"
+        self.words = vocabulary(bundle.model)
         m = bundle.model
         self.own = [m.name, *m.aliases]
         others = {r.name or r.pattern.replace("-", " ").title() for r in m.related}
@@ -173,6 +180,13 @@ class Filler:
         levels = [s.level for s in article.sections if s.level > 1]
         base_level = min(levels) if levels else 2
         slips = checks.heading_slips([s.title for s in article.sections], self.own, self.site_others())
+        # every section key the page will show under its own heading, known before any fill:
+        # a template leaves out what another section shows (the Introduction, the definition)
+        keys = [checks.match_section(slips[i].fixed if i in slips else s.title, self.own, aliases)
+                for i, s in enumerate(article.sections)]
+        self.present = frozenset(k for k in keys if k is not None) | frozenset(self.settings.append)
+        # paragraphs already on the page: the author's anywhere, then each fill's in page order
+        seen = paragraph_texts("".join(article.lines[article.front_matter_end:]))
         fixed_headings: list[Problem] = []
         for index, section in enumerate(article.sections):
             title = section.title
@@ -196,7 +210,7 @@ class Filler:
                         f"did you mean '{slip.fixed}'?",
                     ))
                 title = slip.fixed
-            key = checks.match_section(title, self.own, aliases)
+            key = keys[index]
             if key is not None:
                 covered.add(key)
             if not article.is_empty(section):
@@ -209,10 +223,20 @@ class Filler:
                 ))
                 reported.add(index)
                 continue
-            text = self.section(key, section.level)
+            generated = self.section(key, section.level)
+            text = drop_repeated_paragraphs(generated, seen)
             if text.strip():
                 fills[index] = text
                 filled.append(key)
+            elif generated.strip():
+                self.problems.append(Problem(
+                    f"section '{title}' is empty: every paragraph the bundle has for '{key}' "
+                    "is shown elsewhere on the page",
+                    place,
+                    "write the section, or give the bundle text of its own for it "
+                    "(a paragraph is shown once per page)",
+                ))
+                reported.add(index)
             else:
                 self.problems.append(Problem(
                     f"section '{title}' is empty and the bundle has no '{key}' content",
@@ -226,7 +250,7 @@ class Filler:
         for key in self.settings.append:
             if key in covered:
                 continue
-            text = self.section(key, base_level)
+            text = drop_repeated_paragraphs(self.section(key, base_level), seen)
             if text.strip():
                 appended_parts.append("#" * base_level + " " + self.settings.title_for(key) + "\n\n" + text)
                 appended[key] = appended_parts[-1]
@@ -337,6 +361,8 @@ class Filler:
             "bundle": self.bundle,
             "pattern": m.name,
             "level": level,
+            "present": self.present,
+            "words": self.words,
             "h": lambda n=1: "#" * min(6, level + n),
             "show": self.show,
             "flow_diagram": self.flow_diagram,
@@ -524,9 +550,9 @@ class Filler:
 
         if outcome is not None and outcome.status == "skipped":
             return (f'!!! info "Not run on this machine: {_quote(outcome.result.reason)}"\n'
-                    "    The diagram is drawn from the events of a run, so there is none to show here.")
+                    f"    The diagram is drawn from the {self.words.messages} of a run, so there is none to show here.")
         if outcome is None or not outcome.result.trace:
-            return '!!! note "No trace"\n    This run recorded no events.'
+            return f'!!! note "No trace"\n    This run recorded no {self.words.messages}.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
         return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
 
@@ -639,6 +665,50 @@ def verified_mark(outcome: Outcome) -> str:
         status, label = "passed", _RAN_LABEL  # ran now or reused: the same bytes either way
         detail = f"This is what the code printed when it ran; it matches the output recorded in {golden}"
     return f'<span class="pa-verified" data-status="{status}" title="{html.escape(detail)}">{label}</span>'
+
+
+def _paragraphs(markdown: str) -> list[tuple[int, int, str, bool]]:
+    """Every paragraph of ``markdown``: ``(first line, end line, text, top level)``, its text
+    with whitespace runs made one space, so a YAML-folded line and an authored one compare."""
+    tokens = block_parser().parse(markdown.replace("\r\n", "\n"))
+    found: list[tuple[int, int, str, bool]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "paragraph_open" and token.map and i + 1 < len(tokens):
+            text = " ".join(tokens[i + 1].content.split())
+            if text:
+                found.append((token.map[0], token.map[1], text, token.level == 0))
+    return found
+
+
+def paragraph_texts(markdown: str) -> set[str]:
+    """The text of every paragraph in ``markdown``, list items and quotes included."""
+    return {text for _, _, text, _ in _paragraphs(markdown)}
+
+
+#: Paragraphs that may repeat: a tabbed block, an admonition, a table, inline HTML (the
+#: "verified output" mark under each output) are structure, not prose.
+_STRUCTURE = ("!!!", "???", "===", "|", "<")
+
+
+def drop_repeated_paragraphs(generated: str, seen: set[str]) -> str:
+    """``generated`` without its prose paragraphs already in ``seen``; ``seen`` then holds its own.
+
+    Why: two sections filled from one bundle may say the same thing (an Introduction made
+    of the description and the definition, then the definition again under "What is"); a
+    reader should meet a paragraph once. Only a filled paragraph is ever dropped, never the
+    author's, and the first one on the page stays. A lead-in ending with a colon is kept:
+    its meaning is the list it introduces.
+    """
+    drop: set[int] = set()
+    for start, end, text, top in _paragraphs(generated):
+        if top and text in seen and not text.startswith(_STRUCTURE) and not text.endswith(":"):
+            drop.update(range(start, end))
+        seen.add(text)
+    if not drop:
+        return generated
+    lines = generated.replace("\r\n", "\n").split("\n")
+    kept = "\n".join(line for n, line in enumerate(lines) if n not in drop)
+    return squeeze_blank_lines(kept).strip() + "\n" if kept.strip() else ""
 
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
