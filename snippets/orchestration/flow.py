@@ -26,9 +26,8 @@ async def run(name: str) -> None:
     print(f"scenario {name}: order {scenario.order_id}")
     network = Network(log=print)
     # --8<-- [start:wiring]
-    checkout = open_checkout(
-        network
-    )  # three services, one orchestrator
+    # three services and the orchestrator, serving their inboxes
+    checkout = open_checkout(network)
     if scenario.lose_reply:
         network.lose_next_reply(scenario.lose_reply)
     await place_order(network, scenario)

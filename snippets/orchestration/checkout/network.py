@@ -33,6 +33,7 @@ class Answer:
 
 Handler = Callable[[Message], Awaitable[Answer]]
 Reply = asyncio.Future[Message]
+Inbox = asyncio.Queue[tuple[Message, Reply]]
 
 
 class NoReply(Exception):
@@ -54,9 +55,7 @@ def line(
 @dataclass
 class Network:
     log: Log = print
-    inboxes: dict[str, asyncio.Queue[tuple[Message, Reply]]] = field(
-        default_factory=dict
-    )
+    inboxes: dict[str, Inbox] = field(default_factory=dict)
     lost: set[str] = field(default_factory=set)  # reply names
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -66,7 +65,7 @@ class Network:
 
     def serve(self, name: str, handler: Handler) -> None:
         """Start answering the requests addressed to `name`."""
-        inbox: asyncio.Queue[tuple[Message, Reply]] = asyncio.Queue()
+        inbox: Inbox = asyncio.Queue()
         self.inboxes[name] = inbox
         self.tasks.append(
             asyncio.create_task(self._answer(inbox, handler))
@@ -80,67 +79,39 @@ class Network:
         most `deadline` seconds."""
         reply: Reply = asyncio.get_running_loop().create_future()
         trace("call", request)
-        self.log(
-            line(
-                request.sender,
-                "->",
-                request.receiver,
-                request.name,
-                note,
-            )
-        )
+        self.log(line(request.sender, "->", request.receiver,
+                      request.name, note))
         await self.inboxes[request.receiver].put((request, reply))
         try:
             return await asyncio.wait_for(reply, deadline)
         except asyncio.TimeoutError:
             lost = NoReply(request, deadline)
             trace("timeout", request, lost.timeout_id)
-            self.log(
-                line(
-                    request.sender,
-                    "--",
-                    request.receiver,
-                    request.name,
-                    f"gave up after {deadline} s",
-                )
-            )
+            self.log(line(request.sender, "--", request.receiver,
+                          request.name, f"gave up after {deadline} s"))
             raise lost from None
         # --8<-- [end:call]
 
-    async def _answer(
-        self,
-        inbox: asyncio.Queue[tuple[Message, Reply]],
-        handler: Handler,
-    ) -> None:
+    # --8<-- [start:answer]
+    async def _answer(self, inbox: Inbox, handler: Handler) -> None:
+        """Serve one inbox: handle each request, send back its reply,
+        unless the network loses it or the caller stopped waiting."""
         while True:
             request, reply = await inbox.get()
             answer = await handler(request)
-            message = answer.reply
-            if message.name in self.lost:
+            message, note = answer.reply, answer.note
+            if message.name in self.lost:  # on purpose, once
                 self.lost.discard(message.name)
-                self.log(
-                    line(
-                        message.receiver,
-                        "<x",
-                        message.sender,
-                        message.name,
-                        f"lost: {answer.note}",
-                    )
-                )
+                self.log(line(message.receiver, "<x", message.sender,
+                              message.name, f"lost: {note}"))
                 continue
-            if reply.done():  # the caller stopped waiting
+            if reply.done():  # too late: the caller gave up
                 continue
             trace("reply", message)
-            self.log(
-                line(
-                    message.receiver,
-                    "<-",
-                    message.sender,
-                    message.name,
-                    answer.note,
-                )
-            )
+            self.log(line(message.receiver, "<-", message.sender,
+                          message.name, note))
             reply.set_result(message)
+        # --8<-- [end:answer]
 
     async def close(self) -> None:
         for task in self.tasks:

@@ -25,33 +25,18 @@ class Step:
     service: str
     request: str  # the call that does the work
     done: str  # the reply that means it was done
-    sends: tuple[str, ...]  # what of the order the request carries
     undo: str | None = None  # the call that compensates it
+    sends: tuple[str, ...] = ()  # what of the order it carries
 
 
 CHECKOUT = (
-    Step(
-        "order",
-        "CreateOrder",
-        "OrderCreated",
-        ("customer", "sku", "quantity"),
-        undo="CancelOrder",
-    ),
-    Step(
-        "inventory",
-        "ReserveStock",
-        "StockReserved",
-        ("sku", "quantity"),
-        undo="ReleaseStock",
-    ),
-    Step(
-        "payment",
-        "ChargeCard",
-        "PaymentCharged",
-        ("customer", "amount_cents"),
-        undo="RefundPayment",
-    ),
-    Step("order", "ApproveOrder", "OrderApproved", ()),
+    Step("order", "CreateOrder", "OrderCreated", undo="CancelOrder",
+         sends=("customer", "sku", "quantity")),
+    Step("inventory", "ReserveStock", "StockReserved",
+         undo="ReleaseStock", sends=("sku", "quantity")),
+    Step("payment", "ChargeCard", "PaymentCharged",
+         undo="RefundPayment", sends=("customer", "amount_cents")),
+    Step("order", "ApproveOrder", "OrderApproved"),
 )
 # --8<-- [end:steps]
 
@@ -89,12 +74,8 @@ class Orchestrator:
     sagas: dict[str, Saga] = field(default_factory=dict)
 
     def request(
-        self,
-        step: str,
-        to: str,
-        order_id: str,
-        payload: dict[str, Any],
-        cause: str,
+        self, step: str, to: str, order_id: str,
+        payload: dict[str, Any], cause: str,
     ) -> Message:
         return Message(
             step, self.name, to, order_id, payload, caused_by=cause
@@ -150,13 +131,8 @@ class Orchestrator:
         for step in reversed(saga.done):
             if step.undo is None:
                 continue
-            request = self.request(
-                step.undo,
-                step.service,
-                order_id,
-                {"reason": reason},
-                cause,
-            )
+            request = self.request(step.undo, step.service, order_id,
+                                   {"reason": reason}, cause)
             for _attempt in range(ATTEMPTS):
                 try:
                     reply = await self.network.call(

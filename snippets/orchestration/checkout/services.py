@@ -110,9 +110,8 @@ class InventoryService(Service):
                 else:
                     sku, quantity = reservation
                     self.stock[sku] += quantity
-                    note = (
-                        f"released {quantity}, {self.stock[sku]} left"
-                    )
+                    left = self.stock[sku]
+                    note = f"released {quantity}, {left} left"
                 return Answer(request.answer("StockReleased"), note)
             # --8<-- [end:release]
         raise ValueError(f"inventory: unknown request {request.name}")
