@@ -19,6 +19,7 @@ from tests.conftest import copy_project, needs_redis, run_mkdocs
 pytestmark = pytest.mark.e2e
 
 PAGE = Path("site/patterns/choreography-pattern/index.html")
+PERMALINK = "patterns/choreography-pattern/"
 PAGES = Path(".cache/pattern-articles/pages")
 GOLDEN = Path("snippets/choreography/expected/ordering.txt")
 
@@ -46,6 +47,27 @@ def entries(project: Path) -> list[Path]:
     return sorted((project / PAGES).glob("*.json"))
 
 
+def bundles_by_permalink(project: Path) -> dict[str, str]:
+    """Each article's permalink (front matter, kept in a stored page's meta) and its bundle,
+    so a test finds the entry of the page it means however many articles the site has."""
+    import yaml
+
+    from pattern_articles import settings as settings_mod
+    from pattern_articles.project import Project
+
+    found = {}
+    for ref in Project(settings_mod.load(project / "mkdocs.yml")).articles():
+        text = (project / "docs" / ref.docs_path).read_text("utf-8")
+        found[str(yaml.safe_load(text.split("---", 2)[1])["permalink"])] = ref.bundle_id
+    return found
+
+
+def entry_of(project: Path, permalink: str = PERMALINK) -> Path:
+    """The stored entry of one page: exactly one, whatever else is stored."""
+    (entry,) = [e for e in entries(project) if read_entry(e)["meta"].get("permalink") == permalink]  # type: ignore[attr-defined]
+    return entry
+
+
 def read_entry(entry: Path) -> dict[str, object]:
     """An entry's content, its seal checked (see pagecache.seal)."""
     body = unsealed(entry.read_bytes(), entry.stem)
@@ -65,13 +87,17 @@ def write_entry(entry: Path, stored: dict[str, object]) -> None:
 def test_a_cold_build_stores_the_page_as_filled(project: Path) -> None:
     """A stored page is the filled page byte for byte: a reader cannot tell a run of this
     build from a reused one, so a warm build's page is the cold build's (see
-    test_reproducible). It counts every run of its bundle, shown or not, as the fill does."""
-    (entry,) = entries(project)
-    stored = read_entry(entry)
-    markdown = str(stored["markdown"])
-    assert 'data-status="passed"' in markdown and 'data-status="cached"' not in markdown
-    scenarios = sum(1 for _ in (project / "snippets/choreography/expected").glob("*.txt"))
-    assert int(str(stored["runs"])) == scenarios
+    test_reproducible). It counts every run of its bundle, shown or not, as the fill does.
+    Every article of the site is stored, each counting its own bundle's runs."""
+    bundles = bundles_by_permalink(project)
+    stored_pages = [read_entry(entry) for entry in entries(project)]
+    assert sorted(page["meta"]["permalink"] for page in stored_pages) == sorted(bundles)  # type: ignore[index]
+    for stored in stored_pages:
+        markdown = str(stored["markdown"])
+        assert 'data-status="passed"' in markdown and 'data-status="cached"' not in markdown
+        bundle = bundles[stored["meta"]["permalink"]]  # type: ignore[index]
+        scenarios = sum(1 for _ in (project / "snippets" / bundle / "expected").glob("*.txt"))
+        assert int(str(stored["runs"])) == scenarios, bundle
 
 
 def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None:
@@ -91,7 +117,7 @@ def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None
 @needs_redis
 def test_the_hit_really_comes_from_the_cache(project: Path) -> None:
     build(project)
-    (entry,) = entries(project)
+    entry = entry_of(project)
     stored = read_entry(entry)
     stored["markdown"] = str(stored["markdown"]) + "\n\nPAGE-CACHE-SENTINEL\n"
     write_entry(entry, stored)
@@ -138,7 +164,8 @@ def test_a_failing_run_is_never_stored(tmp_path: Path) -> None:
         result = build(folder)
         assert result.returncode != 0
         assert "ordering.py" in result.stderr
-    assert entries(folder) == []
+    stored = [read_entry(entry)["meta"].get("permalink") for entry in entries(folder)]  # type: ignore[attr-defined]
+    assert PERMALINK not in stored, "the page whose run failed is not stored (other articles may be)"
 
 
 HOOK = '''
