@@ -220,11 +220,17 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
 
         loc, flow = found
         events = {e.name: e for e in bundle.model.events}
-        consumers = {n: list(e.consumers) for n, e in events.items()}
+        happy = loc == ("flows", "happy_path")
         # in a failure path a consumer may legitimately never see an event the run
-        # stopped before; only the happy path demands every declared consumer react.
-        if loc != ("flows", "happy_path"):
-            consumers = {}
+        # stopped before, and a call may go unanswered; only the happy path demands every
+        # declared consumer react and every call be answered.
+        consumers = {n: list(e.consumers) for n, e in events.items()} if happy else {}
+
+        def wait_place(index: int) -> Place:
+            step = flow.steps[index]
+            key = "join" if step.join is not None else "on_timeout" if step.on_timeout else "reacts_to"
+            return bundle.place(*loc, "steps", index, key)
+
         check = FlowCheck(
             steps=flow.steps,
             consumers=consumers,
@@ -234,6 +240,12 @@ def judge(bundle: Bundle, spec: RunSpec, result: RunResult, *, trace_checks: boo
                 e.name: bundle.place("events", i, "consumers") for i, e in enumerate(bundle.model.events)
             },
             snippet=f"{spec.id}",
+            events=events,
+            producer_places={
+                e.name: bundle.place("events", i, "producer") for i, e in enumerate(bundle.model.events)
+            },
+            wait_places=[wait_place(i) for i in range(len(flow.steps))],
+            demand_answers=happy,
         )
         problems = check_trace(result.trace, check)
     if mismatch is not None:

@@ -281,15 +281,11 @@ class Filler:
 
     def check_cycles(self) -> None:
         """Declared flows whose events trigger each other in a loop: an event storm risk."""
-        from ..content.trace import event_cycles
+        from ..content.trace import event_cycles, message_edges
 
-        edges = [
-            (trigger, emitted)
-            for _, flow in self.bundle.model.all_flows()
-            for step in flow.steps
-            for trigger in step.triggers
-            for emitted in step.emits
-        ]
+        model = self.bundle.model
+        # a step's triggers (a join has several); a call's reply is a round trip, not a loop
+        edges = message_edges((step for _, flow in model.all_flows() for step in flow.steps), model.events)
         for cycle in event_cycles(edges):
             self.problems.append(Problem(
                 "declared events form a cycle: " + " -> ".join(cycle),
