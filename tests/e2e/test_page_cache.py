@@ -19,7 +19,7 @@ from tests.conftest import copy_project, needs_redis, run_mkdocs
 pytestmark = pytest.mark.e2e
 
 PAGE = Path("site/patterns/choreography-pattern/index.html")
-PERMALINK = "patterns/choreography-pattern/"
+TITLE = "Choreography Pattern: "  # its source title, up to the <TODO>
 PAGES = Path(".cache/pattern-articles/pages")
 GOLDEN = Path("snippets/choreography/expected/ordering.txt")
 
@@ -47,27 +47,6 @@ def entries(project: Path) -> list[Path]:
     return sorted((project / PAGES).glob("*.json"))
 
 
-def bundles_by_permalink(project: Path) -> dict[str, str]:
-    """Each article's permalink (front matter, kept in a stored page's meta) and its bundle,
-    so a test finds the entry of the page it means however many articles the site has."""
-    import yaml
-
-    from pattern_articles import settings as settings_mod
-    from pattern_articles.project import Project
-
-    found = {}
-    for ref in Project(settings_mod.load(project / "mkdocs.yml")).articles():
-        text = (project / "docs" / ref.docs_path).read_text("utf-8")
-        found[str(yaml.safe_load(text.split("---", 2)[1])["permalink"])] = ref.bundle_id
-    return found
-
-
-def entry_of(project: Path, permalink: str = PERMALINK) -> Path:
-    """The stored entry of one page: exactly one, whatever else is stored."""
-    (entry,) = [e for e in entries(project) if read_entry(e)["meta"].get("permalink") == permalink]  # type: ignore[attr-defined]
-    return entry
-
-
 def read_entry(entry: Path) -> dict[str, object]:
     """An entry's content, its seal checked (see pagecache.seal)."""
     body = unsealed(entry.read_bytes(), entry.stem)
@@ -83,19 +62,50 @@ def write_entry(entry: Path, stored: dict[str, object]) -> None:
     entry.write_bytes(seal(body, entry.stem) + body)
 
 
+def articles_of(project: Path) -> dict[str, str]:
+    """Each article's title as its source gives it, up to the ``<TODO>`` the fill replaces,
+    and its bundle. A stored page keeps the filled title in its meta, so a test finds the
+    entry of the page it means however many articles the site has."""
+    import yaml
+
+    from pattern_articles import settings as settings_mod
+    from pattern_articles.project import Project
+
+    found = {}
+    for ref in Project(settings_mod.load(project / "mkdocs.yml")).articles():
+        text = (project / "docs" / ref.docs_path).read_text("utf-8")
+        title = str(yaml.safe_load(text.split("---", 2)[1])["title"])
+        found[title.split("<TODO>", 1)[0]] = ref.bundle_id
+    return found
+
+
+def article_of(stored: dict[str, object], articles: dict[str, str]) -> str:
+    """The title prefix of the article a stored page was filled from."""
+    title = str(stored["meta"]["title"])  # type: ignore[index]
+    (prefix,) = [prefix for prefix in articles if title.startswith(prefix)]
+    return prefix
+
+
+def entry_of(project: Path, prefix: str = TITLE) -> Path:
+    """The stored entry of one page: exactly one, whatever else is stored."""
+    articles = articles_of(project)
+    (entry,) = [e for e in entries(project) if article_of(read_entry(e), articles) == prefix]
+    return entry
+
+
 @needs_redis
 def test_a_cold_build_stores_the_page_as_filled(project: Path) -> None:
     """A stored page is the filled page byte for byte: a reader cannot tell a run of this
     build from a reused one, so a warm build's page is the cold build's (see
     test_reproducible). It counts every run of its bundle, shown or not, as the fill does.
     Every article of the site is stored, each counting its own bundle's runs."""
-    bundles = bundles_by_permalink(project)
+    articles = articles_of(project)
     stored_pages = [read_entry(entry) for entry in entries(project)]
-    assert sorted(page["meta"]["permalink"] for page in stored_pages) == sorted(bundles)  # type: ignore[index]
+    assert sorted(article_of(page, articles) for page in stored_pages) == sorted(articles)
     for stored in stored_pages:
         markdown = str(stored["markdown"])
         assert 'data-status="passed"' in markdown and 'data-status="cached"' not in markdown
-        bundle = bundles[stored["meta"]["permalink"]]  # type: ignore[index]
+        bundle = articles[article_of(stored, articles)]
         scenarios = sum(1 for _ in (project / "snippets" / bundle / "expected").glob("*.txt"))
         assert int(str(stored["runs"])) == scenarios, bundle
 
@@ -164,8 +174,9 @@ def test_a_failing_run_is_never_stored(tmp_path: Path) -> None:
         result = build(folder)
         assert result.returncode != 0
         assert "ordering.py" in result.stderr
-    stored = [read_entry(entry)["meta"].get("permalink") for entry in entries(folder)]  # type: ignore[attr-defined]
-    assert PERMALINK not in stored, "the page whose run failed is not stored (other articles may be)"
+    articles = articles_of(folder)
+    stored = [article_of(read_entry(entry), articles) for entry in entries(folder)]
+    assert TITLE not in stored, "the page whose run failed is not stored (other articles may be)"
 
 
 HOOK = '''
