@@ -344,6 +344,23 @@ CASES: tuple[Case, ...] = (
          (write("docs/other.md", "---\ntitle: 'Other Pattern: <TODO>'\n---\n\nText.\n"),),
          **same(1, "docs/other.md:2: the title still says TODO ('Other Pattern: <TODO>') and the page names "
                    "no bundle")),
+    # ------------------------------------------------------------------ interaction styles (issue 20)
+    Case("join-malformed", "interaction styles", "a step's join is not a form the check knows",
+         (replace(B, "reacts_to: OrderPlaced, action", "reacts_to: OrderPlaced, join: first two, action"),),
+         **same(2, f"{B}:13: flows.happy_path.steps.1.join: 'first two': join must be 'all', 'first N', "
+                   "'deadline' or 'first N or deadline'")),
+    Case("replies-on-broker-event", "interaction styles", "a published event lists replies",
+         (replace(B, "consumers: [payment]}", "consumers: [payment], replies: [OrderPlaced]}"),),
+         **same(2, f"{B}:8: 'OrderPlaced' lists replies but travels by 'broker': only a call is answered")),
+    Case("reply-undeclared", "interaction styles", "a call names a reply that is not declared",
+         (replace(B, "{name: OrderPlaced, producer: order, consumers: [payment]}",
+                  "{name: OrderPlaced, via: call, producer: order, consumers: [payment], replies: [Accepted]}"),),
+         **same(2, f"{B}:8: 'OrderPlaced' names reply 'Accepted', which is not a declared message")),
+    Case("actor-not-a-producer", "interaction styles", "a step's actor is not among its message's producers",
+         (replace(B, "  - {id: payment, name: Payment service}\n",
+                  "  - {id: payment, name: Payment service}\n  - {id: bank, name: Bank}\n"),
+          replace(B, "producer: order,", "producer: [payment, bank],")),
+         **same(2, f"{B}:13: 'order' emits 'OrderPlaced', which is not among its producers ('payment', 'bank')")),
     # ------------------------------------------------------------------ mkdocs.yml settings
     Case("settings-unknown", "bad mkdocs.yml plugin settings", "a misspelt setting",
          (append(M, "      colour: red\n"),),

@@ -215,3 +215,46 @@ def test_names_in_a_trace_cannot_add_mermaid_statements() -> None:
     assert "    participant order as Order#59; service #35;2" in lines
     assert "#59;" in diagram and "#35;1" in diagram and "#60;b#62;" in diagram  # shown, not obeyed
     assert lines[-1].startswith("    Note over payment__Note_over_order__fake: crashed while handling x y")
+
+
+def test_broker_traces_draw_exactly_as_before_interaction_styles() -> None:
+    """Pinned from the drawing of main before issue 20: a broker bundle's diagrams must not
+    change by a byte (cached pages, goldens of built sites, readers' bookmarks)."""
+    assert diagram_from_trace(RACE, RACE_PARTS).split("\n") == [
+        "sequenceDiagram",
+        "    participant client as Client",
+        "    participant broker as Event broker",
+        "    participant order as Order",
+        "    participant payment as Payment",
+        "    participant inventory as Inventory",
+        "    participant shipping as Shipping",
+        "    client->>broker: PlaceOrder (o1)",
+        "    broker->>order: PlaceOrder (o1)",
+        "    order->>broker: OrderPlaced (o1)",
+        "    broker->>payment: OrderPlaced (o1)",
+        "    broker->>inventory: OrderPlaced (o1)",
+        "    payment->>broker: PaymentCompleted (o1)",
+        "    inventory->>broker: StockReserved (o1)",
+        "    broker->>shipping: PaymentCompleted (o1)",
+        "    broker->>shipping: StockReserved (o1)",
+        "    shipping->>broker: ShipmentScheduled (o1)",
+        "    client->>broker: PlaceOrder (o2)",
+        "    broker->>order: PlaceOrder (o2)",
+        "    order->>broker: OrderPlaced (o2)",
+        "    broker->>payment: OrderPlaced (o2)",
+    ]
+    assert diagram_from_trace(TRACE, PARTS, broker="Redis Streams", title="Happy").split("\n") == [
+        "sequenceDiagram",
+        "    title Happy",
+        "    participant order as Order service",
+        "    participant broker as Redis Streams",
+        "    participant payment as Payment service",
+        "    participant shipping as Shipping service",
+        "    order->>broker: OrderPlaced",
+        "    broker->>payment: OrderPlaced",
+        "    payment->>broker: PaymentCompleted",
+        "    broker->>shipping: PaymentCompleted",
+        "    broker-->>shipping: PaymentCompleted (again)",
+        "    Note over shipping: already processed: ignored",
+        "    shipping->>broker: ShipmentScheduled",
+    ]

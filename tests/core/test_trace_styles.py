@@ -464,3 +464,13 @@ def test_declared_broker_flow_is_drawn_as_before(events: Any) -> None:
         "    participant orch as Orchestrator", "    participant broker as Event broker",
         "    participant pay as Payment", "    orch->>broker: Chosen", "    broker->>pay: Chosen",
         "    pay->>broker: GiveUp"]
+
+
+def test_a_long_chain_whose_effects_landed_first_is_ordered_without_recursion() -> None:
+    """Thousands of hops, every line arriving before its cause's: no RecursionError."""
+    chain = [{"op": "publish", "service": "orch", "event": "E", "event_id": f"e{i}",
+              "caused_by": f"e{i - 1}" if i else None, "pid": i % 2} for i in range(5000)]
+    assert causal_order(list(reversed(chain))) == chain
+    loop = [{"op": "publish", "service": "orch", "event": "A", "event_id": "x", "caused_by": "y", "pid": 1},
+            {"op": "publish", "service": "pay", "event": "B", "event_id": "y", "caused_by": "x", "pid": 2}]
+    assert sorted(e["event_id"] for e in causal_order(loop)) == ["x", "y"]  # a malformed loop still ends

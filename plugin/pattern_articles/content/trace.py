@@ -280,18 +280,27 @@ def causal_order(trace: Sequence[TraceEvent], participants: Sequence[str] = ()) 
             roots[index] = len(roots)
     placed: dict[int, tuple[int, int]] = {}  # origin index -> (root, hops from it)
 
-    def place(index: int, visiting: frozenset[int] = frozenset()) -> tuple[int, int]:
-        if index in placed:
-            return placed[index]
-        causes = [i for i in cause_lines(index) if i not in visiting]
-        if not causes:  # a root, or a malformed trace's loop
-            result = (roots.get(index, len(roots)), 0)
-        else:
-            found = [place(cause, visiting | {index}) for cause in causes]
-            root = max(r for r, _ in found)
-            result = (root, 1 + max(d for r, d in found if r == root))
-        placed[index] = result
-        return result
+    def place(index: int) -> tuple[int, int]:
+        """Depth-first over the causes, with an explicit stack: a chain of thousands of
+        messages whose lines landed effects first must not exhaust Python's recursion."""
+        path, on_path = [index], {index}
+        while path:
+            node = path[-1]
+            causes = cause_lines(node)
+            pending = next((c for c in causes if c not in placed and c not in on_path), None)
+            if pending is not None:
+                path.append(pending)
+                on_path.add(pending)
+                continue
+            found = [placed[c] for c in causes if c in placed]  # a cause on the path: a loop
+            if not found:  # a root, or a malformed trace's loop
+                placed[node] = (roots.get(node, len(roots)), 0)
+            else:
+                root = max(r for r, _ in found)
+                placed[node] = (root, 1 + max(d for r, d in found if r == root))
+            path.pop()
+            on_path.discard(node)
+        return placed[index]
 
     handled: dict[tuple[str, str], int] = {}  # (service, message id) -> its handlings so far
     keyed: list[tuple[tuple[Any, ...], int, TraceEvent]] = []
@@ -491,10 +500,11 @@ def _order_problems(trace: Sequence[TraceEvent], emitted: Sequence[tuple[int, Tr
             producers = getattr(check.events.get(name), "producers", ())
             lines = [(i, e) for i, e in emitted if message_of(e) == name
                      and (len(producers) <= 1 or str(e.get("service")) == step.actor)]
+            seen = _Receipts(trace, step.actor)  # cheap until a join asks it
             for position, entry in lines:
                 causes = [by_id[c] for c in causes_of(entry) if c in by_id]
                 problem = (_timeout_problem(step, name, causes) if getattr(step, "on_timeout", None)
-                           else _join_problem(trace, position, step, name, causes, check.events) if several
+                           else _join_problem(seen.upto(position), step, name, causes, check.events) if several
                            else _single_problem(step, name, causes))
                 if problem:
                     # a plain "on X" mismatch names the emits line, as it always did
@@ -525,8 +535,8 @@ def _timeout_problem(step: Any, name: str, causes: Sequence[TraceEvent]) -> str:
     return f"'{name}' should follow a timeout of '{step.on_timeout}' but was caused by {_observed(causes)}"
 
 
-def _join_problem(trace: Sequence[TraceEvent], position: int, step: Any, name: str,
-                  causes: Sequence[TraceEvent], events: Mapping[str, Any]) -> str:
+def _join_problem(before: _Receipts, step: Any, name: str, causes: Sequence[TraceEvent],
+                  events: Mapping[str, Any]) -> str:
     """Whether the step waited as its ``join`` says (default: for all it awaits)."""
     from .model import parse_join
 
@@ -539,12 +549,11 @@ def _join_problem(trace: Sequence[TraceEvent], position: int, step: Any, name: s
     replies = all(getattr(events.get(t), "kind", "") == "reply" for t in step.triggers)
     noun = "replies" if replies else "messages"
     followed = len({id_of(c) for c in causes})
-    timed_out = any(c.get("op") == "timeout" for c in causes) or any(
-        e.get("op") == "timeout" and str(e.get("service")) == step.actor for e in trace[:position])
+    timed_out = any(c.get("op") == "timeout" for c in causes) or before.timed_out
     if mode == "all":
         awaited = [(t, p) for t in step.triggers for p in (getattr(events.get(t), "producers", None) or [None])]
         got = {(message_of(c), str(c.get("service"))) for c in causes}
-        got |= _received_before(trace, position, step.actor)
+        got |= before.got
         missing = [(t, p) for t, p in awaited
                    if not any(k == t and (p is None or s == p) for k, s in got)]
         if not missing:
@@ -562,16 +571,37 @@ def _join_problem(trace: Sequence[TraceEvent], position: int, step: Any, name: s
     return f"'{name}' should wait for {kinds} {noun} until a deadline but followed none and recorded no timeout"
 
 
-def _received_before(trace: Sequence[TraceEvent], position: int, actor: str) -> set[tuple[str, str]]:
-    """(kind, sender) of every message ``actor`` received before the line at ``position``."""
-    senders = {id_of(e): str(e.get("service")) for e in trace if e.get("op") == "publish"}
-    got: set[tuple[str, str]] = set()
-    for entry in trace[:position]:
-        if entry.get("op") == "consume" and str(entry.get("service")) == actor:
-            got.add((message_of(entry), senders.get(id_of(entry), "")))
-        elif entry.get("op") in DIRECT_OPS and str(entry.get("target")) == actor:
-            got.add((message_of(entry), str(entry.get("service"))))
-    return got
+class _Receipts:
+    """What one actor received, and whether it recorded a timeout, before a trace position.
+
+    Positions are asked in increasing order (the lines a step emitted, in trace order), so
+    one pass over the trace serves them all: a join over a long trace stays linear."""
+
+    def __init__(self, trace: Sequence[TraceEvent], actor: str) -> None:
+        self.trace, self.actor = trace, actor
+        self._senders: dict[str, str] | None = None
+        self.got: set[tuple[str, str]] = set()  # (kind, sender)
+        self.timed_out = False
+        self.position = 0
+
+    @property
+    def senders(self) -> dict[str, str]:
+        """Publisher of each published id: who sent what a ``consume`` line received."""
+        if self._senders is None:
+            self._senders = {id_of(e): str(e.get("service")) for e in self.trace if e.get("op") == "publish"}
+        return self._senders
+
+    def upto(self, position: int) -> _Receipts:
+        for entry in self.trace[self.position:position]:
+            op = entry.get("op")
+            if op == "consume" and str(entry.get("service")) == self.actor:
+                self.got.add((message_of(entry), self.senders.get(id_of(entry), "")))
+            elif op in DIRECT_OPS and str(entry.get("target")) == self.actor:
+                self.got.add((message_of(entry), str(entry.get("service"))))
+            elif op == "timeout" and str(entry.get("service")) == self.actor:
+                self.timed_out = True
+        self.position = max(self.position, position)
+        return self
 
 
 def message_edges(steps: Iterable[Any], events: Iterable[Any] = ()) -> list[tuple[str, str]]:
