@@ -298,3 +298,15 @@ def test_only_prose_paragraphs_are_dropped() -> None:
     assert "New here." in seen
     # a paragraph twice within one fill: the second goes
     assert drop_repeated_paragraphs("Twice.\n\nTwice.\n", set()) == "Twice.\n"
+
+
+def test_the_authors_paragraphs_are_found_between_headings_fences_and_blank_lines() -> None:
+    from pattern_articles.pages.fill import authored_paragraphs
+
+    text = ("## Notes\nFirst line\n  wrapped.\n\n```text\nIn a fence.\n```\nSetext\n======\n"
+            "- a list item\n")
+    found = authored_paragraphs(text.splitlines(keepends=True))
+    assert "First line wrapped." in found
+    assert "In a fence." not in found, "code is not prose"
+    assert "Setext" not in found, "a heading is not a paragraph"
+    assert "- a list item" in found and "a list item" not in found, "a list item keeps its marker"

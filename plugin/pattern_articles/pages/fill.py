@@ -186,7 +186,7 @@ class Filler:
                 for i, s in enumerate(article.sections)]
         self.present = frozenset(k for k in keys if k is not None) | frozenset(self.settings.append)
         # paragraphs already on the page: the author's anywhere, then each fill's in page order
-        seen = paragraph_texts("".join(article.lines[article.front_matter_end:]))
+        seen = ShownParagraphs(article.lines[article.front_matter_end:])
         fixed_headings: list[Problem] = []
         for index, section in enumerate(article.sections):
             title = section.title
@@ -224,7 +224,7 @@ class Filler:
                 reported.add(index)
                 continue
             generated = self.section(key, section.level)
-            text = drop_repeated_paragraphs(generated, seen)
+            text = drop_repeated_paragraphs(generated, seen.texts)
             if text.strip():
                 fills[index] = text
                 filled.append(key)
@@ -250,7 +250,7 @@ class Filler:
         for key in self.settings.append:
             if key in covered:
                 continue
-            text = drop_repeated_paragraphs(self.section(key, base_level), seen)
+            text = drop_repeated_paragraphs(self.section(key, base_level), seen.texts)
             if text.strip():
                 appended_parts.append("#" * base_level + " " + self.settings.title_for(key) + "\n\n" + text)
                 appended[key] = appended_parts[-1]
@@ -550,18 +550,20 @@ class Filler:
         if outcome is None or not outcome.result.trace:
             return f'!!! note "No trace"\n    This run recorded no {self.words.messages}.'
         parts = [(p.id, p.name) for p in self.bundle.model.participants]
-        return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
+        return fence(diagram_from_trace(outcome.result.trace, parts, broker=self.bundle.model.broker), "mermaid")
 
     def flow_diagram(self, flow: Flow, snippet: str = "") -> str:
         """The flow's diagram drawn from its real run when there is one, else from metadata."""
         from ..content.trace import diagram_from_flow, diagram_from_trace
 
-        parts = [(p.id, p.name) for p in self.bundle.model.participants]
+        m = self.bundle.model
+        parts = [(p.id, p.name) for p in m.participants]
         if snippet and flow.scenario:
             outcome = self.outcome(snippet, flow.scenario)
             if outcome is not None and outcome.result.trace:
-                return fence(diagram_from_trace(outcome.result.trace, parts), "mermaid")
-        return fence(diagram_from_flow(flow.steps, parts), "mermaid")
+                return fence(diagram_from_trace(outcome.result.trace, parts, broker=m.broker), "mermaid")
+        # the declared messages say how each travels: a call is drawn as a call, not published
+        return fence(diagram_from_flow(flow.steps, parts, broker=m.broker, events=m.events), "mermaid")
 
     # -- directives in prose -------------------------------------------------------------
     def directives(self, article: Article) -> dict[int, tuple[int, str]]:
@@ -676,9 +678,62 @@ def _paragraphs(markdown: str) -> list[tuple[int, int, str, bool]]:
     return found
 
 
-def paragraph_texts(markdown: str) -> set[str]:
-    """The text of every paragraph in ``markdown``, list items and quotes included."""
-    return {text for _, _, text, _ in _paragraphs(markdown)}
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+
+
+def authored_paragraphs(lines: list[str]) -> set[str]:
+    """The text of each paragraph the author wrote: runs of lines between blank lines,
+    headings and code fences, whitespace made one space (as :func:`_paragraphs` does).
+
+    A line scan, not a Markdown parse: parsing a long article costs seconds (10 MB: ~16 s)
+    and the fill already parses it twice; only paragraph boundaries matter here. A list
+    item or a quote counts with its marker, so it never equals a filled paragraph; a fill
+    repeating one is kept (shown twice, never lost).
+    """
+    found: set[str] = set()
+    block: list[str] = []
+    fence = ""
+
+    def close() -> None:
+        text = " ".join(" ".join(block).split())
+        if text:
+            found.add(text)
+        block.clear()
+
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        opened = _FENCE.match(line) if ("```" in line or "~~~" in line) else None
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                    and not line.strip()[len(opened.group(1)):].strip():
+                fence = ""
+            continue
+        if opened:
+            close()
+            fence = opened.group(1)
+        elif not line.strip() or _ATX.match(line):
+            close()
+        elif block and set(line.strip()) <= {"=", "-"} and not line.startswith("    "):
+            block.clear()  # a setext heading's underline (or a rule): the block was a heading
+        else:
+            block.append(line)
+    close()
+    return found
+
+
+class ShownParagraphs:
+    """The paragraphs already on the page, the author's read only when a fill first asks:
+    a page whose sections are all written never pays for the scan."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._texts: set[str] | None = None
+
+    @property
+    def texts(self) -> set[str]:
+        if self._texts is None:
+            self._texts = authored_paragraphs(self._lines)
+        return self._texts
 
 
 #: Paragraphs that may repeat: a tabbed block, an admonition, a table, inline HTML (the

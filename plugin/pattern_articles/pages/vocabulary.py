@@ -106,7 +106,7 @@ class Vocabulary:
             elif self.style == "call":
                 if event.name in self.answered:
                     continue
-                replies = ", ".join(code(r) for r in event.replies) or NONE
+                replies = ", ".join(code(r) for r in event.replies) or ("one-way" if event.via == "send" else NONE)
                 out.append((code(event.name), sent_by, received, replies))
             elif self.style == "send":
                 out.append((code(event.name), sent_by, received))
