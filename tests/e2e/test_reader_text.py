@@ -185,3 +185,15 @@ def test_no_text_talks_about_the_build(built_site: Built, url: str) -> None:
         found = BUILD_TALK.search(text)
         where = text[max(0, found.start() - 80):found.end() + 80] if found else ""
         assert found is None, f"{url}: reader-facing text mentions the build: …{where}…"
+
+
+@pytest.mark.parametrize(("url", "other"), [(CHOREOGRAPHY, ORCHESTRATION), (ORCHESTRATION, CHOREOGRAPHY)])
+def test_the_two_articles_contrast_tables_link_to_each_other(built_site: Built, url: str, other: str) -> None:
+    """Each article's "side by side" table heads its other column with the other article,
+    linked, and its related patterns link there too (not to an outside page)."""
+    page = article(built_site, url)
+    href = "../" + other.rstrip("/").rsplit("/", 1)[1] + "/"
+    name = other.rstrip("/").rsplit("/", 1)[1].removesuffix("-pattern").title()
+    assert f'<th><a href="{href}">{name}</a></th>' in page, f"{url}: the contrast column is not linked to {other}"
+    related = page.split('id="related-patterns"', 1)[1]
+    assert f'<a href="{href}">{name}</a>' in related.split("</ul>", 1)[0]
