@@ -166,6 +166,32 @@ def test_no_paragraph_is_shown_twice(built_site: Built, url: str) -> None:
     assert twice == [], f"{url}: paragraphs shown more than once: {twice}"
 
 
+#: The Use Case template's caption under the flows' diagrams: the same words on every page
+#: by design, so a reader recognizes what the diagrams are.
+CAPTION = "The diagrams in this section are drawn from the "
+
+
+def paragraphs_of(page: str) -> list[str]:
+    body = page.split('class="md-content__inner', 1)[1]
+    return [" ".join(re.sub(r"<[^>]+>", "", p).split()) for p in re.findall(r"<p>(.*?)</p>", body, re.S)]
+
+
+def test_no_article_repeats_another_articles_paragraph(built_site: Built) -> None:
+    """Articles of one series are read one after the other: a paragraph copied from the
+    previous post, even with a sentence added, reads as filler."""
+    from difflib import SequenceMatcher
+
+    by_url = {url: [p for p in paragraphs_of(article(built_site, url)) if len(p) > 80 and not p.startswith(CAPTION)]
+              for url in ARTICLES}
+    for index, url in enumerate(ARTICLES):
+        for other in ARTICLES[index + 1:]:
+            for mine in by_url[url]:
+                for theirs in by_url[other]:
+                    match = SequenceMatcher(None, mine, theirs, autojunk=False)
+                    if match.real_quick_ratio() >= 0.85 and match.quick_ratio() >= 0.85:
+                        assert match.ratio() < 0.85, f"{url} and {other} share a paragraph: {mine[:100]}"
+
+
 @pytest.mark.parametrize("url", ARTICLES)
 def test_each_diagram_is_shown_once(built_site: Built, url: str) -> None:
     page = article(built_site, url)
