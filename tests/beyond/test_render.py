@@ -17,7 +17,8 @@ from tests.conftest import copy_project
 
 pytestmark = pytest.mark.e2e
 
-GOLDEN = Path(__file__).parent / "golden" / "choreography-pattern.jekyll-chirpy.md"
+GOLDENS = Path(__file__).parent / "golden"
+GOLDEN_SUFFIX = ".jekyll-chirpy.md"
 UPDATE = os.environ.get("PATTERN_ARTICLES_UPDATE_GOLDEN", "") not in ("", "0")
 ARTICLE = "patterns/choreography-pattern.md"
 
@@ -84,25 +85,37 @@ def _chirpy_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def test_chirpy_flavor_matches_its_golden_file(tmp_path: Path) -> None:
+def test_chirpy_flavor_matches_its_golden_files(tmp_path: Path) -> None:
+    """Every article of the demo site, rendered as a Chirpy post, equals its golden file
+    (``golden/<article>.jekyll-chirpy.md``, the post's name without its date), and every
+    golden file belongs to an article: a new article needs its golden, a removed one takes
+    its golden along."""
     project = copy_project(tmp_path / "project")
     result = cli(project, "render", "--out", "blog", "--flavor", "jekyll-chirpy", env=_chirpy_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    produced = project / "blog" / "_posts" / "2023-09-02-choreography-pattern.md"
-    assert produced.is_file(), sorted(p.name for p in (project / "blog").rglob("*"))
-    text = produced.read_text("utf-8")
+    posts = {re.sub(r"^\d{4}-\d{2}-\d{2}-", "", post.stem): post
+             for post in sorted((project / "blog" / "_posts").glob("*.md"))}
+    assert "choreography-pattern" in posts, sorted(p.name for p in (project / "blog").rglob("*"))
     if UPDATE:
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(text, "utf-8")
-        pytest.skip(f"golden file rewritten: {GOLDEN}")
-    expected = GOLDEN.read_text("utf-8")
-    if text != expected:
-        import difflib
+        GOLDENS.mkdir(exist_ok=True)
+        for stale in GOLDENS.glob("*" + GOLDEN_SUFFIX):
+            stale.unlink()
+        for name, post in posts.items():
+            (GOLDENS / f"{name}{GOLDEN_SUFFIX}").write_text(post.read_text("utf-8"), "utf-8")
+        pytest.skip(f"golden files rewritten in {GOLDENS}: {sorted(posts)}")
+    goldens = {path.name.removesuffix(GOLDEN_SUFFIX): path for path in GOLDENS.glob("*" + GOLDEN_SUFFIX)}
+    assert sorted(goldens) == sorted(posts), "one golden file per rendered post; rewrite them with " \
+        "PATTERN_ARTICLES_UPDATE_GOLDEN=1 pytest tests/beyond -k golden"
+    import difflib
 
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
-                                            str(GOLDEN), "rendered", n=2))
-        pytest.fail("the jekyll-chirpy rendering changed; if the change is intended, rewrite the golden file "
-                    "with PATTERN_ARTICLES_UPDATE_GOLDEN=1 pytest tests/beyond -k golden\n" + diff[:6000])
+    for name, post in posts.items():
+        text, expected = post.read_text("utf-8"), goldens[name].read_text("utf-8")
+        if text != expected:
+            diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
+                                                str(goldens[name]), "rendered", n=2))
+            pytest.fail(f"the jekyll-chirpy rendering of {name} changed; if the change is intended, rewrite the "
+                        "golden files with PATTERN_ARTICLES_UPDATE_GOLDEN=1 pytest tests/beyond -k golden\n"
+                        + diff[:6000])
 
 
 def test_chirpy_post_is_valid_for_jekyll(tmp_path: Path) -> None:

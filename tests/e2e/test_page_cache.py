@@ -19,6 +19,7 @@ from tests.conftest import copy_project, needs_redis, run_mkdocs
 pytestmark = pytest.mark.e2e
 
 PAGE = Path("site/patterns/choreography-pattern/index.html")
+TITLE = "Choreography Pattern: "  # its source title, up to the <TODO>
 PAGES = Path(".cache/pattern-articles/pages")
 GOLDEN = Path("snippets/choreography/expected/ordering.txt")
 
@@ -61,17 +62,52 @@ def write_entry(entry: Path, stored: dict[str, object]) -> None:
     entry.write_bytes(seal(body, entry.stem) + body)
 
 
+def articles_of(project: Path) -> dict[str, str]:
+    """Each article's title as its source gives it, up to the ``<TODO>`` the fill replaces,
+    and its bundle. A stored page keeps the filled title in its meta, so a test finds the
+    entry of the page it means however many articles the site has."""
+    import yaml
+
+    from pattern_articles import settings as settings_mod
+    from pattern_articles.project import Project
+
+    found = {}
+    for ref in Project(settings_mod.load(project / "mkdocs.yml")).articles():
+        text = (project / "docs" / ref.docs_path).read_text("utf-8")
+        title = str(yaml.safe_load(text.split("---", 2)[1])["title"])
+        found[title.split("<TODO>", 1)[0]] = ref.bundle_id
+    return found
+
+
+def article_of(stored: dict[str, object], articles: dict[str, str]) -> str:
+    """The title prefix of the article a stored page was filled from."""
+    title = str(stored["meta"]["title"])  # type: ignore[index]
+    (prefix,) = [prefix for prefix in articles if title.startswith(prefix)]
+    return prefix
+
+
+def entry_of(project: Path, prefix: str = TITLE) -> Path:
+    """The stored entry of one page: exactly one, whatever else is stored."""
+    articles = articles_of(project)
+    (entry,) = [e for e in entries(project) if article_of(read_entry(e), articles) == prefix]
+    return entry
+
+
 @needs_redis
 def test_a_cold_build_stores_the_page_as_filled(project: Path) -> None:
     """A stored page is the filled page byte for byte: a reader cannot tell a run of this
     build from a reused one, so a warm build's page is the cold build's (see
-    test_reproducible). It counts every run of its bundle, shown or not, as the fill does."""
-    (entry,) = entries(project)
-    stored = read_entry(entry)
-    markdown = str(stored["markdown"])
-    assert 'data-status="passed"' in markdown and 'data-status="cached"' not in markdown
-    scenarios = sum(1 for _ in (project / "snippets/choreography/expected").glob("*.txt"))
-    assert int(str(stored["runs"])) == scenarios
+    test_reproducible). It counts every run of its bundle, shown or not, as the fill does.
+    Every article of the site is stored, each counting its own bundle's runs."""
+    articles = articles_of(project)
+    stored_pages = [read_entry(entry) for entry in entries(project)]
+    assert sorted(article_of(page, articles) for page in stored_pages) == sorted(articles)
+    for stored in stored_pages:
+        markdown = str(stored["markdown"])
+        assert 'data-status="passed"' in markdown and 'data-status="cached"' not in markdown
+        bundle = articles[article_of(stored, articles)]
+        scenarios = sum(1 for _ in (project / "snippets" / bundle / "expected").glob("*.txt"))
+        assert int(str(stored["runs"])) == scenarios, bundle
 
 
 def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None:
@@ -91,7 +127,7 @@ def test_a_hit_is_the_page_a_fill_makes_and_logs_the_same(project: Path) -> None
 @needs_redis
 def test_the_hit_really_comes_from_the_cache(project: Path) -> None:
     build(project)
-    (entry,) = entries(project)
+    entry = entry_of(project)
     stored = read_entry(entry)
     stored["markdown"] = str(stored["markdown"]) + "\n\nPAGE-CACHE-SENTINEL\n"
     write_entry(entry, stored)
@@ -138,7 +174,9 @@ def test_a_failing_run_is_never_stored(tmp_path: Path) -> None:
         result = build(folder)
         assert result.returncode != 0
         assert "ordering.py" in result.stderr
-    assert entries(folder) == []
+    articles = articles_of(folder)
+    stored = [article_of(read_entry(entry), articles) for entry in entries(folder)]
+    assert TITLE not in stored, "the page whose run failed is not stored (other articles may be)"
 
 
 HOOK = '''

@@ -1,7 +1,9 @@
-"""Fixtures for the choreography example: its import path, a private redis-server, a script runner.
+"""Fixtures for the demo bundles' examples: their import paths, a private redis-server, a script runner.
 
-The example's scripts put their own folder first on sys.path (`from shop.bus import ...`);
-the tests do the same here so they import exactly the code the article publishes.
+The examples' scripts put their own folder first on sys.path (`from shop.bus import ...`,
+`from checkout.network import ...`); the tests do the same here so they import exactly the
+code the articles publish. The two bundles' packages have different names, so both folders
+can be on the path at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import pytest
 
 BUNDLE = Path(__file__).resolve().parents[2] / "snippets" / "choreography"
 EXPECTED = BUNDLE / "expected"
+ORCHESTRATION = BUNDLE.parent / "orchestration"
 sys.path.insert(0, str(BUNDLE))
+sys.path.insert(0, str(ORCHESTRATION))
 
 # Variables a script run must not inherit from the developer's shell by accident.
 EXAMPLE_ENV = ("REDIS_URL", "PATTERN_ARTICLES_TRACE")
