@@ -13,7 +13,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from checkout.messages import Message
@@ -25,6 +28,15 @@ from checkout.tracing import TRACE_ENV
 from tests.example.conftest import EXAMPLE_ENV, ORCHESTRATION
 
 EXPECTED = ORCHESTRATION / "expected"
+T = TypeVar("T")
+
+
+def arun(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a browser test's Playwright, sharing this test
+    process under xdist, keeps an event loop running in the main thread, where
+    ``asyncio.run`` refuses to start (it failed the whole module in a full run)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def run(scenario: Scenario, *, lose: tuple[str, ...] = (), deadline: float = 0.5
@@ -46,7 +58,7 @@ def run(scenario: Scenario, *, lose: tuple[str, ...] = (), deadline: float = 0.5
         finally:
             await network.close()
 
-    checkout, reply = asyncio.run(go())
+    checkout, reply = arun(go())
     return checkout, reply, log
 
 
@@ -125,7 +137,7 @@ def test_refund_and_release_answer_when_there_is_nothing_to_undo() -> None:
             notes.append((await service.handle(request)).note)
         return notes
 
-    assert asyncio.run(go()) == ["nothing charged, nothing to refund", "nothing reserved, nothing to release"]
+    assert arun(go()) == ["nothing charged, nothing to refund", "nothing reserved, nothing to release"]
 
 
 def test_a_repeated_request_gets_the_first_answer_and_changes_nothing() -> None:
@@ -135,7 +147,7 @@ def test_a_repeated_request_gets_the_first_answer_and_changes_nothing() -> None:
     async def twice() -> tuple[Answer, Answer]:
         return await inventory.handle(request), await inventory.handle(request)
 
-    first, second = asyncio.run(twice())
+    first, second = arun(twice())
     assert first.reply == second.reply
     assert second.note == "repeat: no change"
     assert inventory.stock["widget"] == 7
@@ -178,7 +190,7 @@ def test_a_compensation_that_never_answers_marks_the_checkout_stuck() -> None:
         finally:
             await network.close()
 
-    orchestrator, reply = asyncio.run(go())
+    orchestrator, reply = arun(go())
     assert releases == ATTEMPTS
     assert inventory.stock["widget"] == 10, "released on the first try; only the replies were lost"
     assert orchestrator.sagas["order-2002"].status == "STUCK: ReleaseStock never answered"
@@ -202,7 +214,7 @@ def test_a_late_reply_is_dropped_not_delivered() -> None:
         await asyncio.sleep(0.1)  # the reply comes, too late
         await network.close()
 
-    asyncio.run(go())
+    arun(go())
     assert log == ["caller       -> slow         Work",
                    "caller       -- slow         Work             gave up after 0.01 s"]
 
