@@ -96,9 +96,20 @@ name: {name_yaml}
 #   text: |-
 #     The business scenario, told as a story.
 # participants:
-#   - {{id: client, name: Client, owns: nothing, responsibility: Starts the flow.}}
+#   - {{id: client, name: Client, owns: nothing, responsibility: Asks for the work.}}
+#   - {{id: worker, name: Worker, owns: its results, responsibility: Does the work and answers.}}
+# What they exchange. 'events' lists every kind of message; 'via' says how each travels:
+# broker (published to every subscriber; the default), call (a request its receiver answers
+# with a reply), send (a one-way hand-off, as from one pipeline stage to the next).
 # events:
-#   - {{name: SomethingHappened, producer: client, consumers: [], kind: domain}}
+#   - {{name: DoWork, via: call, kind: request, producer: client, consumers: [worker], replies: [WorkDone]}}
+#   - {{name: WorkDone, via: call, kind: reply, producer: worker, consumers: [client]}}
+# flows:
+#   happy_path:
+#     title: The happy path
+#     steps:
+#       - {{actor: client, action: asks the worker for the work., emits: [DoWork]}}
+#       - {{actor: worker, reacts_to: DoWork, action: does it and answers., emits: [WorkDone]}}
 
 # "Implementation Details": your prose around real code from this folder.
 # implementation:
