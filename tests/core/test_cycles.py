@@ -57,3 +57,22 @@ def test_a_join_trigger_that_loops_is_a_cycle(tmp_path: Path) -> None:
         "      - {actor: orch, reacts_to: Tick, action: tocks, emits: [Tock]}\n",
     )
     assert cycles_of(tmp_path, text) == ["declared events form a cycle: Tick -> Tock -> Tick"]
+
+
+def test_a_loop_of_hand_offs_is_named_as_messages_not_events(tmp_path: Path) -> None:
+    text = """\
+    name: Loop
+    participants:
+      - {id: a, name: A}
+      - {id: b, name: B}
+    events:
+      - {name: Ping, via: send, producer: a, consumers: [b]}
+      - {name: Pong, via: send, producer: b, consumers: [a]}
+    flows:
+      happy_path:
+        steps:
+          - {actor: a, action: starts, emits: [Ping]}
+          - {actor: b, reacts_to: Ping, action: answers, emits: [Pong]}
+          - {actor: a, reacts_to: Pong, action: pings again, emits: [Ping]}
+    """
+    assert cycles_of(tmp_path, text) == ["declared messages form a cycle: Ping -> Pong -> Ping"]

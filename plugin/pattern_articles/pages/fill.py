@@ -286,12 +286,18 @@ class Filler:
         model = self.bundle.model
         # a step's triggers (a join has several); a call's reply is a round trip, not a loop
         edges = message_edges((step for _, flow in model.all_flows() for step in flow.steps), model.events)
+        via = {e.name: e.via for e in model.events}
         for cycle in event_cycles(edges):
+            if all(via.get(name, "broker") == "broker" for name in cycle):
+                said = ("declared events form a cycle: ",
+                        "a cycle lets one event trigger itself forever (an event storm); ")
+            else:  # a call or a hand-off in the loop: no broker, but the same endless loop
+                said = ("declared messages form a cycle: ",
+                        "a cycle lets one message cause itself again forever; ")
             self.problems.append(Problem(
-                "declared events form a cycle: " + " -> ".join(cycle),
+                said[0] + " -> ".join(cycle),
                 self.bundle.place("flows"),
-                "a cycle lets one event trigger itself forever (an event storm); "
-                "break it with clear ownership or a filter",
+                said[1] + "break it with clear ownership or a filter",
             ))
 
     def fill_meta(self, meta: Mapping[str, Any], article: Article) -> dict[str, Any]:
